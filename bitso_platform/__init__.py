@@ -1,0 +1,1 @@
+"""bitso-platform: snapshot marts and order-book spread monitoring on Dagster."""

@@ -1,0 +1,35 @@
+"""Resource instances, bound once from configuration (SPEC 7).
+
+A BITSO_* variable that is set binds through `dg.EnvVar` (so the UI shows where the value
+comes from and secrets stay out of run config); one that is unset leaves the resource's
+documented default, which resolves inside the resource (e.g. the embedded warehouse).
+"""
+
+import os
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from bitso_platform.resources.lake import Lake
+from bitso_platform.resources.model import ModelSettings
+from bitso_platform.resources.snapshots import SnapshotSource
+from bitso_platform.resources.warehouse import Warehouse
+
+
+def from_env(name: str, default: str = "") -> dg.EnvVar | str:
+    return dg.EnvVar(name) if os.environ.get(name, "").strip() else default
+
+
+def build_resources() -> dict[str, object]:
+    s3 = S3Resource(endpoint_url=from_env("BITSO_S3_ENDPOINT_URL") or None)
+    return {
+        "warehouse": Warehouse(url=from_env("BITSO_WAREHOUSE_URL")),
+        "snapshot_source": SnapshotSource(url=from_env("BITSO_SNAPSHOTS_URL"), s3=s3),
+        "lake": Lake(url=from_env("BITSO_LAKE_URL"), s3=s3),
+        "model": ModelSettings(login_events=from_env("BITSO_LOGIN_EVENTS", "login")),
+    }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources=build_resources())

@@ -1,0 +1,70 @@
+"""Dagster metadata read from Postgres tables: row counts, column schemas, previews."""
+
+from typing import Any
+
+import dagster as dg
+import psycopg
+import psycopg.rows
+from psycopg import sql
+
+from bitso_platform.sql import load_sql
+
+
+def table_metadata(conn: psycopg.Connection, schema: str, table: str) -> dict[str, Any]:
+    """Row count, column schema and a five-row preview of `schema.table`."""
+    identifier = sql.Identifier(schema, table)
+    rows = conn.execute(sql.SQL("select count(*) from {}").format(identifier)).fetchone()
+    columns = conn.execute(
+        "select column_name, data_type, is_nullable = 'NO' from information_schema.columns"
+        " where table_schema = %s and table_name = %s order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    preview = conn.execute(sql.SQL("select * from {} limit 5").format(identifier)).fetchall()
+    return {
+        "dagster/row_count": rows[0] if rows else 0,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    name, data_type, constraints=dg.TableColumnConstraints(nullable=not required)
+                )
+                for name, data_type, required in columns
+            ]
+        ),
+        "dagster/table_name": f"{schema}.{table}",
+        "preview": dg.MetadataValue.md(
+            markdown_table(preview, tuple(name for name, _, _ in columns))
+        ),
+    }
+
+
+def markdown_table(rows: list[tuple], header: tuple[str, ...]) -> str:
+    """A Markdown table; long cells are cut so the UI stays readable."""
+    if not rows:
+        return "(no rows)"
+
+    def cell(value: object) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")[:120]
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def sql_check(
+    conn: psycopg.Connection,
+    name: str,
+    params: Any = None,
+    *,
+    asset_key: dg.AssetKey,
+    check_name: str,
+) -> dg.AssetCheckResult:
+    """Run `sql/checks/<name>.sql`: one row whose `passed` column decides, the rest metadata."""
+    cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
+    row = cursor.execute(load_sql(f"checks/{name}"), params).fetchone() or {"passed": False}
+    passed = bool(row.pop("passed"))
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=check_name,
+        passed=passed,
+        metadata={k: v if isinstance(v, int | float | str) else str(v) for k, v in row.items()},
+    )

@@ -1,0 +1,19 @@
+"""The data lake: a folder or an S3 prefix (BITSO_LAKE_URL) holding partitioned files."""
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+from pydantic import Field
+
+from bitso_platform.resources.storage import Location
+from bitso_platform.settings import state_dir
+
+
+class Lake(dg.ConfigurableResource):
+    """Lake storage. An empty `url` means the `lake` folder under the state folder."""
+
+    url: str = Field(default="", description="s3://bucket/prefix or a folder (BITSO_LAKE_URL)")
+    s3: S3Resource = Field(default_factory=S3Resource, description="S3 client settings")
+
+    def location(self) -> Location:
+        url = self.url or str(state_dir() / "lake")
+        return Location(url, self.s3.get_client() if url.startswith("s3://") else None)

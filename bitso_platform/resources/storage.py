@@ -1,0 +1,97 @@
+"""A place that holds files: a local folder or an S3 prefix (`s3://bucket/prefix`)."""
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+
+@dataclass(frozen=True)
+class Location:
+    """Files under a folder or an S3 prefix, addressed by relative keys like `a/b.csv`."""
+
+    url: str
+    s3_client: Any = None  # a boto3 S3 client, needed for s3:// URLs
+
+    @property
+    def is_s3(self) -> bool:
+        return self.url.startswith("s3://")
+
+    @property
+    def bucket(self) -> str:
+        return self.url.removeprefix("s3://").partition("/")[0]
+
+    def _s3_key(self, key: str) -> str:
+        prefix = self.url.removeprefix("s3://").partition("/")[2].strip("/")
+        return f"{prefix}/{key}" if prefix else key
+
+    def uri(self, key: str) -> str:
+        """Where `key` lives, for messages and metadata."""
+        if self.is_s3:
+            return f"s3://{self.bucket}/{self._s3_key(key)}"
+        return str(Path(self.url).resolve() / key)
+
+    def exists(self, key: str) -> bool:
+        if not self.is_s3:
+            return (Path(self.url) / key).is_file()
+        found = self.s3_client.list_objects_v2(
+            Bucket=self.bucket, Prefix=self._s3_key(key), MaxKeys=1
+        )
+        return any(o["Key"] == self._s3_key(key) for o in found.get("Contents", []))
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[IO[bytes]]:
+        """A binary stream of the file, read as it is consumed (never loaded whole)."""
+        if not self.is_s3:
+            with open(Path(self.url) / key, "rb") as stream:
+                yield stream
+            return
+        body = self.s3_client.get_object(Bucket=self.bucket, Key=self._s3_key(key))["Body"]
+        try:
+            yield body
+        finally:
+            body.close()
+
+    def write(self, key: str, data: bytes) -> str:
+        """Write `data` at `key` atomically (readers see the old or the new file); its URI."""
+        if self.is_s3:
+            self.s3_client.put_object(Bucket=self.bucket, Key=self._s3_key(key), Body=data)
+            return self.uri(key)
+        path = Path(self.url) / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_bytes(data)
+        partial.replace(path)
+        return self.uri(key)
+
+    def upload(self, key: str, source: Path) -> str:
+        """Copy a local file to `key`; its URI."""
+        if self.is_s3:
+            self.s3_client.upload_file(str(source), self.bucket, self._s3_key(key))
+            return self.uri(key)
+        path = Path(self.url) / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, path)
+        return self.uri(key)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Relative keys of the files under `prefix`, sorted."""
+        if not self.is_s3:
+            root = Path(self.url)
+            base = root / prefix
+            if not base.exists():
+                return []
+            return sorted(
+                str(p.relative_to(root))
+                for p in base.rglob("*")
+                if p.is_file() and not p.name.startswith(".")
+            )
+        paginator = self.s3_client.get_paginator("list_objects_v2")
+        strip = len(self._s3_key(""))
+        return sorted(
+            obj["Key"][strip:]
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._s3_key(prefix))
+            for obj in page.get("Contents", [])
+        )

@@ -1,0 +1,47 @@
+"""The Postgres warehouse: a configured server, or an embedded one started on demand."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import psycopg
+from pydantic import Field
+
+from bitso_platform.settings import state_dir
+from bitso_platform.sql import load_sql
+
+
+def embedded_url(folder: Path) -> str:
+    """URL of the embedded Postgres server kept in `folder`, starting it if needed."""
+    import pgserver  # imported lazily: only the embedded default needs it
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return pgserver.get_server(folder, cleanup_mode=None).get_uri()
+
+
+class Warehouse(dg.ConfigurableResource):
+    """Postgres warehouse. An empty `url` means the embedded server under the state folder."""
+
+    url: str = Field(default="", description="Postgres URL (BITSO_WAREHOUSE_URL); empty = embedded")
+    embedded_dir: str = Field(default="", description="Folder of the embedded server's data")
+
+    def resolved_url(self) -> str:
+        if self.url:
+            return self.url
+        return embedded_url(Path(self.embedded_dir) if self.embedded_dir else state_dir() / "pg")
+
+    @contextmanager
+    def connection(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+        """A connection; without autocommit, the block is one transaction committed at exit."""
+        with psycopg.connect(self.resolved_url(), autocommit=autocommit) as conn:
+            yield conn
+
+    def run_sql(self, conn: psycopg.Connection, name: str, params: Any = None) -> None:
+        """Execute the statements of `sql/<name>.sql`, parameters bound by psycopg.
+
+        A client-side cursor lets one file hold several statements and parameters.
+        """
+        with psycopg.ClientCursor(conn) as cursor:
+            cursor.execute(load_sql(name), params)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Snapshot files: their contract, validation and loading (no Dagster here)."""

@@ -1,0 +1,176 @@
+"""Load one snapshot file into Postgres: stage and validate in DuckDB, COPY the verdicts.
+
+DuckDB runs the set-based validation with bounded memory (it spills to disk), while
+Postgres receives the clean rows and the quarantine as COPY streams inside the
+caller's transaction: a failure anywhere leaves the previous load intact.
+"""
+
+import io
+import json
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+import duckdb
+import psycopg
+import psycopg.rows
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+from bitso_platform.snapshots.spec import SNAPSHOTS, Kind, Snapshot
+from bitso_platform.snapshots.staging import SnapshotFileError, stage_lines
+from bitso_platform.snapshots.validation import (
+    QUARANTINE_SQL,
+    Accounting,
+    clean_rows_sql,
+    validate,
+)
+from bitso_platform.sql import load_sql
+
+BATCH_ROWS = 256_000
+_CSV = pacsv.WriteOptions(include_header=False)
+
+
+def ensure_raw_schema(conn: psycopg.Connection) -> None:
+    """Create schema `raw` and its tables if they do not exist."""
+    for name in ("schema", *SNAPSHOTS, "quarantine", "snapshot_loads"):
+        conn.execute(load_sql(f"raw/{name}"))
+
+
+def load_snapshot(
+    conn: psycopg.Connection,
+    stream: BinaryIO,
+    snapshot: Snapshot,
+    *,
+    source: str,
+    memory_limit: str = "1GB",
+) -> Accounting:
+    """Replace `raw.<snapshot>` and its quarantine with the verdicts on `stream`."""
+    ensure_raw_schema(conn)
+    with _duckdb(memory_limit) as db:
+        rows_read = stage_lines(db, stream, snapshot=snapshot, source=source)
+        if snapshot.of_kind(Kind.USER_REF):
+            _stage_clean_users(db, conn, source=source)
+        accounting = validate(db, snapshot, source=source, rows_read=rows_read)
+        _replace_clean_rows(conn, db, snapshot)
+        _replace_quarantine(conn, db, snapshot, source=source)
+    _record(conn, accounting)
+    return accounting
+
+
+@contextmanager
+def _duckdb(memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    with tempfile.TemporaryDirectory(prefix="bitso-validate-") as spill:
+        db = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": spill})
+        try:
+            db.execute("set preserve_insertion_order = false")
+            yield db
+        finally:
+            db.close()
+
+
+def _stage_clean_users(
+    db: duckdb.DuckDBPyConnection, conn: psycopg.Connection, *, source: str
+) -> None:
+    users = conn.execute("select distinct user_id from raw.users").fetchall()
+    if not users:
+        raise SnapshotFileError(
+            f"{source}: no clean users are loaded, so every user_id would be unknown; "
+            "load the users snapshot first (bitso load materializes it before the others)"
+        )
+    table = pa.table({"user_id": pa.array([u for (u,) in users], pa.string())})
+    db.register("users_arrow", table)
+    db.execute("create or replace table clean_users as select * from users_arrow")
+    db.unregister("users_arrow")
+
+
+def _copy_batches(
+    conn: psycopg.Connection, statement: sql.Composed, batches: Iterable[pa.RecordBatch]
+) -> None:
+    with conn.cursor().copy(statement) as copy:
+        for batch in batches:
+            buffer = io.BytesIO()
+            pacsv.write_csv(batch, buffer, _CSV)
+            copy.write(buffer.getbuffer())
+
+
+def _replace_clean_rows(
+    conn: psycopg.Connection, db: duckdb.DuckDBPyConnection, snapshot: Snapshot
+) -> None:
+    table = sql.Identifier("raw", snapshot.name)
+    columns = sql.SQL(", ").join(
+        sql.Identifier(name) for name in [*(c.target for c in snapshot.columns), "source_line"]
+    )
+    conn.execute(sql.SQL("truncate {}").format(table))
+    _copy_batches(
+        conn,
+        sql.SQL("copy {} ({}) from stdin (format csv)").format(table, columns),
+        db.sql(clean_rows_sql(snapshot)).to_arrow_reader(BATCH_ROWS),
+    )
+
+
+def _replace_quarantine(
+    conn: psycopg.Connection, db: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, source: str
+) -> None:
+    conn.execute("delete from raw.quarantine where snapshot = %s", [snapshot.name])
+    _copy_batches(
+        conn,
+        sql.SQL(
+            "copy raw.quarantine (snapshot, source, line_no, reason, raw_line) "
+            "from stdin (format csv)"
+        ),
+        _labelled(db.sql(QUARANTINE_SQL).to_arrow_reader(BATCH_ROWS), snapshot.name, source),
+    )
+
+
+def _labelled(
+    batches: pa.RecordBatchReader, snapshot: str, source: str
+) -> Iterator[pa.RecordBatch]:
+    """Prefix each batch with constant snapshot and source columns."""
+    for batch in batches:
+        n = batch.num_rows
+        yield pa.RecordBatch.from_arrays(
+            [
+                pa.array([snapshot] * n, pa.string()),
+                pa.array([source] * n, pa.string()),
+                *batch.columns,
+            ],
+            names=["snapshot", "source", *batch.schema.names],
+        )
+
+
+def _record(conn: psycopg.Connection, accounting: Accounting) -> None:
+    conn.execute(
+        "insert into raw.snapshot_loads"
+        " (snapshot, source, rows_read, clean, quarantined, exact_duplicates, blank)"
+        " values (%s, %s, %s, %s, %s, %s, %s)",
+        [
+            accounting.snapshot,
+            accounting.source,
+            accounting.rows_read,
+            accounting.clean,
+            json.dumps(accounting.quarantined),
+            accounting.exact_duplicates,
+            accounting.blank,
+        ],
+    )
+
+
+def reconcile(conn: psycopg.Connection, snapshot: Snapshot) -> dict[str, object]:
+    """The last load's accounting against the stored rows; `passed` says if all agree."""
+    query = sql.SQL(load_sql("checks/snapshot_reconciliation")).format(
+        table=sql.Identifier("raw", snapshot.name)
+    )
+    cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
+    row = cursor.execute(query, {"snapshot": snapshot.name}).fetchone()
+    if row is None:
+        return {"passed": False, "problem": f"the {snapshot.name} snapshot was never loaded"}
+    accounted = row["clean"] + row["quarantined"] + row["exact_duplicates"] + row["blank"]
+    row["passed"] = (
+        row["rows_read"] == accounted
+        and row["clean_in_table"] == row["clean"]
+        and row["quarantined_in_table"] == row["quarantined_by_reason"]
+    )
+    return row

@@ -1,0 +1,73 @@
+"""Client-side REST budget: never more requests than Bitso allows in any rolling minute.
+
+Bitso counts public requests per IP in one-minute windows and locks a client out for
+a minute when it exceeds 60 (repeated lockouts: 24 hours), so the budget is a hard
+guarantee, not a hint: a rolling window plus an even spacing between requests, with a
+one-second safety margin for network jitter. On HTTP 429 the budget locks itself for
+at least the exchange's lockout, doubling on repeats, and halves its rate because the
+real limit is evidently lower than we were told.
+"""
+
+from collections import deque
+from collections.abc import Callable
+
+from bitso_platform.ticker.config import EXCHANGE_REST_LIMIT_PER_MINUTE
+
+WINDOW_SECONDS = 60.0
+SAFETY_MARGIN_SECONDS = 1.0
+LOCKOUT_SECONDS = 60.0
+MAX_LOCKOUT_SECONDS = 15 * 60.0
+
+
+class RestBudget:
+    """At most `per_minute` requests in any rolling minute, measured on `clock` seconds."""
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float]):
+        if not 1 <= per_minute <= EXCHANGE_REST_LIMIT_PER_MINUTE:
+            raise ValueError(
+                f"a REST budget of {per_minute}/min is outside 1..60: Bitso locks out "
+                "clients above 60 public requests per minute; lower the budget"
+            )
+        self.per_minute = per_minute
+        self._clock = clock
+        self._window = WINDOW_SECONDS + SAFETY_MARGIN_SECONDS
+        self._sent: deque[float] = deque()
+        self._blocked_until = float("-inf")
+        self._consecutive_lockouts = 0
+        self.lockouts = 0
+
+    def wait_time(self) -> float:
+        """Seconds until a request may be sent; 0 when one may be sent now."""
+        now = self._clock()
+        self._forget_before(now - self._window)
+        waits = [self._blocked_until - now]
+        if self._sent:
+            waits.append(self._sent[-1] + self._window / self.per_minute - now)
+        if len(self._sent) >= self.per_minute:
+            waits.append(self._sent[0] + self._window - now)
+        return max(0.0, *waits)
+
+    def try_acquire(self) -> bool:
+        """Spend one request if the budget allows it now."""
+        if self.wait_time() > 0:
+            return False
+        self._sent.append(self._clock())
+        return True
+
+    def locked_out(self, retry_after: float | None = None) -> float:
+        """Record a lockout (HTTP 429); returns how long no request will be sent."""
+        self.lockouts += 1
+        self._consecutive_lockouts += 1
+        backoff = LOCKOUT_SECONDS * 2 ** (self._consecutive_lockouts - 1)
+        duration = min(MAX_LOCKOUT_SECONDS, max(backoff, retry_after or 0.0))
+        self._blocked_until = max(self._blocked_until, self._clock() + duration)
+        self.per_minute = max(1, self.per_minute // 2)
+        return duration
+
+    def succeeded(self) -> None:
+        """A request went through: the next lockout starts the backoff afresh."""
+        self._consecutive_lockouts = 0
+
+    def _forget_before(self, cutoff: float) -> None:
+        while self._sent and self._sent[0] <= cutoff:
+            self._sent.popleft()

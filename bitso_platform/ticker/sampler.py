@@ -1,0 +1,354 @@
+"""The sampler: one spread record per configured book and second, written to Postgres.
+
+Coverage rule. A book's second S is *covered* only if a message for that book whose
+exchange timestamp falls in [S, S+1) arrived (from the WebSocket, or from the REST
+fallback); its record holds the last such quote. Any other second is a *gap* row with
+no prices. We never carry the previous quote forward: a stalled socket and a quiet book
+look the same from here, and a carried-forward price is indistinguishable from an
+observed one for the Markets team and the alerts. Timestamps are the exchange's, not
+ours, so network delay cannot move a quote into the wrong second.
+
+A second is closed (its records emitted) once the clock has passed its end by `settle`
+wall seconds, which leaves room for messages still in flight; a message for an already
+closed second is counted as late and dropped.
+"""
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+
+from bitso_platform.ticker.client import (
+    Backoff,
+    ExchangeError,
+    OrdersFeed,
+    RateLimited,
+    RestClient,
+)
+from bitso_platform.ticker.clock import FeedClock
+from bitso_platform.ticker.config import ExchangeSettings
+from bitso_platform.ticker.limiter import RestBudget
+from bitso_platform.ticker.records import Quote, SpreadRecord
+from bitso_platform.ticker.store import ObservationStore, ObservationWriter
+
+log = logging.getLogger(__name__)
+
+MIN_SLEEP = 0.005  # wall seconds; keeps very high replay speeds from spinning
+
+
+@dataclass(frozen=True)
+class SamplerOptions:
+    """Timing of the sampler; feed seconds scale with `speed`, wall seconds do not."""
+
+    speed: float = 1.0
+    settle: float = 0.5  # wall seconds a second stays open after its end for in-flight messages
+    stale_after: float = 15.0  # feed seconds without any WebSocket message before reconnecting
+    fallback_after: float = 3.0  # feed seconds without a WebSocket quote for a book before REST
+    log_every: int = 60  # feed seconds between progress lines
+    align_timeout: float = 10.0  # wall seconds to wait for an exchange timestamp at speed 1
+    flush_every: float = 1.0  # wall seconds between database writes
+    drain_timeout: float = 30.0  # wall seconds to finish writing on shutdown
+    reconnect_base: float = 0.2  # wall seconds, first WebSocket reconnect delay
+
+
+class SecondWindow:
+    """Quotes per book and second, closed into records strictly in order."""
+
+    def __init__(self, books: Iterable[str]):
+        self.books = tuple(books)
+        self._known = frozenset(self.books)
+        self.next_second: int | None = None
+        self.late = 0
+        self._quotes: dict[int, dict[str, Quote]] = {}
+
+    def start(self, second: int) -> None:
+        """Begin recording at `second` unless recording has already begun."""
+        if self.next_second is None:
+            self.next_second = second
+
+    def add(self, quote: Quote) -> bool:
+        """Keep the quote if it is its second's latest; False if unknown book or closed second."""
+        if quote.book not in self._known:
+            return False
+        second = math.floor(quote.exchange_at)
+        self.start(second)
+        if second < self.next_second:  # type: ignore[operator]  # set by start()
+            self.late += 1
+            return False
+        quotes = self._quotes.setdefault(second, {})
+        current = quotes.get(quote.book)
+        if current is None or _rank(quote) >= _rank(current):
+            quotes[quote.book] = quote
+        return True
+
+    def close_through(self, last_second: int) -> list[SpreadRecord]:
+        """Records of every open second up to `last_second`: one per book, gaps included."""
+        records: list[SpreadRecord] = []
+        while self.next_second is not None and self.next_second <= last_second:
+            second = self.next_second
+            quotes = self._quotes.pop(second, {})
+            for book in self.books:
+                quote = quotes.get(book)
+                records.append(
+                    SpreadRecord.covered(second, quote) if quote else SpreadRecord.gap(second, book)
+                )
+            self.next_second = second + 1
+        return records
+
+
+def _rank(quote: Quote) -> tuple[float, bool]:
+    """Later exchange time wins; at the same instant the WebSocket (the primary) wins."""
+    return quote.exchange_at, quote.source == "ws"
+
+
+@dataclass
+class Tally:
+    """Counts over emitted records, for progress lines and the final report."""
+
+    seconds: int = 0
+    covered: Counter[str] = field(default_factory=Counter)
+    gaps: Counter[str] = field(default_factory=Counter)
+    sources: Counter[str] = field(default_factory=Counter)
+    crossed: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+    def add(self, records: list[SpreadRecord], books: int) -> None:
+        for record in records:
+            if record.is_gap:
+                self.gaps[record.book] += 1
+            else:
+                self.covered[record.book] += 1
+                self.sources[record.source or ""] += 1
+                self.crossed += record.is_crossed
+        if records:
+            self.first = self.first or records[0].orderbook_timestamp
+            self.last = records[-1].orderbook_timestamp
+            self.seconds += len(records) // books
+
+    def coverage(self) -> float:
+        total = sum(self.covered.values()) + sum(self.gaps.values())
+        return sum(self.covered.values()) / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class SamplerReport:
+    """What a run did."""
+
+    seconds: int
+    first_second: datetime | None
+    last_second: datetime | None
+    covered: dict[str, int]
+    gaps: dict[str, int]
+    sources: dict[str, int]
+    crossed: int
+    coverage: float
+    late_quotes: int
+    ws_connections: int
+    watchdog_trips: int
+    rest_requests: int
+    rest_rate_limited: int
+    written: int
+    unwritten: int
+    cpu_seconds: float
+    wall_seconds: float
+
+
+class Sampler:
+    """Samples the configured books every second of the feed clock into Postgres."""
+
+    def __init__(
+        self,
+        exchange: ExchangeSettings,
+        writer: ObservationWriter,
+        options: SamplerOptions | None = None,
+        *,
+        clock: FeedClock | None = None,
+    ):
+        self.exchange = exchange
+        self.options = options or SamplerOptions()
+        self.clock = clock or FeedClock(self.options.speed)
+        self.writer = writer
+        self.window = SecondWindow(exchange.books)
+        self.feed = OrdersFeed(
+            exchange.ws_url,
+            exchange.books,
+            clock=self.clock,
+            on_quote=self.accept,
+            stale_after=self.options.stale_after,
+            backoff=Backoff(base=self.options.reconnect_base),
+        )
+        self.budget = RestBudget(exchange.rest_budget_per_minute, clock=self.clock.elapsed)
+        self.rest: RestClient | None = None
+        self.tally = Tally()
+        self._period = Tally()
+        self._ws_seen = dict.fromkeys(exchange.books, self.clock.elapsed())
+        self._rest_polled = dict.fromkeys(exchange.books, float("-inf"))
+        self.rest_errors = 0
+
+    @classmethod
+    def for_warehouse(
+        cls, exchange: ExchangeSettings, warehouse_url: str, options: SamplerOptions | None = None
+    ) -> "Sampler":
+        """A sampler writing to the Postgres database at `warehouse_url`."""
+        options = options or SamplerOptions()
+        writer = ObservationWriter(ObservationStore(warehouse_url), flush_every=options.flush_every)
+        return cls(exchange, writer, options)
+
+    def accept(self, quote: Quote) -> None:
+        """Take a quote from either source: it moves the clock and fills its second."""
+        self.clock.observe(quote.exchange_at)
+        self.window.add(quote)
+        if quote.source == "ws":
+            self._ws_seen[quote.book] = self.clock.elapsed()
+
+    async def run(self, *, for_seconds: int | None = None) -> SamplerReport:
+        """Sample until `for_seconds` seconds are recorded (or forever), then flush."""
+        cpu, wall = time.process_time(), time.monotonic()
+        self._ws_seen = dict.fromkeys(self.exchange.books, self.clock.elapsed())
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            self.rest = RestClient(
+                self.exchange.api_url, self.budget, http=http, speed=self.clock.speed
+            )
+            sources = [asyncio.create_task(self.feed.run()), asyncio.create_task(self._fallback())]
+            writing = asyncio.create_task(self.writer.run())
+            try:
+                await self._record(for_seconds, [*sources, writing])
+            finally:
+                await self._shutdown(sources, writing)
+        return self._report(time.process_time() - cpu, time.monotonic() - wall)
+
+    async def _record(self, for_seconds: int | None, tasks: list[asyncio.Task[None]]) -> None:
+        """Close seconds as the clock passes them until enough are recorded."""
+        lag = self.options.settle * self.clock.speed
+        started = time.monotonic()
+        while for_seconds is None or self.tally.seconds < for_seconds:
+            _raise_if_crashed(tasks)
+            now = self._aligned_now(started)
+            if now is None:
+                await asyncio.sleep(0.05)
+                continue
+            self.window.start(math.floor(now))
+            last = math.floor(now - lag) - 1
+            if for_seconds is not None and self.window.next_second is not None:
+                last = min(last, self.window.next_second + for_seconds - self.tally.seconds - 1)
+            self._emit(self.window.close_through(last))
+            due = self.window.next_second + 1 + lag - now  # type: ignore[operator]
+            await asyncio.sleep(min(1.0, max(MIN_SLEEP, self.clock.wall(due))))
+
+    def _aligned_now(self, started: float) -> float | None:
+        """Feed time; at speed 1 the system clock stands in if the exchange stays silent."""
+        now = self.clock.now()
+        waited = time.monotonic() - started
+        if now is None and self.clock.speed == 1 and waited > self.options.align_timeout:
+            log.warning(
+                "no exchange timestamp after %.0f s: recording gaps on the system clock; "
+                "check BITSO_WS_URL=%s and BITSO_API_URL=%s",
+                waited,
+                self.exchange.ws_url,
+                self.exchange.api_url,
+            )
+            self.clock.align(time.time())
+            now = self.clock.now()
+        return now
+
+    def _emit(self, records: list[SpreadRecord]) -> None:
+        if not records:
+            return
+        self.writer.submit(records)
+        books = len(self.exchange.books)
+        self.tally.add(records, books)
+        self._period.add(records, books)
+        if self._period.seconds >= self.options.log_every:
+            self._log_progress()
+            self._period = Tally()
+
+    def _log_progress(self) -> None:
+        period = self._period
+        per_book = ", ".join(
+            f"{book} {period.covered[book]}/{period.seconds}" for book in self.exchange.books
+        )
+        log.info(
+            "%s..%s: covered %s (%.1f%% overall); ws %d, rest %d, crossed %d; "
+            "written %d, pending %d; ws connections %d, watchdog trips %d",
+            period.first.isoformat() if period.first else "?",
+            period.last.strftime("%H:%M:%S") if period.last else "?",
+            per_book,
+            100 * self.tally.coverage(),
+            period.sources["ws"],
+            period.sources["rest"],
+            period.crossed,
+            self.writer.written,
+            len(self.writer.pending),
+            self.feed.connections,
+            self.feed.watchdog_trips,
+        )
+
+    async def _fallback(self) -> None:
+        """Poll REST, within the budget, for books the WebSocket has left without quotes."""
+        while True:
+            book = self._book_needing_rest()
+            wait = self.budget.wait_time() if book else 0.5
+            if book is None or wait > 0:
+                await asyncio.sleep(max(MIN_SLEEP, self.clock.wall(min(wait, 0.5))))
+                continue
+            self._rest_polled[book] = self.clock.elapsed()
+            try:
+                self.accept(await self.rest.ticker(book))  # type: ignore[union-attr]
+            except RateLimited as exc:
+                log.warning("%s", exc)
+            except ExchangeError as exc:
+                self.rest_errors += 1
+                log.debug("REST fallback for %s: %s", book, exc)
+
+    def _book_needing_rest(self) -> str | None:
+        """The least recently polled book without a WebSocket quote for `fallback_after`."""
+        stale_before = self.clock.elapsed() - self.options.fallback_after
+        stale = [book for book, seen in self._ws_seen.items() if seen < stale_before]
+        return min(stale, key=self._rest_polled.__getitem__, default=None)
+
+    async def _shutdown(
+        self, sources: list[asyncio.Task[None]], writing: asyncio.Task[None]
+    ) -> None:
+        for task in sources:
+            task.cancel()
+        await asyncio.gather(*sources, return_exceptions=True)
+        self.writer.stop()
+        with contextlib.suppress(TimeoutError):  # the writer logs what it could not write
+            await asyncio.wait_for(writing, self.options.drain_timeout)
+
+    def _report(self, cpu_seconds: float, wall_seconds: float) -> SamplerReport:
+        tally = self.tally
+        return SamplerReport(
+            seconds=tally.seconds,
+            first_second=tally.first,
+            last_second=tally.last,
+            covered=dict(tally.covered),
+            gaps=dict(tally.gaps),
+            sources=dict(tally.sources),
+            crossed=tally.crossed,
+            coverage=tally.coverage(),
+            late_quotes=self.window.late,
+            ws_connections=self.feed.connections,
+            watchdog_trips=self.feed.watchdog_trips,
+            rest_requests=self.rest.requests if self.rest else 0,
+            rest_rate_limited=self.rest.rate_limited if self.rest else 0,
+            written=self.writer.written,
+            unwritten=len(self.writer.pending),
+            cpu_seconds=cpu_seconds,
+            wall_seconds=wall_seconds,
+        )
+
+
+def _raise_if_crashed(tasks: list[asyncio.Task[None]]) -> None:
+    """Surface a bug in a background task instead of sampling on without it."""
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            raise RuntimeError("a sampler task failed") from task.exception()

@@ -1,0 +1,157 @@
+"""Spread records into `ticker.spread_observations`, surviving database restarts.
+
+`ObservationStore` is the synchronous, reconnecting table writer; `ObservationWriter`
+runs it off the event loop and keeps every record in memory until Postgres has
+acknowledged it, retrying with backoff, so a database restart loses nothing. Upserts
+do nothing on conflict, so a record re-sent after an ambiguous failure is harmless.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from bitso_platform.sql import load_sql
+from bitso_platform.ticker.client import Backoff
+from bitso_platform.ticker.records import SpreadRecord
+
+log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "bitso-ticker-sampler"
+_COLUMNS = (
+    "orderbook_timestamp",
+    "book",
+    "bid",
+    "ask",
+    "spread",
+    "source",
+    "exchange_at",
+    "received_at",
+    "is_gap",
+    "is_crossed",
+)
+
+
+def create_table(conn: psycopg.Connection) -> None:
+    """Create `ticker.spread_observations` if it does not exist."""
+    conn.execute(load_sql("ticker/spread_observations"))
+
+
+def record_params(record: SpreadRecord) -> dict[str, Any]:
+    return {column: getattr(record, column) for column in _COLUMNS}
+
+
+def describe_url(url: str) -> str:
+    """`host:port/dbname` of a Postgres URL, without credentials, for messages."""
+    parts = psycopg.conninfo.conninfo_to_dict(url)
+    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+class ObservationStore:
+    """Writes batches of records over one connection, reopened after any failure."""
+
+    def __init__(self, url: str, *, connect_timeout: int = 5):
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self._conn: psycopg.Connection | None = None
+
+    def write(self, records: Sequence[SpreadRecord]) -> int:
+        """Insert the records in one transaction; returns how many were new."""
+        conn = self._connection()
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(
+                    load_sql("ticker/insert_spread_observations"),
+                    [record_params(record) for record in records],
+                )
+                return max(cur.rowcount, 0)
+        except psycopg.OperationalError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            conn = psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=self.connect_timeout,
+                application_name=APPLICATION_NAME,
+            )
+            create_table(conn)
+            self._conn = conn
+        return self._conn
+
+
+class ObservationWriter:
+    """Queue of records flushed to the store at most every `flush_every` wall seconds."""
+
+    def __init__(
+        self, store: ObservationStore, *, flush_every: float = 1.0, backoff: Backoff | None = None
+    ):
+        self.store = store
+        self.flush_every = flush_every
+        self.backoff = backoff or Backoff(base=0.5, cap=30.0)
+        self.pending: list[SpreadRecord] = []
+        self.written = 0
+        self.inserted = 0
+        self.failures = 0
+        self._arrived = asyncio.Event()
+        self._stopping = False
+
+    def submit(self, records: Sequence[SpreadRecord]) -> None:
+        self.pending.extend(records)
+        self._arrived.set()
+
+    def stop(self) -> None:
+        """Ask `run` to return once everything pending is written."""
+        self._stopping = True
+        self._arrived.set()
+
+    async def run(self) -> None:
+        """Flush until stopped and drained; a failed batch stays queued and is retried."""
+        try:
+            while True:
+                await self._arrived.wait()
+                written = await self._flush()
+                if self._stopping and not self.pending:
+                    return
+                await asyncio.sleep(self.flush_every if written else self.backoff.next())
+        finally:
+            if self.pending:
+                log.error(
+                    "%d spread records were not written to %s and are lost",
+                    len(self.pending),
+                    describe_url(self.store.url),
+                )
+            self.store.close()
+
+    async def _flush(self) -> bool:
+        """Write what is pending; False if the database refused (records stay pending)."""
+        self._arrived.clear()
+        batch = list(self.pending)
+        if not batch:
+            return True
+        try:
+            self.inserted += await asyncio.to_thread(self.store.write, batch)
+        except psycopg.Error as exc:
+            self._arrived.set()
+            self.failures += 1
+            log.warning(
+                "cannot write %d spread records to %s (%s); keeping them and retrying; "
+                "check that Postgres is up and BITSO_WAREHOUSE_URL is right",
+                len(batch),
+                describe_url(self.store.url),
+                str(exc).strip() or type(exc).__name__,
+            )
+            return False
+        del self.pending[: len(batch)]
+        self.written += len(batch)
+        self.backoff.reset()
+        return True

@@ -1,0 +1,86 @@
+"""Real services for the tests: Postgres and an S3 API endpoint, both on loopback.
+
+Postgres is the server at 127.0.0.1:5432 when it answers (override with
+BITSO_TEST_POSTGRES_URL), otherwise the embedded server; every test that asks for
+`warehouse` gets a database of its own, dropped afterwards. S3 is moto's standalone
+server, started once per session on a free loopback port.
+"""
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import psycopg
+import pytest
+from psycopg import sql
+
+from bitso_platform.resources.warehouse import Warehouse, embedded_url
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+REAL_SNAPSHOTS = SHARED / "fixtures" / "real" / "snapshots"
+REAL_TICKER = SHARED / "fixtures" / "real" / "ticker" / "spread_observations_2024-07-16_17.csv"
+
+
+def _server_url(tmp_root: Path) -> str:
+    configured = os.environ.get("BITSO_TEST_POSTGRES_URL")
+    if configured:
+        return configured
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+        return "postgresql://postgres@127.0.0.1:5432/postgres"
+    except OSError:
+        return embedded_url(tmp_root / "pg")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Admin URL of the Postgres server the tests run on."""
+    return _server_url(tmp_path_factory.mktemp("embedded"))
+
+
+def _with_database(url: str, database: str) -> str:
+    return psycopg.conninfo.make_conninfo(url, dbname=database)
+
+
+@pytest.fixture
+def warehouse_url(postgres_server_url: str) -> Iterator[str]:
+    """URL of a new, empty database, dropped after the test."""
+    name = f"bitso_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield _with_database(postgres_server_url, name)
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def warehouse(warehouse_url: str) -> Warehouse:
+    return Warehouse(url=warehouse_url)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """Endpoint URL of a real S3 API server (moto standalone) on loopback."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A new, empty bucket on the S3 test server."""
+    name = f"bitso-test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name

@@ -1,0 +1,173 @@
+"""The sampler against the replay exchange playing the real fixture, into real Postgres."""
+
+import asyncio
+from collections.abc import Callable
+
+from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.ticker.records import spread_percent
+from bitso_platform.ticker.replay import Observation, ReplayThread
+from bitso_platform.ticker.sampler import Sampler
+from bitso_platform_tests.ticker.conftest import (
+    BOOKS,
+    at,
+    exchange_for,
+    grid,
+    kill_sampler_connections,
+    sample,
+    stored,
+    until,
+)
+
+Slice = Callable[[int, int], list[Observation]]
+Replay = Callable[..., ReplayThread]
+
+
+def feed_values(observations: list[Observation]) -> dict[tuple[str, int], tuple[float, float]]:
+    return {(o.book, o.second): (o.bid, o.ask) for o in observations}
+
+
+def test_sampled_records_equal_the_feeds_bid_and_ask_for_every_covered_second(
+    warehouse: Warehouse, replay: Replay, fixture_slice: Slice
+) -> None:
+    start, seconds = at("22:24:09"), 90
+    observations = fixture_slice(start, seconds)
+    exchange = replay(observations, speed=30)
+
+    run = sample(exchange_for(exchange), warehouse, for_seconds=seconds, speed=30)
+
+    rows = stored(warehouse)
+    feed = feed_values(observations)
+    assert {(row.book, row.second) for row in rows} == grid(start, seconds)
+    assert {(row.book, row.second) for row in rows if not row.is_gap} == set(feed)
+    for row in rows:
+        assert (row.bid, row.ask) == feed[(row.book, row.second)]
+        assert row.spread == spread_percent(row.bid, row.ask)
+        assert row.source == "ws"
+        assert row.exchange_at is not None and int(row.exchange_at.timestamp()) == row.second
+        assert row.received_at is not None
+    assert run.report.coverage == 1.0
+
+
+def test_a_second_without_a_message_is_recorded_as_a_gap_never_as_an_invented_value(
+    warehouse: Warehouse, replay: Replay, fixture_slice: Slice
+) -> None:
+    start, seconds = at("22:47:00"), 60  # 1-second gaps, then btc_mxn stops for 698 s
+    observations = fixture_slice(start, seconds)
+    exchange = replay(observations, speed=20)
+
+    sample(exchange_for(exchange), warehouse, for_seconds=seconds, speed=20)
+
+    rows = stored(warehouse)
+    feed = feed_values(observations)
+    gaps = {(row.book, row.second) for row in rows if row.is_gap}
+    assert gaps == grid(start, seconds) - set(feed)
+    assert ("btc_mxn", at("22:47:12")) in gaps and ("btc_mxn", at("22:47:40")) in gaps
+    for row in rows:
+        if row.is_gap:
+            assert (row.bid, row.ask, row.spread, row.source) == (None, None, None, None)
+        else:
+            assert (row.bid, row.ask) == feed[(row.book, row.second)]
+
+
+def test_a_websocket_drop_mid_window_reconnects_with_no_duplicate_or_missing_seconds(
+    warehouse: Warehouse, replay: Replay, fixture_slice: Slice
+) -> None:
+    start, seconds = at("22:25:00"), 120
+    observations = fixture_slice(start, seconds)
+    exchange = replay(observations, speed=20)
+
+    async def drop_at_40_seconds(sampler: Sampler) -> None:
+        await until(lambda: sampler.tally.seconds >= 40)
+        await asyncio.to_thread(exchange.drop_connections)
+
+    run = sample(
+        exchange_for(exchange), warehouse, for_seconds=seconds, speed=20, during=drop_at_40_seconds
+    )
+
+    rows = stored(warehouse)
+    feed = feed_values(observations)
+    assert run.report.ws_connections == 2 and exchange.stats().ws_connections == 2
+    assert run.report.written == len(rows) == len(grid(start, seconds))
+    assert {(row.book, row.second) for row in rows} == grid(start, seconds)
+    covered = [row for row in rows if not row.is_gap]
+    assert all((row.bid, row.ask) == feed[(row.book, row.second)] for row in covered)
+    assert len(covered) >= len(rows) - 2 * len(BOOKS) * 5  # at most a few seconds lost
+    after_reconnect = {(r.book, r.second) for r in covered if r.second >= start + 60}
+    assert after_reconnect == {key for key in feed if key[1] >= start + 60}
+
+
+def test_a_silent_socket_trips_the_watchdog_and_the_sampler_reconnects(
+    warehouse: Warehouse, replay: Replay, fixture_slice: Slice
+) -> None:
+    start, seconds = at("22:27:00"), 120
+    observations = fixture_slice(start, seconds)
+    exchange = replay(observations, speed=20)
+
+    async def silence_for_20_feed_seconds(sampler: Sampler) -> None:
+        await until(lambda: sampler.tally.seconds >= 30)
+        await asyncio.to_thread(exchange.go_silent, 1.0)
+
+    run = sample(
+        exchange_for(exchange),
+        warehouse,
+        for_seconds=seconds,
+        speed=20,
+        reconnect_base=0.05,
+        during=silence_for_20_feed_seconds,
+    )
+
+    rows = stored(warehouse)
+    feed = feed_values(observations)
+    assert run.report.watchdog_trips >= 1
+    assert exchange.stats().ws_connections >= 2
+    assert {(row.book, row.second) for row in rows} == grid(start, seconds)
+    assert sum(row.is_gap for row in rows) >= 2 * 10  # the silence is visible as gaps
+    assert all((r.bid, r.ask) == feed[(r.book, r.second)] for r in rows if not r.is_gap)
+    tail = [row for row in rows if row.second >= start + 100]
+    assert all(not row.is_gap and row.source == "ws" for row in tail)
+
+
+def test_a_database_connection_killed_mid_run_loses_no_records(
+    warehouse: Warehouse, replay: Replay, fixture_slice: Slice
+) -> None:
+    start, seconds = at("22:29:00"), 60
+    exchange = replay(fixture_slice(start, seconds), speed=20)
+
+    async def kill_the_database_session(sampler: Sampler) -> None:
+        await until(lambda: sampler.writer.written > 0)
+        assert await asyncio.to_thread(kill_sampler_connections, warehouse) == 1
+
+    run = sample(
+        exchange_for(exchange),
+        warehouse,
+        for_seconds=seconds,
+        speed=20,
+        flush_every=0.2,
+        during=kill_the_database_session,
+    )
+
+    assert run.sampler.writer.failures >= 1
+    assert run.report.unwritten == 0
+    assert {(row.book, row.second) for row in stored(warehouse)} == grid(start, seconds)
+
+
+def test_crossed_and_locked_books_are_flagged_and_kept(
+    warehouse: Warehouse, replay: Replay, fixture_slice: Slice
+) -> None:
+    start, seconds = at("22:30:00"), 20
+    crossed, locked = at("22:30:05"), at("22:30:06")
+    observations = [
+        Observation(o.second, o.book, o.bid, o.bid - 0.01)
+        if o.second == crossed
+        else Observation(o.second, o.book, o.bid, o.bid)
+        if o.second == locked
+        else o
+        for o in fixture_slice(start, seconds)
+    ]
+    exchange = replay(observations, speed=20)
+
+    run = sample(exchange_for(exchange), warehouse, for_seconds=seconds, speed=20)
+
+    flagged = {(row.book, row.second) for row in stored(warehouse) if row.is_crossed}
+    assert flagged == {(book, second) for book in BOOKS for second in (crossed, locked)}
+    assert run.report.crossed == 4

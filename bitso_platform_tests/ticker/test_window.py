@@ -1,0 +1,49 @@
+"""How quotes become one record per book and second."""
+
+from bitso_platform.ticker.records import Quote
+from bitso_platform.ticker.sampler import SecondWindow
+
+BOOKS = ("btc_mxn", "usd_mxn")
+
+
+def quote(book: str, at: float, bid: float, ask: float, source: str = "ws") -> Quote:
+    return Quote(book, bid, ask, at, at + 0.05, source)  # type: ignore[arg-type]
+
+
+def test_the_last_quote_of_a_second_is_its_record_and_a_book_without_one_is_a_gap() -> None:
+    window = SecondWindow(BOOKS)
+    window.add(quote("btc_mxn", 100.2, 10, 11))
+    window.add(quote("btc_mxn", 100.9, 10, 12))
+    window.add(quote("btc_mxn", 100.5, 10, 13))  # arrived late but stamped earlier
+
+    records = window.close_through(100)
+
+    assert [(r.book, r.ask, r.is_gap) for r in records] == [
+        ("btc_mxn", 12, False),
+        ("usd_mxn", None, True),
+    ]
+
+
+def test_a_quote_for_a_second_already_closed_is_dropped_as_late() -> None:
+    window = SecondWindow(BOOKS)
+    window.add(quote("btc_mxn", 100.2, 10, 11))
+    window.close_through(100)
+
+    assert not window.add(quote("usd_mxn", 100.7, 17, 18))
+    assert window.late == 1
+
+
+def test_at_the_same_instant_the_websocket_quote_wins_over_rest() -> None:
+    window = SecondWindow(BOOKS)
+    window.add(quote("btc_mxn", 100.0, 10, 11, source="ws"))
+    window.add(quote("btc_mxn", 100.0, 10, 12, source="rest"))
+
+    assert window.close_through(100)[0].source == "ws"
+
+
+def test_a_crossed_or_locked_book_is_flagged() -> None:
+    window = SecondWindow(BOOKS)
+    window.add(quote("btc_mxn", 100.1, 10, 9.99))
+    window.add(quote("usd_mxn", 100.1, 17, 17))
+
+    assert [r.is_crossed for r in window.close_through(100)] == [True, True]

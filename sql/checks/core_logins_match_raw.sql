@@ -1,0 +1,8 @@
+-- core.logins holds exactly the clean events named as a login (parameter login_events).
+with final as (
+    select
+        (select count(*) from raw.events where event_name = any(%(login_events)s)) as raw_logins,
+        (select count(*) from core.logins) as core_logins
+)
+
+select *, raw_logins = core_logins as passed from final

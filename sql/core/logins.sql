@@ -1,0 +1,24 @@
+-- core.logins: one row per clean event whose name is in the login set (parameter
+-- login_events, default {login}), with the UTC day it falls on.
+drop table if exists core.logins__next;
+
+create table core.logins__next as
+with final as (
+    select
+        id,
+        user_id,
+        occurred_at as logged_in_at,
+        (occurred_at at time zone 'UTC')::date as logged_in_on,
+        event_name
+    from raw.events
+    where event_name = any(%(login_events)s)
+)
+
+select * from final;
+
+drop table if exists core.logins;
+alter table core.logins__next rename to logins;
+alter table core.logins add primary key (id);
+create index logins_by_user on core.logins (user_id, logged_in_at);
+create index logins_by_day on core.logins (logged_in_on);
+analyze core.logins;

@@ -1,0 +1,61 @@
+-- core.transactions: one row per clean deposit or withdrawal, with its kind, status and
+-- the UTC day it falls on. Built aside and swapped in, inside the caller's transaction.
+drop table if exists core.transactions__next;
+
+create table core.transactions__next as
+with deposits as (
+    select
+        'deposit' as kind,
+        id,
+        user_id,
+        occurred_at,
+        amount,
+        currency,
+        tx_status as status,
+        null::text as interface
+    from raw.deposits
+),
+
+withdrawals as (
+    select
+        'withdrawal' as kind,
+        id,
+        user_id,
+        occurred_at,
+        amount,
+        currency,
+        tx_status as status,
+        interface
+    from raw.withdrawals
+),
+
+final as (
+    select
+        -- keys
+        kind,
+        id,
+        user_id,
+        -- time
+        occurred_at,
+        (occurred_at at time zone 'UTC')::date as occurred_on,
+        -- money
+        currency,
+        amount,
+        -- state
+        status,
+        status = 'complete' as is_complete,
+        interface
+    from (select * from deposits union all select * from withdrawals) as transactions
+)
+
+select * from final;
+
+drop table if exists core.transactions;
+alter table core.transactions__next rename to transactions;
+alter table core.transactions
+    add primary key (kind, id),
+    add check (kind in ('deposit', 'withdrawal')),
+    add check (amount > 0);
+create index transactions_by_day on core.transactions (occurred_on, kind);
+create index transactions_by_user on core.transactions (user_id, kind, occurred_at);
+analyze core.transactions;

@@ -1,0 +1,31 @@
+-- core.users: one row per clean user of the users snapshot, with the first UTC day the
+-- user shows up in transactions or events (null for users without any activity).
+drop table if exists core.users__next;
+
+create table core.users__next as
+with activity as (
+    select user_id, min(occurred_at) as first_seen_at from raw.deposits group by user_id
+    union all
+    select user_id, min(occurred_at) from raw.withdrawals group by user_id
+    union all
+    select user_id, min(occurred_at) from raw.events group by user_id
+),
+
+first_seen as (
+    select user_id, min(first_seen_at) as first_seen_at from activity group by user_id
+),
+
+final as (
+    select
+        users.user_id,
+        (first_seen.first_seen_at at time zone 'UTC')::date as first_seen_on
+    from raw.users as users
+    left join first_seen on first_seen.user_id = users.user_id
+)
+
+select * from final;
+
+drop table if exists core.users;
+alter table core.users__next rename to users;
+alter table core.users add primary key (user_id);
+analyze core.users;

@@ -1,0 +1,39 @@
+-- ticker.spread_observations: one row per book and second (SPEC 6), written by the sampler.
+-- A second without a fresh exchange message for the book is a gap row: is_gap = true and
+-- null prices; nothing is carried forward. Idempotent: safe to run on every start.
+
+create schema if not exists ticker;
+
+create table if not exists ticker.spread_observations (
+    -- insertion order, for readers that follow new rows (the alert sensor's cursor)
+    observation_id bigint generated always as identity,
+
+    -- the SPEC 6 record
+    orderbook_timestamp timestamptz not null,
+    book text not null,
+    bid double precision,
+    ask double precision,
+    spread double precision,
+
+    -- provenance
+    source text,
+    exchange_at timestamptz,
+    received_at timestamptz,
+
+    -- flags
+    is_gap boolean not null,
+    is_crossed boolean not null default false,
+
+    primary key (book, orderbook_timestamp),
+    constraint spread_observations_at_a_second
+        check (orderbook_timestamp = date_trunc('second', orderbook_timestamp)),
+    constraint spread_observations_source check (source in ('ws', 'rest')),
+    constraint spread_observations_gap_has_no_prices check (
+        (is_gap and bid is null and ask is null and spread is null and source is null)
+        or (not is_gap and bid is not null and ask is not null and spread is not null
+            and source is not null and exchange_at is not null and received_at is not null)
+    )
+);
+
+create unique index if not exists spread_observations_observation_id
+    on ticker.spread_observations (observation_id);

@@ -1,0 +1,32 @@
+-- DuckDB macros of the snapshot validation (SPEC 2 rules 4-8). Session time zone: UTC.
+
+-- Whitespace that trimming and blank-line detection remove: space, tab, VT, FF, CR.
+create or replace macro strip(s) as trim(s, E' \t\x0b\x0c\r');
+create or replace macro is_blank(s) as not regexp_matches(s, '[^ \t\v\f\r]');
+-- Whether any field of a line may need trimming (most lines need none, and skip the work).
+create or replace macro needs_strip(line) as regexp_matches(line, '[\t\v\f\r]|^ | $| ,|, ');
+
+-- `YYYY-MM-DD HH:MM:SS` (or `T`), optional fraction of any length, then `Z`, `±HH`,
+-- `±HH:MM` or `±HHMM` with offsets up to ±18:59; a real calendar day of year 1 or later.
+-- Fractions beyond microseconds round half-up, as Postgres does.
+create or replace macro utc_instant(s) as
+    case
+        when s[1:4] = '0000' then null
+        when regexp_full_match(
+            s,
+            '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-8])(:?[0-5][0-9])?)'
+        ) then try_cast(s as timestamptz)
+        when regexp_full_match(
+            s,
+            '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{7,}(Z|[+-](0[0-9]|1[0-8])(:?[0-5][0-9])?)'
+        ) then try_cast(regexp_replace(s, '(\.[0-9]{6})[0-9]+', '\1') as timestamptz)
+            + to_microseconds(if(regexp_extract(s, '\.[0-9]{6}([0-9])', 1) >= '5', 1, 0))
+    end;
+
+-- A decimal or scientific number: 12, -1.5, .5, 6.8e12 (exponents up to three digits).
+create or replace macro is_number(s) as
+    regexp_full_match(s, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?');
+
+-- Zero or negative, decided on the text so that 1e-400 stays positive.
+create or replace macro is_non_positive(s) as
+    s[1] = '-' or regexp_full_match(regexp_extract(s, '^[+-]?([0-9.]*)', 1), '[0.]*');
