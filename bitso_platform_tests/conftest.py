@@ -9,7 +9,7 @@ server, started once per session on a free loopback port.
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -46,14 +46,27 @@ def _with_database(url: str, database: str) -> str:
 
 
 @pytest.fixture
-def warehouse_url(postgres_server_url: str) -> Iterator[str]:
+def new_database_url(postgres_server_url: str) -> Iterator[Callable[[], str]]:
+    """A factory of new, empty databases, all dropped after the test."""
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"bitso_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        created.append(name)
+        return _with_database(postgres_server_url, name)
+
+    yield create
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        for name in created:
+            admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def warehouse_url(new_database_url: Callable[[], str]) -> str:
     """URL of a new, empty database, dropped after the test."""
-    name = f"bitso_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    yield _with_database(postgres_server_url, name)
-    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+    return new_database_url()
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ Postgres receives the clean rows and the quarantine as COPY streams inside the
 caller's transaction: a failure anywhere leaves the previous load intact.
 """
 
-import io
 import json
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
@@ -16,7 +15,7 @@ import duckdb
 import psycopg
 import psycopg.rows
 import pyarrow as pa
-import pyarrow.csv as pacsv
+from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import sql
 
 from bitso_platform.snapshots.spec import SNAPSHOTS, Kind, Snapshot
@@ -30,7 +29,6 @@ from bitso_platform.snapshots.validation import (
 from bitso_platform.sql import load_sql
 
 BATCH_ROWS = 256_000
-_CSV = pacsv.WriteOptions(include_header=False)
 
 
 def ensure_raw_schema(conn: psycopg.Connection) -> None:
@@ -87,13 +85,15 @@ def _stage_clean_users(
 
 
 def _copy_batches(
-    conn: psycopg.Connection, statement: sql.Composed, batches: Iterable[pa.RecordBatch]
+    conn: psycopg.Connection, statement: sql.Composed, batches: pa.RecordBatchReader
 ) -> None:
+    """Stream Arrow batches into `statement` (COPY ... FROM STDIN) in binary format."""
+    encoder = ArrowToPostgresBinaryEncoder(batches.schema)
     with conn.cursor().copy(statement) as copy:
+        copy.write(encoder.write_header())
         for batch in batches:
-            buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, _CSV)
-            copy.write(buffer.getbuffer())
+            copy.write(encoder.write_batch(batch))
+        copy.write(encoder.finish())
 
 
 def _replace_clean_rows(
@@ -106,7 +106,7 @@ def _replace_clean_rows(
     conn.execute(sql.SQL("truncate {}").format(table))
     _copy_batches(
         conn,
-        sql.SQL("copy {} ({}) from stdin (format csv)").format(table, columns),
+        sql.SQL("copy {} ({}) from stdin (format binary, freeze)").format(table, columns),
         db.sql(clean_rows_sql(snapshot)).to_arrow_reader(BATCH_ROWS),
     )
 
@@ -119,26 +119,22 @@ def _replace_quarantine(
         conn,
         sql.SQL(
             "copy raw.quarantine (snapshot, source, line_no, reason, raw_line) "
-            "from stdin (format csv)"
+            "from stdin (format binary)"
         ),
         _labelled(db.sql(QUARANTINE_SQL).to_arrow_reader(BATCH_ROWS), snapshot.name, source),
     )
 
 
-def _labelled(
-    batches: pa.RecordBatchReader, snapshot: str, source: str
-) -> Iterator[pa.RecordBatch]:
-    """Prefix each batch with constant snapshot and source columns."""
-    for batch in batches:
-        n = batch.num_rows
-        yield pa.RecordBatch.from_arrays(
-            [
-                pa.array([snapshot] * n, pa.string()),
-                pa.array([source] * n, pa.string()),
-                *batch.columns,
-            ],
-            names=["snapshot", "source", *batch.schema.names],
-        )
+def _labelled(batches: pa.RecordBatchReader, snapshot: str, source: str) -> pa.RecordBatchReader:
+    """The batches prefixed with constant snapshot and source columns."""
+    schema = pa.schema([("snapshot", pa.string()), ("source", pa.string()), *batches.schema])
+
+    def labelled() -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            constants = [pa.array([v] * batch.num_rows, pa.string()) for v in (snapshot, source)]
+            yield pa.RecordBatch.from_arrays([*constants, *batch.columns], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, labelled())
 
 
 def _record(conn: psycopg.Connection, accounting: Accounting) -> None:

@@ -9,9 +9,11 @@ import codecs
 import csv
 import io
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -41,25 +43,37 @@ class SnapshotFileError(Exception):
 def stage_lines(
     db: duckdb.DuckDBPyConnection, stream: BinaryIO, *, snapshot: Snapshot, source: str
 ) -> int:
-    """Check the header, stage every following line (tables `lines`, `quoted`); rows_read."""
+    """Check the header, stage every following line (tables `lines`, `quoted`); rows_read.
+
+    Splitting a block (Arrow, without the GIL) overlaps with inserting the previous one
+    (DuckDB, on a worker thread); at most two blocks are in memory at once.
+    """
     db.execute(STAGING_DDL)
     chunks = _chunks(stream)
     rest = _check_header(chunks, snapshot=snapshot, source=source)
     rows_read = 0
-    for block in _line_blocks(rest, chunks):
-        _check_text(block, first_line=rows_read + 2, source=source)
-        lines, quoted = _lines_batch(block, first_line=rows_read + 2)
-        rows_read += lines.num_rows
-        _append(db, "lines", lines)
-        if quoted is not None:
-            _append(db, "quoted", quoted)
+    writer = db.cursor()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage") as pool:
+        pending: Future | None = None
+        for block in _line_blocks(rest, chunks):
+            lines, quoted = _lines_batch(block, first_line=rows_read + 2, source=source)
+            rows_read += lines.num_rows
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(_append, writer, lines, quoted)
+        if pending is not None:
+            pending.result()
     return rows_read
 
 
-def _append(db: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
-    db.register("arrow_rows", rows)
-    db.execute(f"insert into {table} select * from arrow_rows")
-    db.unregister("arrow_rows")
+def _append(db: duckdb.DuckDBPyConnection, lines: pa.Table, quoted: pa.Table | None) -> None:
+    db.register("arrow_lines", lines)
+    db.execute("insert into lines select * from arrow_lines")
+    db.unregister("arrow_lines")
+    if quoted is not None:
+        db.register("arrow_quoted", quoted)
+        db.execute("insert into quoted select * from arrow_quoted")
+        db.unregister("arrow_quoted")
 
 
 def _chunks(stream: BinaryIO) -> Iterator[bytes]:
@@ -111,11 +125,13 @@ def _line_blocks(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 def _drop_cr(block: bytes) -> bytes:
     """Drop one carriage return before each line end (CRLF files)."""
+    if b"\r" not in block:
+        return block
     return block.replace(b"\r\n", b"\n").removesuffix(b"\r")
 
 
-def _check_text(block: bytes, *, first_line: int, source: str) -> None:
-    """Fail the file on bytes that are not UTF-8 text (invalid sequences, NUL)."""
+def _decoded(block: bytes, *, first_line: int, source: str) -> pa.Array:
+    """The block as one Arrow string; fails the file on bytes that are not UTF-8 text."""
     nul = block.find(b"\x00")
     if nul >= 0:
         line = first_line + block.count(b"\n", 0, nul)
@@ -123,6 +139,10 @@ def _check_text(block: bytes, *, first_line: int, source: str) -> None:
             f"{source}: line {line} holds a NUL byte; snapshot files must be UTF-8 text"
         )
     try:
+        return pa.array([block], pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        pass
+    try:  # Arrow only says the text is invalid; Python says where
         block.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = first_line + block.count(b"\n", 0, exc.start)
@@ -130,13 +150,14 @@ def _check_text(block: bytes, *, first_line: int, source: str) -> None:
             f"{source}: line {line} is not valid UTF-8 (byte 0x{block[exc.start]:02x}: "
             f"{exc.reason}); re-export the file as UTF-8"
         ) from None
+    raise AssertionError("Arrow rejected text that Python decodes")  # pragma: no cover
 
 
-def _lines_batch(block: bytes, *, first_line: int) -> tuple[pa.Table, pa.Table | None]:
+def _lines_batch(block: bytes, *, first_line: int, source: str) -> tuple[pa.Table, pa.Table | None]:
     """The block's numbered lines, and the field values of its quoted lines (or None)."""
-    text = pa.array([block], pa.binary()).cast(pa.string())
+    text = _decoded(block, first_line=first_line, source=source)
     lines = pc.list_flatten(pc.split_pattern(text, "\n"))
-    numbers = pa.array(range(first_line, first_line + len(lines)), pa.int64())
+    numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
     table = pa.table({"line_no": numbers, "line": lines})
     quoted = pc.indices_nonzero(pc.match_substring(lines, '"')).to_pylist()
     if not quoted:

@@ -54,9 +54,9 @@ def validate(
     has_quoted = db.execute("select count(*) > 0 from quoted").fetchone()[0]  # type: ignore[index]
     db.execute(_distinct_rows_sql(has_quoted))
     db.execute(_verdicts_sql(snapshot))
-    blank, duplicates = db.execute(
-        "select (select count(*) from lines where is_blank(line)),"
-        " (select coalesce(sum(copies - 1), 0) from distinct_rows)"
+    # distinct_rows covers every non-blank line once per copy; the rest are blank
+    non_blank, distinct = db.execute(
+        "select coalesce(sum(copies), 0), count(*) from distinct_rows"
     ).fetchone()  # type: ignore[misc]
     by_reason = dict(
         db.execute("select coalesce(reason, ''), count(*) from verdicts group by all").fetchall()
@@ -67,8 +67,8 @@ def validate(
         rows_read=rows_read,
         clean=by_reason.pop("", 0),
         quarantined={r: by_reason[r] for r in REASONS if r in by_reason},
-        exact_duplicates=int(duplicates),
-        blank=int(blank),
+        exact_duplicates=int(non_blank - distinct),
+        blank=rows_read - int(non_blank),
     )
 
 
@@ -214,9 +214,6 @@ def _clean_value(column: Column) -> str:
         case Kind.LOWER:
             return f"lower({column.target}) as {column.target}"
         case Kind.TIMESTAMP:
-            return (
-                f"strftime({column.target}__utc, '%Y-%m-%d %H:%M:%S.%f') || '+00'"
-                f" as {column.target}"
-            )
+            return f"{column.target}__utc as {column.target}"
         case _:
             return column.target

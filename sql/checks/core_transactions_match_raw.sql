@@ -1,8 +1,8 @@
 -- Every clean deposit and withdrawal is in core.transactions once, with the same amounts.
 with raw_side as (
-    select 'deposit' as kind, count(*) as rows, sum(amount) as amount from raw.deposits
+    select 'deposit' as kind, count(*) as rows, sum(amount::numeric) as amount from raw.deposits
     union all
-    select 'withdrawal', count(*), sum(amount) from raw.withdrawals
+    select 'withdrawal', count(*), sum(amount::numeric) from raw.withdrawals
 ),
 
 core_side as (

@@ -9,7 +9,7 @@ with deposits as (
         id,
         user_id,
         occurred_at,
-        amount,
+        amount::numeric as amount,
         currency,
         tx_status as status,
         null::text as interface
@@ -22,7 +22,7 @@ withdrawals as (
         id,
         user_id,
         occurred_at,
-        amount,
+        amount::numeric as amount,
         currency,
         tx_status as status,
         interface
@@ -40,7 +40,7 @@ final as (
         (occurred_at at time zone 'UTC')::date as occurred_on,
         -- money
         currency,
-        amount,
+        amount::numeric as amount,
         -- state
         status,
         status = 'complete' as is_complete,

@@ -3,7 +3,7 @@ create table if not exists raw.deposits (
     id bigint not null,
     occurred_at timestamptz not null,
     user_id text not null,
-    amount numeric not null,
+    amount text not null,  -- exactly as written; validated positive decimal
     currency text not null,
     tx_status text not null,
     source_line bigint not null

@@ -8,11 +8,9 @@ import dagster as dg
 from bitso_platform.metadata import markdown_table
 from bitso_platform.resources.snapshots import SnapshotSource
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.snapshots.loader import load_snapshot, reconcile
+from bitso_platform.snapshots.loader import load_snapshot
 from bitso_platform.snapshots.spec import SNAPSHOTS, USERS, Snapshot
 from bitso_platform.snapshots.validation import Accounting
-
-RECONCILE_CHECK = "rows_reconcile"
 
 
 def _metadata(accounting: Accounting, seconds: float, preview: list[tuple]) -> dict:
@@ -33,17 +31,6 @@ def _metadata(accounting: Accounting, seconds: float, preview: list[tuple]) -> d
     }
 
 
-def _check_result(snapshot: Snapshot, outcome: dict) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        check_name=RECONCILE_CHECK,
-        asset_key=dg.AssetKey(["raw", snapshot.name]),
-        passed=bool(outcome.pop("passed")),
-        metadata={
-            k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in outcome.items()
-        },
-    )
-
-
 def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
     key = dg.AssetKey(["raw", snapshot.name])
 
@@ -53,15 +40,6 @@ def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
         deps=[] if snapshot is USERS else [dg.AssetKey(["raw", USERS.name])],
         kinds={"postgres", "duckdb", "csv"},
         output_required=snapshot.required,
-        check_specs=[
-            dg.AssetCheckSpec(
-                RECONCILE_CHECK,
-                asset=key,
-                blocking=True,
-                description="rows_read = clean + quarantined + exact_duplicates + blank, and "
-                "the raw and quarantine tables hold exactly those rows",
-            )
-        ],
         description=(
             f"One row per clean line of {snapshot.file}"
             f" ({'required' if snapshot.required else 'optional'} snapshot), typed and trimmed;"
@@ -83,7 +61,6 @@ def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
         started = time.perf_counter()
         with warehouse.connection() as conn, snapshot_source.open(snapshot) as stream:
             accounting = load_snapshot(conn, stream, snapshot, source=snapshot_source.uri(snapshot))
-            outcome = reconcile(conn, snapshot)
             preview = conn.execute(
                 "select line_no, reason, raw_line from raw.quarantine"
                 " where snapshot = %s order by line_no limit 10",
@@ -93,7 +70,6 @@ def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
         context.log.info(f"{snapshot.name}: {accounting.as_json()} in {seconds:.1f}s")
         yield dg.MaterializeResult(
             metadata=_metadata(accounting, seconds, preview),
-            check_results=[_check_result(snapshot, outcome)],
         )
 
     return _load

@@ -1,0 +1,24 @@
+# Two commands on a fresh machine with Python 3.11+ and make: `make demo`, `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BITSO := $(VENV)/bin/bitso
+DEMO_DIR := .bitso/snapshots
+
+.PHONY: install demo test lint dev bench
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q --upgrade pip && $(VENV)/bin/pip install -q -e '.[dev]' && touch $@
+
+demo: install
+	$(BITSO) generate --out $(DEMO_DIR) --defects && $(BITSO) load --snapshots $(DEMO_DIR)
+
+test: install
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+dev: install
+	mkdir -p .bitso/dagster && touch .bitso/dagster/dagster.yaml && DAGSTER_HOME=$(CURDIR)/.bitso/dagster $(VENV)/bin/dagster dev -w workspace.yaml

@@ -1,0 +1,258 @@
+"""SPEC 2, rule by rule, on small files loaded into a real Postgres database."""
+
+import io
+from datetime import UTC
+from decimal import Decimal
+
+import pytest
+
+from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.snapshots.loader import load_snapshot, reconcile
+from bitso_platform.snapshots.spec import SNAPSHOTS
+from bitso_platform.snapshots.staging import SnapshotFileError
+from bitso_platform.snapshots.validation import Accounting
+
+ALICE = "a" * 32
+BOB = "b" * 32
+DEPOSITS_HEADER = "id,event_timestamp,user_id,amount,currency,tx_status"
+
+
+def load(warehouse: Warehouse, name: str, text: str | bytes) -> Accounting:
+    data = text.encode() if isinstance(text, str) else text
+    with warehouse.connection() as conn:
+        return load_snapshot(conn, io.BytesIO(data), SNAPSHOTS[name], source=f"{name}.csv")
+
+
+def rows(warehouse: Warehouse, query: str) -> list[tuple]:
+    with warehouse.connection() as conn:
+        return conn.execute(query).fetchall()
+
+
+@pytest.fixture
+def with_users(warehouse: Warehouse) -> Warehouse:
+    load(warehouse, "users", f"user_id\n{ALICE}\n{BOB}\n")
+    return warehouse
+
+
+def deposits(warehouse: Warehouse, *lines: str, header: str = DEPOSITS_HEADER) -> Accounting:
+    return load(warehouse, "deposits", "\n".join([header, *lines]) + "\n")
+
+
+def test_a_bom_and_crlf_line_ends_are_tolerated(warehouse: Warehouse) -> None:
+    accounting = load(warehouse, "users", b"\xef\xbb\xbfuser_id\r\n" + ALICE.encode() + b"\r\n")
+    assert accounting.as_json() == {
+        "rows_read": 1,
+        "clean": 1,
+        "quarantined": {},
+        "exact_duplicates": 0,
+        "blank": 0,
+    }
+    assert rows(warehouse, "select user_id from raw.users") == [(ALICE,)]
+
+
+def test_the_final_newline_makes_no_row_but_blank_lines_count(warehouse: Warehouse) -> None:
+    accounting = load(warehouse, "users", f"user_id\n\n{ALICE}\n  \t\n{BOB}")
+    assert (accounting.rows_read, accounting.clean, accounting.blank) == (4, 2, 2)
+
+
+def test_a_quoted_empty_user_id_is_a_missing_field_not_a_blank_line(warehouse: Warehouse) -> None:
+    accounting = load(warehouse, "users", f'user_id\n""\n{ALICE}\n')
+    assert accounting.quarantined == {"missing_field": 1}
+    assert accounting.blank == 0
+
+
+def test_header_names_are_compared_after_trimming(warehouse: Warehouse) -> None:
+    assert load(warehouse, "users", f" user_id \n{ALICE}\n").clean == 1
+
+
+@pytest.mark.parametrize(
+    "header", ["userid", "user_id,extra", "", "id,event_timestamp,user_id,amount,tx_status"]
+)
+def test_a_wrong_header_fails_the_whole_file_naming_it(warehouse: Warehouse, header: str) -> None:
+    with pytest.raises(SnapshotFileError, match=r"users\.csv: wrong header .*must start with"):
+        load(warehouse, "users", f"{header}\n{ALICE}\n")
+
+
+def test_bytes_that_are_not_utf8_fail_the_file_naming_the_line(warehouse: Warehouse) -> None:
+    data = f"user_id\n{ALICE}\n".encode() + b"\xff\xfe" + BOB.encode() + b"\n"
+    with pytest.raises(SnapshotFileError, match=r"users\.csv: line 3 is not valid UTF-8"):
+        load(warehouse, "users", data)
+
+
+def test_a_nul_byte_fails_the_file(warehouse: Warehouse) -> None:
+    with pytest.raises(SnapshotFileError, match="line 2 holds a NUL byte"):
+        load(warehouse, "users", b"user_id\n" + ALICE.encode() + b"\x00\n")
+
+
+def test_user_ids_must_be_32_hex_characters(warehouse: Warehouse) -> None:
+    accounting = load(warehouse, "users", f"user_id\n{ALICE}\n{'a' * 31}\n{'g' * 32}\n")
+    assert accounting.quarantined == {"bad_user_id": 2}
+
+
+def test_exact_duplicates_keep_the_first_copy_even_when_it_is_quarantined(
+    with_users: Warehouse,
+) -> None:
+    accounting = deposits(
+        with_users,
+        f"1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete",
+        f"1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete",
+        f"2,not a time,{ALICE},10,mxn,complete",
+        f"2,not a time,{ALICE},10,mxn,complete",
+        f"2,not a time,{ALICE},10,mxn,complete",
+    )
+    assert accounting.as_json() == {
+        "rows_read": 5,
+        "clean": 1,
+        "quarantined": {"bad_timestamp": 1},
+        "exact_duplicates": 3,
+        "blank": 0,
+    }
+
+
+def test_duplicates_compare_field_values_so_quoting_does_not_matter(with_users: Warehouse) -> None:
+    accounting = deposits(
+        with_users,
+        f"1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete",
+        f'"1","2021-01-01 10:00:00+00",{ALICE},10,"mxn",complete',
+    )
+    assert (accounting.clean, accounting.exact_duplicates) == (1, 1)
+
+
+def test_rows_that_differ_only_in_whitespace_are_conflicting_ids(with_users: Warehouse) -> None:
+    accounting = deposits(
+        with_users,
+        f"1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete",
+        f"1,2021-01-01 10:00:00+00,{ALICE},10, mxn,complete",
+        f"2,2021-01-01 10:00:00+00,{BOB},10,mxn,complete",
+    )
+    assert accounting.quarantined == {"conflicting_duplicate_id": 2}
+    assert rows(with_users, "select id from raw.deposits") == [(2,)]
+
+
+def test_the_first_matching_reason_wins(with_users: Warehouse) -> None:
+    accounting = deposits(
+        with_users,
+        f"1,2021-01-01 10:00:00+00,{ALICE},10,mxn",  # malformed_row
+        "2,2021-01-01 10:00:00+00,,10,mxn,complete",  # missing_field, though user unknown
+        f"x,bad,{ALICE},ten,mxn,complete",  # bad_id before bad_timestamp and bad_amount
+        f"4,bad,{ALICE},ten,mxn,complete",  # bad_timestamp before bad_amount
+        f"5,2021-01-01 10:00:00+00,{ALICE},ten,mxn,complete",  # bad_amount
+        f"6,2021-01-01 10:00:00+00,{'c' * 32},-1,mxn,complete",  # non_positive before unknown
+        f"7,2021-01-01 10:00:00+00,{'c' * 32},1,mxn,complete",  # unknown_user
+    )
+    assert accounting.quarantined == {
+        "malformed_row": 1,
+        "missing_field": 1,
+        "bad_id": 1,
+        "bad_timestamp": 1,
+        "bad_amount": 1,
+        "non_positive_amount": 1,
+        "unknown_user": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("2020-01-10 14:11:05.63+00", "2020-01-10 14:11:05.630000+00:00"),
+        ("2021-03-02 01:00:00-06", "2021-03-02 07:00:00+00:00"),
+        ("2021-03-02T01:00:00Z", "2021-03-02 01:00:00+00:00"),
+        ("2021-03-02 01:00:00+05:30", "2021-03-01 19:30:00+00:00"),
+        ("2021-03-02 01:00:00+0530", "2021-03-01 19:30:00+00:00"),
+        ("2021-03-02 01:00:00.1234565+00", "2021-03-02 01:00:00.123457+00:00"),
+        ("2021-03-02 01:00:00.123456+00", "2021-03-02 01:00:00.123456+00:00"),
+    ],
+)
+def test_timestamps_of_every_allowed_form_are_stored_in_utc(
+    with_users: Warehouse, text: str, utc: str
+) -> None:
+    assert deposits(with_users, f"1,{text},{ALICE},10,mxn,complete").clean == 1
+    stored = rows(with_users, "select occurred_at from raw.deposits")[0][0]
+    assert str(stored.astimezone(UTC)) == utc
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2021-02-30 10:00:00+00",
+        "2021-01-01 25:00:00+00",
+        "2021-01-01 10:60:00+00",
+        "2021-01-01 10:00:00",
+        "2021-01-01 10:00:00+19",
+        "2021-1-01 10:00:00+00",
+        "0000-01-01 10:00:00+00",
+        "yesterday",
+    ],
+)
+def test_timestamps_that_are_not_real_instants_are_quarantined(
+    with_users: Warehouse, text: str
+) -> None:
+    assert deposits(with_users, f"1,{text},{ALICE},10,mxn,complete").quarantined == {
+        "bad_timestamp": 1
+    }
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [
+        ("6.8e12", None),
+        (".5", None),
+        ("1E-400", None),
+        ("-10", "non_positive_amount"),
+        ("0.000", "non_positive_amount"),
+        ("NaN", "bad_amount"),
+        ('"1,5"', "bad_amount"),
+        ("ten", "bad_amount"),
+        ("1e1000", "bad_amount"),
+    ],
+)
+def test_amounts_are_decimal_or_scientific_and_positive(
+    with_users: Warehouse, amount: str, reason: str | None
+) -> None:
+    accounting = deposits(with_users, f"1,2021-01-01 10:00:00+00,{ALICE},{amount},mxn,complete")
+    assert accounting.quarantined == ({reason: 1} if reason else {})
+
+
+def test_clean_rows_are_trimmed_and_lower_cased(with_users: Warehouse) -> None:
+    deposits(with_users, f" 7 , 2021-01-01 10:00:00+00 ,{ALICE}, 6.8e12, MXN , Complete ")
+    # raw keeps the amount exactly as written; core.transactions holds its numeric value
+    assert rows(
+        with_users, "select id, amount, amount::numeric, currency, tx_status from raw.deposits"
+    ) == [(7, "6.8e12", Decimal("6800000000000"), "mxn", "complete")]
+
+
+def test_a_user_quarantined_in_the_users_file_is_unknown_elsewhere(warehouse: Warehouse) -> None:
+    load(warehouse, "users", f"user_id\n{ALICE}\n{BOB}\n{BOB} \n")
+    accounting = deposits(warehouse, f"1,2021-01-01 10:00:00+00,{BOB},10,mxn,complete")
+    assert accounting.quarantined == {"unknown_user": 1}
+
+
+def test_loading_deposits_before_any_user_fails_with_what_to_do(warehouse: Warehouse) -> None:
+    with pytest.raises(SnapshotFileError, match="load the users snapshot first"):
+        deposits(warehouse, f"1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete")
+
+
+def test_the_quarantine_keeps_the_raw_text_file_line_and_reason(with_users: Warehouse) -> None:
+    deposits(with_users, f"1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete", 'x,"a,b",,,,')
+    assert rows(
+        with_users,
+        "select snapshot, source, line_no, reason, raw_line"
+        " from raw.quarantine where snapshot = 'deposits'",
+    ) == [
+        ("deposits", "deposits.csv", 3, "missing_field", 'x,"a,b",,,,'),
+    ]
+
+
+def test_malformed_quoting_is_a_malformed_row(with_users: Warehouse) -> None:
+    accounting = deposits(with_users, f'1,"2021-01-01 10:00:00+00"x,{ALICE},10,mxn,complete')
+    assert accounting.quarantined == {"malformed_row": 1}
+
+
+def test_the_reconciliation_fails_when_the_tables_disagree(with_users: Warehouse) -> None:
+    deposits(with_users, f"1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete")
+    with with_users.connection() as conn:
+        assert reconcile(conn, SNAPSHOTS["deposits"])["passed"] is True
+        conn.execute("delete from raw.deposits")
+        outcome = reconcile(conn, SNAPSHOTS["deposits"])
+    assert outcome["passed"] is False
+    assert (outcome["clean"], outcome["clean_in_table"]) == (1, 0)
