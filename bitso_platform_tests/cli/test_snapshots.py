@@ -1,0 +1,58 @@
+"""`bitso load` and `bitso quality`, run as a user runs them."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bitso_platform.cli import main
+from bitso_platform.generate import generate_snapshots
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, warehouse_url: str, tmp_path: Path) -> Path:
+    monkeypatch.setenv("BITSO_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    (tmp_path / "dagster").mkdir()
+    monkeypatch.setenv("BITSO_SNAPSHOTS_URL", "")  # restored after `load --snapshots` sets it
+    return tmp_path
+
+
+def test_quality_before_any_load_says_what_to_do(cli_env: Path) -> None:
+    result = CliRunner().invoke(main, ["quality"])
+    assert result.exit_code == 1
+    assert "run `bitso load` first" in result.output
+
+
+def test_load_prints_the_accounting_and_quality_repeats_it_as_json(cli_env: Path) -> None:
+    snapshots = cli_env / "drop"
+    manifest = generate_snapshots(snapshots, scale=0.01, seed=3, defects=True)
+
+    loaded = CliRunner().invoke(main, ["load", "--snapshots", str(snapshots)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "snapshot" in loaded.output and "rows_read" in loaded.output
+
+    quality = CliRunner().invoke(main, ["quality", "--format", "json"])
+    assert quality.exit_code == 0, quality.output
+    report = json.loads(quality.output)
+    assert list(report) == ["users", "deposits", "withdrawals", "events", "user_levels"]
+    for name, expected in manifest.items():
+        got = {k: v for k, v in report[name].items() if k not in ("source", "loaded_at")}
+        assert got == {k: v for k, v in expected.items() if k != "file"}
+
+
+def test_a_failed_load_exits_non_zero_and_names_the_file(cli_env: Path) -> None:
+    snapshots = cli_env / "drop"
+    generate_snapshots(snapshots, scale=0.01, seed=3)
+    (snapshots / "event_sample_data.csv").write_text("wrong,header\n")
+    result = CliRunner().invoke(main, ["load", "--snapshots", str(snapshots)])
+    assert result.exit_code == 1
+    assert "event_sample_data.csv: wrong header" in result.output
+
+
+def test_every_command_explains_itself(cli_env: Path) -> None:
+    for command in (["--help"], ["load", "--help"], ["quality", "--help"],
+                    ["generate", "--help"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 0 and "Usage:" in result.output
