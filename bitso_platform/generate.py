@@ -27,21 +27,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bitso_platform.snapshots import spec
+
+# snapshot name -> (file name, header columns), from the input contract
 SNAPSHOTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "users": ("user_id_sample_data.csv", ("user_id",)),
-    "deposits": (
-        "deposit_sample_data.csv",
-        ("id", "event_timestamp", "user_id", "amount", "currency", "tx_status"),
-    ),
-    "withdrawals": (
-        "withdrawals_sample_data.csv",
-        ("id", "event_timestamp", "user_id", "amount", "interface", "currency", "tx_status"),
-    ),
-    "events": ("event_sample_data.csv", ("id", "event_timestamp", "user_id", "event_name")),
-    "user_levels": (
-        "user_level_sample_data.csv",
-        ("user_id", "jurisdiction", "level", "event_timestamp"),
-    ),
+    name: (snapshot.file, tuple(snapshot.header)) for name, snapshot in spec.SNAPSHOTS.items()
 }
 
 BASE_COUNTS = {"users": 25_699, "deposits": 120_000, "withdrawals": 5_100, "events": 500_000}

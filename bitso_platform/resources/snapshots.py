@@ -18,11 +18,11 @@ class SnapshotSource(dg.ConfigurableResource):
     """The snapshot files. An empty `url` means the demo data folder under the state folder."""
 
     url: str = Field(default="", description="s3://bucket/prefix or a folder (BITSO_SNAPSHOTS_URL)")
-    s3: S3Resource = Field(default_factory=S3Resource, description="S3 client settings")
+    s3: S3Resource | None = Field(default=None, description="S3 client settings")
 
     def location(self) -> Location:
         url = self.url or str(state_dir() / "snapshots")
-        return Location(url, self.s3.get_client() if url.startswith("s3://") else None)
+        return Location(url, (self.s3 or S3Resource()).get_client() if url.startswith("s3://") else None)
 
     def uri(self, snapshot: Snapshot) -> str:
         return self.location().uri(snapshot.file)
