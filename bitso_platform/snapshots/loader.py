@@ -15,6 +15,7 @@ import duckdb
 import psycopg
 import psycopg.rows
 import pyarrow as pa
+import pyarrow.compute as pc
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import sql
 
@@ -23,8 +24,10 @@ from bitso_platform.snapshots.staging import SnapshotFileError, stage_lines
 from bitso_platform.snapshots.validation import (
     QUARANTINE_SQL,
     Accounting,
-    clean_rows_sql,
-    validate,
+    account,
+    prepare,
+    resolve_held,
+    verdict_batches,
 )
 from bitso_platform.sql import load_sql
 
@@ -51,8 +54,9 @@ def load_snapshot(
         rows_read = stage_lines(db, stream, snapshot=snapshot, source=source)
         if snapshot.of_kind(Kind.USER_REF):
             _stage_clean_users(db, conn, source=source)
-        accounting = validate(db, snapshot, source=source, rows_read=rows_read)
-        _replace_clean_rows(conn, db, snapshot)
+        prepare(db, snapshot)
+        clean = _replace_clean_rows(conn, db, snapshot)
+        accounting = account(db, snapshot, source=source, rows_read=rows_read, clean=clean)
         _replace_quarantine(conn, db, snapshot, source=source)
     _record(conn, accounting)
     return accounting
@@ -84,45 +88,75 @@ def _stage_clean_users(
     db.unregister("users_arrow")
 
 
-def _copy_batches(
-    conn: psycopg.Connection, statement: sql.Composed, batches: pa.RecordBatchReader
-) -> None:
-    """Stream Arrow batches into `statement` (COPY ... FROM STDIN) in binary format."""
-    encoder = ArrowToPostgresBinaryEncoder(batches.schema)
-    with conn.cursor().copy(statement) as copy:
-        copy.write(encoder.write_header())
-        for batch in batches:
-            copy.write(encoder.write_batch(batch))
-        copy.write(encoder.finish())
-
-
 def _replace_clean_rows(
     conn: psycopg.Connection, db: duckdb.DuckDBPyConnection, snapshot: Snapshot
-) -> None:
+) -> int:
+    """Truncate the raw table and COPY the clean rows in as their verdicts stream; count them.
+
+    Postgres ingests one batch while DuckDB judges the next. Rejected and held rows are
+    set aside in DuckDB; held rows found clean follow at the end of the same COPY.
+    """
     table = sql.Identifier("raw", snapshot.name)
-    columns = sql.SQL(", ").join(
-        sql.Identifier(name) for name in [*(c.target for c in snapshot.columns), "source_line"]
-    )
+    names = [*(c.target for c in snapshot.columns), "source_line"]
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in names)
     conn.execute(sql.SQL("truncate {}").format(table))
-    _copy_batches(
-        conn,
-        sql.SQL("copy {} ({}) from stdin (format binary, freeze)").format(table, columns),
-        db.sql(clean_rows_sql(snapshot)).to_arrow_reader(BATCH_ROWS),
-    )
+    verdicts = verdict_batches(db, snapshot, BATCH_ROWS)
+    aside = _Aside(db.cursor(), verdicts.schema)
+    clean_schema = pa.schema([verdicts.schema.field(name) for name in names])
+    encoder = ArrowToPostgresBinaryEncoder(clean_schema)
+    statement = sql.SQL("copy {} ({}) from stdin (format binary, freeze)").format(table, columns)
+    clean = 0
+    with conn.cursor().copy(statement) as copy:
+        copy.write(encoder.write_header())
+        for batch in verdicts:
+            final = pc.and_(pc.is_null(batch.column("reason")), pc.invert(batch.column("held")))
+            rows = batch.filter(final).select(names)
+            copy.write(encoder.write_batch(rows))
+            clean += rows.num_rows
+            aside.add(batch.filter(pc.invert(final)))
+        for rows in resolve_held(db, snapshot, BATCH_ROWS):
+            copy.write(encoder.write_batch(rows))
+            clean += rows.num_rows
+        copy.write(encoder.finish())
+    return clean
+
+
+class _Aside:
+    """Rejected rows (to table `rejected`) and held rows (to table `held`) in DuckDB."""
+
+    def __init__(self, db: duckdb.DuckDBPyConnection, schema: pa.Schema) -> None:
+        self.db = db
+        db.register("verdict_schema", schema.empty_table())
+        db.execute("create or replace table held as select * from verdict_schema")
+        db.unregister("verdict_schema")
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        self.db.register("aside_batch", batch)
+        self.db.execute(
+            "insert into rejected select source_line, reason from aside_batch"
+            " where reason is not null;"
+            " insert into held select * from aside_batch where held"
+        )
+        self.db.unregister("aside_batch")
 
 
 def _replace_quarantine(
     conn: psycopg.Connection, db: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, source: str
 ) -> None:
     conn.execute("delete from raw.quarantine where snapshot = %s", [snapshot.name])
-    _copy_batches(
-        conn,
-        sql.SQL(
-            "copy raw.quarantine (snapshot, source, line_no, reason, raw_line) "
-            "from stdin (format binary)"
-        ),
-        _labelled(db.sql(QUARANTINE_SQL).to_arrow_reader(BATCH_ROWS), snapshot.name, source),
+    rows = _labelled(db.sql(QUARANTINE_SQL).to_arrow_reader(BATCH_ROWS), snapshot.name, source)
+    encoder = ArrowToPostgresBinaryEncoder(rows.schema)
+    statement = sql.SQL(
+        "copy raw.quarantine (snapshot, source, line_no, reason, raw_line)"
+        " from stdin (format binary)"
     )
+    with conn.cursor().copy(statement) as copy:
+        copy.write(encoder.write_header())
+        for batch in rows:
+            copy.write(encoder.write_batch(batch))
+        copy.write(encoder.finish())
 
 
 def _labelled(batches: pa.RecordBatchReader, snapshot: str, source: str) -> pa.RecordBatchReader:

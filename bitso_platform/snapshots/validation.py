@@ -1,13 +1,17 @@
 """SPEC 2 validation as set-based DuckDB SQL over the staged `lines` and `quoted` tables.
 
-Every non-blank line is grouped with its exact copies (same field values); each
-distinct row gets one verdict: clean, or the first reason of SPEC 2 rule 6 that
-applies. Table `verdicts` holds one row per distinct row; the accounting follows.
+Every non-blank line is grouped with its exact copies (same field values) in
+`distinct_rows`; each distinct row then gets one verdict: clean, or the first reason of
+SPEC 2 rule 6 that applies. Verdicts are streamed (`verdict_batches`) so that clean rows
+can go to Postgres while the rest are still being judged. Only rule 7 needs other rows:
+rows whose key occurs more than once among the distinct rows are `held` until every
+verdict is known (`resolve_held`), the rest are final as they stream.
 """
 
 from dataclasses import dataclass, field
 
 import duckdb
+import pyarrow as pa
 
 from bitso_platform.snapshots.spec import REASONS, Column, Kind, Snapshot
 from bitso_platform.sql import load_sql
@@ -45,66 +49,137 @@ class Accounting:
         }
 
 
-def validate(
-    db: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, source: str, rows_read: int
-) -> Accounting:
-    """Build `verdicts` from the staged lines (and `clean_users` for user references)."""
+def prepare(db: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
+    """Group exact copies into `distinct_rows`; find the keys that may conflict."""
     db.execute("set TimeZone = 'UTC'")
     db.execute(load_sql("validate/macros"))
-    has_quoted = db.execute("select count(*) > 0 from quoted").fetchone()[0]  # type: ignore[index]
-    db.execute(_distinct_rows_sql(has_quoted))
-    db.execute(_verdicts_sql(snapshot))
+    db.execute(_distinct_rows_sql(_has_quoted(db)))
+    db.execute(_held_keys_sql(snapshot, _has_quoted(db)))
+    db.execute("create or replace table rejected (line_no bigint, reason varchar)")
+
+
+def verdict_batches(
+    db: duckdb.DuckDBPyConnection, snapshot: Snapshot, batch_rows: int
+) -> pa.RecordBatchReader:
+    """Per distinct row: the normalised values, source_line, reason (null = clean), held."""
+    return db.sql(_verdicts_sql(snapshot, _has_quoted(db))).to_arrow_reader(batch_rows)
+
+
+def resolve_held(
+    db: duckdb.DuckDBPyConnection, snapshot: Snapshot, batch_rows: int
+) -> pa.RecordBatchReader:
+    """Reject held rows whose key is repeated among valid rows (rule 7); the others are clean.
+
+    Table `held` holds the held rows that passed every other rule.
+    """
+    db.execute("""
+        create or replace table repeated as
+        select key_value from held group by key_value having count(*) > 1;
+        insert into rejected
+        select source_line, 'conflicting_duplicate_id' from held
+        where key_value in (select key_value from repeated);
+    """)
+    values = ", ".join([*(c.target for c in snapshot.columns), "source_line"])
+    return db.sql(
+        f"select {values} from held where key_value not in (select key_value from repeated)"
+    ).to_arrow_reader(batch_rows)
+
+
+def account(
+    db: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, source: str, rows_read: int, clean: int
+) -> Accounting:
+    """The accounting once every verdict is known."""
     # distinct_rows covers every non-blank line once per copy; the rest are blank
-    non_blank, distinct = db.execute(
+    [(non_blank, distinct)] = db.execute(
         "select coalesce(sum(copies), 0), count(*) from distinct_rows"
-    ).fetchone()  # type: ignore[misc]
-    by_reason = dict(
-        db.execute("select coalesce(reason, ''), count(*) from verdicts group by all").fetchall()
-    )
+    ).fetchall()
+    by_reason = dict(db.execute("select reason, count(*) from rejected group by all").fetchall())
     return Accounting(
         snapshot=snapshot.name,
         source=source,
         rows_read=rows_read,
-        clean=by_reason.pop("", 0),
+        clean=clean,
         quarantined={r: by_reason[r] for r in REASONS if r in by_reason},
         exact_duplicates=int(non_blank - distinct),
         blank=rows_read - int(non_blank),
     )
 
 
-def clean_rows_sql(snapshot: Snapshot) -> str:
-    """Clean rows, normalised (rule 8), in the column order of the raw table."""
-    values = ", ".join(_clean_value(c) for c in snapshot.columns)
-    return f"select {values}, line_no as source_line from verdicts where reason is null"
-
-
 QUARANTINE_SQL = """
-select verdicts.line_no, verdicts.reason, lines.line as raw_line
-from verdicts
+select rejected.line_no, rejected.reason, lines.line as raw_line
+from rejected
 join lines using (line_no)
-where verdicts.reason is not null
 """
 
 
+def _has_quoted(db: duckdb.DuckDBPyConnection) -> bool:
+    [(has_quoted,)] = db.execute("select count(*) > 0 from quoted").fetchall()
+    return bool(has_quoted)
+
+
 def _distinct_rows_sql(has_quoted: bool) -> str:
-    """One row per distinct field content: its first line, text key and number of copies.
+    """One row per distinct field content: its first line, content and number of copies.
 
     Copies have the same field values: for a line without quotes that is the same
     text; a quoted line is keyed by its canonical text (`"a",b` is keyed `a,b`).
     """
-    key = "coalesce(quoted.key, lines.line)" if has_quoted else "lines.line"
-    join = "left join quoted using (line_no)" if has_quoted else ""
+    content = "coalesce(quoted.key, lines.line)" if has_quoted else "lines.line"
     return f"""
 create or replace table distinct_rows as
-select {key} as content, min(lines.line_no) as line_no, count(*) as copies
+select {content} as content, min(lines.line_no) as line_no, count(*) as copies
 from lines
-{join}
+{"left join quoted using (line_no)" if has_quoted else ""}
 where not is_blank(lines.line)
-group by {key}
+group by {content}
 """
 
 
-def _verdicts_sql(snapshot: Snapshot) -> str:
+def _fields_sql(has_quoted: bool) -> str:
+    """Distinct rows with their raw field values (a quoted line's come from the csv parse)."""
+    if not has_quoted:
+        return """
+    select line_no, false as quote_error, string_split(content, ',') as raw_fields,
+        needs_strip(content) as needs_strip
+    from distinct_rows"""
+    return """
+    select
+        line_no,
+        coalesce(quoted.quote_error, false) as quote_error,
+        coalesce(quoted.fields, string_split(content, ',')) as raw_fields,
+        needs_strip(content) as needs_strip
+    from distinct_rows
+    left join quoted using (line_no)"""
+
+
+def _key_value(snapshot: Snapshot, value: str) -> str:
+    """The rule 7 key of a row, from the text of its key column (ids compare as numbers)."""
+    key = snapshot.key
+    if key is None:
+        return "null::bigint"
+    return f"try_cast({value} as bigint)" if key.kind is Kind.ID else value
+
+
+def _held_keys_sql(snapshot: Snapshot, has_quoted: bool) -> str:
+    """Keys found in more than one distinct row (of any validity): their rows are held."""
+    key = snapshot.key
+    if key is None:
+        return "create or replace table held_keys as select null::bigint as key_value where false"
+    field = f"split_part(content, ',', {snapshot.columns.index(key) + 1})"
+    if has_quoted:
+        field = f"coalesce(quoted.fields[{snapshot.columns.index(key) + 1}], {field})"
+    value = _key_value(snapshot, f"if(needs_strip(content), strip({field}), {field})")
+    return f"""
+create or replace table held_keys as
+select {value} as key_value
+from distinct_rows
+{"left join quoted using (line_no)" if has_quoted else ""}
+where {value} is not null
+group by all
+having count(*) > 1
+"""
+
+
+def _verdicts_sql(snapshot: Snapshot, has_quoted: bool) -> str:
     columns = snapshot.columns
     values = ",\n        ".join(
         f"if(needs_strip, strip(raw_fields[{i}]), raw_fields[{i}]) as {c.target}"
@@ -113,16 +188,11 @@ def _verdicts_sql(snapshot: Snapshot) -> str:
     instants = "".join(
         f", utc_instant({c.target}) as {c.target}__utc" for c in snapshot.of_kind(Kind.TIMESTAMP)
     )
+    key = snapshot.key
+    key_value = _key_value(snapshot, key.target) if key else "null::bigint"
+    clean_values = ", ".join(_clean_value(c) for c in columns)
     return f"""
-create or replace table checked as
-with fielded as (
-    select
-        line_no,
-        coalesce(quoted.quote_error, false) as quote_error,
-        coalesce(quoted.fields, string_split(content, ',')) as raw_fields,
-        needs_strip(content) as needs_strip
-    from distinct_rows
-    left join quoted using (line_no)
+with fielded as ({_fields_sql(has_quoted)}
 ),
 valued as (
     select
@@ -132,16 +202,22 @@ valued as (
         {values}
     from fielded
 ),
-instants as (
-    select *{instants} from valued
+checked as (
+    select *, {_reason_case(snapshot)} as reason
+    from (select *{instants} from valued)
 )
-select *, {_reason_case(snapshot)} as reason from instants;
-{_cross_row_checks(snapshot)}
+select
+    {clean_values},
+    line_no as source_line,
+    reason,
+    {key_value} as key_value,
+    reason is null and {key_value} in (select key_value from held_keys) as held
+from checked
 """
 
 
 def _reason_case(snapshot: Snapshot) -> str:
-    """SPEC 2 rule 6 up to the checks that need other rows; the first match wins."""
+    """SPEC 2 rule 6 up to unknown_user; the first match wins."""
     columns = snapshot.columns
     whens = [
         f"when quote_error or field_count <> {len(columns)} then 'malformed_row'",
@@ -165,52 +241,18 @@ def _reason_case(snapshot: Snapshot) -> str:
         whens.append(f"when not is_number({c.target}) then 'bad_amount'")
     for c in snapshot.of_kind(Kind.AMOUNT):
         whens.append(f"when is_non_positive({c.target}) then 'non_positive_amount'")
+    for c in snapshot.of_kind(Kind.USER_REF):
+        whens.append(
+            f"when {c.target} not in (select user_id from clean_users) then 'unknown_user'"
+        )
     return "case\n        " + "\n        ".join(whens) + "\n    end"
 
 
-def _cross_row_checks(snapshot: Snapshot) -> str:
-    """Rules needing other rows, which reject few rows: unknown_user, conflicting_duplicate_id.
-
-    Their rejects go to a small table; `verdicts` is a view that overlays them on `checked`.
-    """
-    refs = snapshot.of_kind(Kind.USER_REF)
-    unknown = (
-        f"select line_no from checked where reason is null"
-        f" and {refs[0].target} not in (select user_id from clean_users)"
-        if refs
-        else "select null::bigint as line_no where false"
-    )
-    key = snapshot.key
-    repeated = "select null::bigint as line_no where false"
-    if key is not None:
-        value = f"try_cast({key.target} as bigint)" if key.kind is Kind.ID else key.target
-        repeated = f"""select line_no from checked
-    where reason is null
-        and line_no not in (select line_no from unknown)
-        and {value} in (
-            select {value} from checked
-            where reason is null and line_no not in (select line_no from unknown)
-            group by all
-            having count(*) > 1
-        )"""
-    return f"""
-create or replace table cross_rejects as
-with unknown as ({unknown})
-select line_no, 'unknown_user' as reason from unknown
-union all
-select line_no, 'conflicting_duplicate_id' as reason from ({repeated});
-
-create or replace view verdicts as
-select checked.* replace (coalesce(cross_rejects.reason, checked.reason) as reason)
-from checked
-left join cross_rejects using (line_no)
-"""
-
-
 def _clean_value(column: Column) -> str:
+    """The normalised value (rule 8); null where the row is rejected for that column."""
     match column.kind:
         case Kind.ID:
-            return f"cast({column.target} as bigint) as {column.target}"
+            return f"try_cast({column.target} as bigint) as {column.target}"
         case Kind.LOWER:
             return f"lower({column.target}) as {column.target}"
         case Kind.TIMESTAMP:
