@@ -1,0 +1,55 @@
+"""Static checks of the compose deployment: it parses, and everything it names exists."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict] = COMPOSE["services"]
+EXPECTED = {"postgres", "minio", "minio-buckets", "code", "webserver", "daemon", "ticker"}
+
+
+def test_the_production_shape_has_every_service() -> None:
+    assert set(SERVICES) == EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_service_has_an_image_or_build_and_a_health_check(name: str) -> None:
+    service = SERVICES[name]
+    assert "image" in service or "build" in service
+    assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_mounted_file_exists(name: str) -> None:
+    for volume in SERVICES[name].get("volumes", []):
+        source = volume.split(":")[0]
+        if source.startswith("."):
+            assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+
+
+def test_the_image_builds_from_files_in_the_repo() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for source in re.findall(r"^COPY\s+(.+)\s+\S+$", dockerfile, flags=re.MULTILINE):
+        for path in source.split():
+            assert (ROOT / path).exists(), f"Dockerfile copies missing {path}"
+
+
+def test_dagster_storage_is_postgres_with_credentials_from_the_environment() -> None:
+    instance = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+    db = instance["storage"]["postgres"]["postgres_db"]
+    env = COMPOSE["x-platform"]["environment"]
+    for field in ("hostname", "db_name", "username", "password"):
+        assert db[field]["env"] in env, f"{field} comes from a variable compose does not set"
+
+
+def test_no_secret_is_written_into_the_repo() -> None:
+    env = COMPOSE["x-platform"]["environment"]
+    for name in ("DAGSTER_PG_PASSWORD", "AWS_SECRET_ACCESS_KEY"):
+        assert env[name].startswith("${"), f"{name} must come from .env"
+    assert not (ROOT / ".env").exists() or ".env" in (ROOT / ".gitignore").read_text()
+    example = (ROOT / ".env.example").read_text()
+    assert "POSTGRES_PASSWORD=" in example and "MINIO_ROOT_PASSWORD=" in example
