@@ -34,8 +34,10 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connection(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-        """A connection; without autocommit, the block is one transaction committed at exit."""
-        with psycopg.connect(self.resolved_url(), autocommit=autocommit) as conn:
+        """A connection in UTC; without autocommit, the block is one transaction committed at exit."""
+        with psycopg.connect(
+            self.resolved_url(), autocommit=autocommit, options="-c TimeZone=UTC"
+        ) as conn:
             yield conn
 
     def run_sql(self, conn: psycopg.Connection, name: str, params: Any = None) -> None:

@@ -1,0 +1,81 @@
+"""core.user_levels: one row per user and validity interval, rank 1 = latest."""
+
+import io
+
+import dagster as dg
+import pytest
+
+from bitso_platform.defs.core.assets import user_levels
+from bitso_platform.defs.core.checks import user_level_intervals_chain
+from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.snapshots.loader import load_snapshot
+from bitso_platform.snapshots.spec import SNAPSHOTS
+
+ANA, BEN, CAROL = "a" * 32, "b" * 32, "c" * 32
+
+
+def load(warehouse: Warehouse, name: str, text: str) -> None:
+    with warehouse.connection() as conn:
+        load_snapshot(conn, io.BytesIO(text.encode()), SNAPSHOTS[name], source=name)
+
+
+@pytest.fixture
+def levels(warehouse: Warehouse) -> Warehouse:
+    load(warehouse, "users", f"user_id\n{ANA}\n{BEN}\n{CAROL}\n")
+    load(
+        warehouse,
+        "user_levels",
+        "user_id,jurisdiction,level,event_timestamp\n"
+        # out of order in the file
+        f"{ANA},mx,2,2021-05-01 10:00:00+00\n"
+        f"{ANA},mx,1,2021-01-01 10:00:00+00\n"
+        # several changes on one day, two in the same instant: the later line wins
+        f"{BEN},ar,1,2021-03-03 08:00:00+00\n"
+        f"{BEN},ar,2,2021-03-03 12:00:00+00\n"
+        f"{BEN},ar,3,2021-03-03 12:00:00+00\n",
+    )
+    result = dg.materialize(
+        [user_levels, user_level_intervals_chain], resources={"warehouse": warehouse},
+        selection=dg.AssetSelection.all(),
+    )
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    return warehouse
+
+
+def level_at(warehouse: Warehouse, user: str, instant: str) -> str | None:
+    with warehouse.connection() as conn:
+        row = conn.execute(
+            "select level from core.user_levels where user_id = %s and valid_from <= %s"
+            " order by valid_from desc, rank limit 1",
+            [user, instant],
+        ).fetchone()
+    return row[0] if row else None
+
+
+def test_changes_that_arrive_out_of_order_chain_by_time(levels: Warehouse) -> None:
+    assert level_at(levels, ANA, "2020-12-31 00:00:00+00") is None
+    assert level_at(levels, ANA, "2021-03-01 00:00:00+00") == "1"
+    assert level_at(levels, ANA, "2021-06-01 00:00:00+00") == "2"
+
+
+def test_several_changes_in_one_day_keep_every_interval(levels: Warehouse) -> None:
+    with levels.connection() as conn:
+        rows = conn.execute(
+            "select rank, level, valid_from::text, valid_to::text from core.user_levels"
+            " where user_id = %s order by rank",
+            [BEN],
+        ).fetchall()
+    assert rows == [
+        (1, "3", "2021-03-03 12:00:00+00", None),
+        (2, "2", "2021-03-03 12:00:00+00", "2021-03-03 12:00:00+00"),
+        (3, "1", "2021-03-03 08:00:00+00", "2021-03-03 12:00:00+00"),
+    ]
+    assert level_at(levels, BEN, "2021-03-03 13:00:00+00") == "3"
+
+
+def test_a_user_without_levels_has_no_rows(levels: Warehouse) -> None:
+    with levels.connection() as conn:
+        assert conn.execute(
+            "select count(*) from core.user_levels where user_id = %s", [CAROL]
+        ).fetchone() == (0,)
