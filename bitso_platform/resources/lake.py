@@ -15,5 +15,4 @@ class Lake(dg.ConfigurableResource):
     s3: S3Resource | None = Field(default=None, description="S3 client settings")
 
     def location(self) -> Location:
-        url = self.url or str(state_dir() / "lake")
-        return Location(url, (self.s3 or S3Resource()).get_client() if url.startswith("s3://") else None)
+        return Location.at(self.url or str(state_dir() / "lake"), self.s3)

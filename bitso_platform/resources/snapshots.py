@@ -21,8 +21,7 @@ class SnapshotSource(dg.ConfigurableResource):
     s3: S3Resource | None = Field(default=None, description="S3 client settings")
 
     def location(self) -> Location:
-        url = self.url or str(state_dir() / "snapshots")
-        return Location(url, (self.s3 or S3Resource()).get_client() if url.startswith("s3://") else None)
+        return Location.at(self.url or str(state_dir() / "snapshots"), self.s3)
 
     def uri(self, snapshot: Snapshot) -> str:
         return self.location().uri(snapshot.file)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from dagster_aws.s3 import S3Resource
+
 
 @dataclass(frozen=True)
 class Location:
@@ -14,6 +16,12 @@ class Location:
 
     url: str
     s3_client: Any = None  # a boto3 S3 client, needed for s3:// URLs
+
+    @classmethod
+    def at(cls, url: str, s3: S3Resource | None = None) -> "Location":
+        """The location of `url`, with an S3 client from `s3` (or the AWS defaults) if needed."""
+        client = (s3 or S3Resource()).get_client() if url.startswith("s3://") else None
+        return cls(url, client)
 
     @property
     def is_s3(self) -> bool:

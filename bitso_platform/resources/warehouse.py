@@ -34,7 +34,7 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connection(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-        """A connection in UTC; without autocommit, the block is one transaction committed at exit."""
+        """A UTC session; without autocommit, the block is one transaction committed at exit."""
         with psycopg.connect(
             self.resolved_url(), autocommit=autocommit, options="-c TimeZone=UTC"
         ) as conn:
