@@ -2,9 +2,14 @@
 
 -- Whitespace that trimming and blank-line detection remove: space, tab, VT, FF, CR.
 create or replace macro strip(s) as trim(s, E' \t\x0b\x0c\r');
-create or replace macro is_blank(s) as not regexp_matches(s, '[^ \t\v\f\r]');
--- Whether any field of a line may need trimming (most lines need none, and skip the work).
-create or replace macro needs_strip(line) as regexp_matches(line, '[\t\v\f\r]|^ | $| ,|, ');
+-- Cheap tests first: most lines start with a visible character and need no trimming.
+create or replace macro is_blank(s) as
+    s = '' or (ascii(s) in (32, 9, 11, 12, 13) and strip(s) = '');
+-- Whether any field of a line may need trimming (most lines need none and skip the work).
+create or replace macro needs_strip(line) as
+    contains(line, ' ,') or contains(line, ', ') or starts_with(line, ' ')
+    or ends_with(line, ' ') or contains(line, chr(9)) or contains(line, chr(11))
+    or contains(line, chr(12)) or contains(line, chr(13));
 
 -- `YYYY-MM-DD HH:MM:SS` (or `T`), optional fraction of any length, then `Z`, `±HH`,
 -- `±HH:MM` or `±HHMM` with offsets up to ±18:59; a real calendar day of year 1 or later.
