@@ -107,7 +107,13 @@ def run(
         f"(REST fallback {exchange.api_url}, {rest_budget}/min) at speed {speed:g}",
         err=True,
     )
-    report = asyncio.run(Sampler.for_warehouse(exchange, url, options).run(for_seconds=for_seconds))
+    try:
+        report = asyncio.run(
+            Sampler.for_warehouse(exchange, url, options).run(for_seconds=for_seconds)
+        )
+    except KeyboardInterrupt:
+        click.echo("sampler stopped; the log names any records that could not be written", err=True)
+        return
     click.echo(
         f"recorded {report.seconds} s ({report.first_second} .. {report.last_second}); "
         f"coverage {100 * report.coverage:.2f}%; covered {report.covered}, gaps {report.gaps}; "

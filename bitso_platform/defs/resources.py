@@ -10,10 +10,13 @@ import os
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from bitso_platform.resources.exchange import BitsoExchange
 from bitso_platform.resources.lake import Lake
 from bitso_platform.resources.model import ModelSettings
 from bitso_platform.resources.snapshots import SnapshotSource
 from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.settings import DEFAULT_BOOKS
+from bitso_platform.ticker.config import DEFAULT_API_URL, DEFAULT_WS_URL
 
 
 def from_env(name: str, default: str = "") -> dg.EnvVar | str:
@@ -27,6 +30,11 @@ def build_resources() -> dict[str, object]:
         "snapshot_source": SnapshotSource(url=from_env("BITSO_SNAPSHOTS_URL"), s3=s3),
         "lake": Lake(url=from_env("BITSO_LAKE_URL"), s3=s3),
         "model": ModelSettings(login_events=from_env("BITSO_LOGIN_EVENTS", "login")),
+        "exchange": BitsoExchange(
+            api_url=from_env("BITSO_API_URL", DEFAULT_API_URL),
+            ws_url=from_env("BITSO_WS_URL", DEFAULT_WS_URL),
+            books=from_env("BITSO_BOOKS", ",".join(DEFAULT_BOOKS)),
+        ),
     }
 
 

@@ -104,13 +104,19 @@ class OrdersFeed:
         """Connect, subscribe and read until cancelled, reconnecting whenever needed."""
         while True:
             try:
-                async with connect(self.url, open_timeout=10, max_size=2**22) as ws:
+                async with connect(
+                    self.url, open_timeout=10, close_timeout=2, max_size=2**22
+                ) as ws:
                     await self._subscribe(ws)
                     self.connections += 1
                     self.connected = True
                     await self._read(ws)
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
-                log.warning("WebSocket %s failed: %s", self.url, exc or type(exc).__name__)
+                log.warning(
+                    "WebSocket %s failed: %s (retrying; check BITSO_WS_URL if this persists)",
+                    self.url,
+                    exc or type(exc).__name__,
+                )
             finally:
                 self.connected = False
             delay = self.backoff.next()
@@ -134,6 +140,7 @@ class OrdersFeed:
                     self.url,
                     self.stale_after,
                 )
+                ws.transport.abort()  # a dead peer would not answer a closing handshake
                 return
             self.backoff.reset()
             self.messages += 1

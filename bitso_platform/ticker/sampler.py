@@ -41,6 +41,7 @@ from bitso_platform.ticker.store import ObservationStore, ObservationWriter
 log = logging.getLogger(__name__)
 
 MIN_SLEEP = 0.005  # wall seconds; keeps very high replay speeds from spinning
+MAX_AHEAD = 300.0  # feed seconds a quote may be ahead of the clock before it is distrusted
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ class Sampler:
         self._ws_seen = dict.fromkeys(exchange.books, self.clock.elapsed())
         self._rest_polled = dict.fromkeys(exchange.books, float("-inf"))
         self.rest_errors = 0
+        self.rejected = 0
 
     @classmethod
     def for_warehouse(
@@ -204,6 +206,17 @@ class Sampler:
 
     def accept(self, quote: Quote) -> None:
         """Take a quote from either source: it moves the clock and fills its second."""
+        now = self.clock.now()
+        if now is not None and quote.exchange_at > now + MAX_AHEAD:
+            # One bad timestamp would otherwise fast-forward the clock past real seconds.
+            self.rejected += 1
+            log.warning(
+                "ignoring a %s quote for %s stamped %.0f s ahead of the feed clock",
+                quote.source,
+                quote.book,
+                quote.exchange_at - now,
+            )
+            return
         self.clock.observe(quote.exchange_at)
         self.window.add(quote)
         if quote.source == "ws":
@@ -222,6 +235,7 @@ class Sampler:
             try:
                 await self._record(for_seconds, [*sources, writing])
             finally:
+                self._close_ended(for_seconds)
                 await self._shutdown(sources, writing)
         return self._report(time.process_time() - cpu, time.monotonic() - wall)
 
@@ -236,12 +250,21 @@ class Sampler:
                 await asyncio.sleep(0.05)
                 continue
             self.window.start(math.floor(now))
-            last = math.floor(now - lag) - 1
-            if for_seconds is not None and self.window.next_second is not None:
-                last = min(last, self.window.next_second + for_seconds - self.tally.seconds - 1)
-            self._emit(self.window.close_through(last))
+            self._close_through(math.floor(now - lag) - 1, for_seconds)
             due = self.window.next_second + 1 + lag - now  # type: ignore[operator]
             await asyncio.sleep(min(1.0, max(MIN_SLEEP, self.clock.wall(due))))
+
+    def _close_through(self, last: int, for_seconds: int | None) -> None:
+        """Emit the seconds up to `last`, but never more than `for_seconds` in all."""
+        if for_seconds is not None and self.window.next_second is not None:
+            last = min(last, self.window.next_second + for_seconds - self.tally.seconds - 1)
+        self._emit(self.window.close_through(last))
+
+    def _close_ended(self, for_seconds: int | None) -> None:
+        """On an early stop, keep the seconds that have ended rather than drop them."""
+        now = self.clock.now()
+        if now is not None:
+            self._close_through(math.floor(now) - 1, for_seconds)
 
     def _aligned_now(self, started: float) -> float | None:
         """Feed time; at speed 1 the system clock stands in if the exchange stays silent."""
@@ -277,7 +300,8 @@ class Sampler:
         )
         log.info(
             "%s..%s: covered %s (%.1f%% overall); ws %d, rest %d, crossed %d; "
-            "written %d, pending %d; ws connections %d, watchdog trips %d",
+            "written %d, pending %d; ws connections %d, watchdog trips %d; "
+            "rest requests %d (errors %d)",
             period.first.isoformat() if period.first else "?",
             period.last.strftime("%H:%M:%S") if period.last else "?",
             per_book,
@@ -289,15 +313,18 @@ class Sampler:
             len(self.writer.pending),
             self.feed.connections,
             self.feed.watchdog_trips,
+            self.rest.requests if self.rest else 0,
+            self.rest_errors,
         )
 
     async def _fallback(self) -> None:
         """Poll REST, within the budget, for books the WebSocket has left without quotes."""
         while True:
-            book = self._book_needing_rest()
-            wait = self.budget.wait_time() if book else 0.5
+            book, wait = self._book_needing_rest()
+            if book is not None:
+                wait = self.budget.wait_time()
             if book is None or wait > 0:
-                await asyncio.sleep(max(MIN_SLEEP, self.clock.wall(min(wait, 0.5))))
+                await asyncio.sleep(max(MIN_SLEEP, self.clock.wall(min(wait, 1.0))))
                 continue
             self._rest_polled[book] = self.clock.elapsed()
             try:
@@ -308,11 +335,14 @@ class Sampler:
                 self.rest_errors += 1
                 log.debug("REST fallback for %s: %s", book, exc)
 
-    def _book_needing_rest(self) -> str | None:
-        """The least recently polled book without a WebSocket quote for `fallback_after`."""
+    def _book_needing_rest(self) -> tuple[str | None, float]:
+        """The least recently polled book without a WebSocket quote for `fallback_after`,
+        or None and the feed seconds until one could need it."""
         stale_before = self.clock.elapsed() - self.options.fallback_after
         stale = [book for book, seen in self._ws_seen.items() if seen < stale_before]
-        return min(stale, key=self._rest_polled.__getitem__, default=None)
+        if stale:
+            return min(stale, key=self._rest_polled.__getitem__), 0.0
+        return None, min(self._ws_seen.values()) - stale_before
 
     async def _shutdown(
         self, sources: list[asyncio.Task[None]], writing: asyncio.Task[None]

@@ -1,12 +1,13 @@
 """The sampler against the replay exchange playing the real fixture, into real Postgres."""
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.ticker.records import spread_percent
 from bitso_platform.ticker.replay import Observation, ReplayThread
-from bitso_platform.ticker.sampler import Sampler
+from bitso_platform.ticker.sampler import Sampler, SamplerOptions
 from bitso_platform_tests.ticker.conftest import (
     BOOKS,
     at,
@@ -171,3 +172,27 @@ def test_crossed_and_locked_books_are_flagged_and_kept(
     flagged = {(row.book, row.second) for row in stored(warehouse) if row.is_crossed}
     assert flagged == {(book, second) for book in BOOKS for second in (crossed, locked)}
     assert run.report.crossed == 4
+
+
+def test_a_sampler_stopped_early_keeps_every_second_that_had_ended(
+    warehouse: Warehouse, replay: Replay, fixture_slice: Slice
+) -> None:
+    start = at("22:28:00")
+    exchange = replay(fixture_slice(start, 120), speed=20)
+
+    async def stop_after_20_seconds() -> None:
+        sampler = Sampler.for_warehouse(
+            exchange_for(exchange), warehouse.resolved_url(), SamplerOptions(speed=20)
+        )
+        task = asyncio.create_task(sampler.run())
+        await until(lambda: sampler.tally.seconds >= 20)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert sampler.writer.pending == []
+
+    asyncio.run(stop_after_20_seconds())
+
+    seconds = sorted({row.second for row in stored(warehouse)})
+    assert len(seconds) >= 25  # the settling seconds were kept, not dropped
+    assert seconds == list(range(start, start + len(seconds)))

@@ -1,7 +1,10 @@
 """How quotes become one record per book and second."""
 
+from bitso_platform.ticker.clock import FeedClock
+from bitso_platform.ticker.config import ExchangeSettings
 from bitso_platform.ticker.records import Quote
-from bitso_platform.ticker.sampler import SecondWindow
+from bitso_platform.ticker.sampler import Sampler, SecondWindow
+from bitso_platform.ticker.store import ObservationStore, ObservationWriter
 
 BOOKS = ("btc_mxn", "usd_mxn")
 
@@ -47,3 +50,15 @@ def test_a_crossed_or_locked_book_is_flagged() -> None:
     window.add(quote("usd_mxn", 100.1, 17, 17))
 
     assert [r.is_crossed for r in window.close_through(100)] == [True, True]
+
+
+def test_a_quote_stamped_far_ahead_of_the_feed_cannot_fast_forward_the_clock() -> None:
+    clock = FeedClock(1.0, monotonic=lambda: 0.0)
+    writer = ObservationWriter(ObservationStore("postgresql://127.0.0.1/unused"))
+    sampler = Sampler(ExchangeSettings(books=BOOKS), writer, clock=clock)
+
+    sampler.accept(quote("btc_mxn", 1000.2, 10, 11))
+    sampler.accept(quote("btc_mxn", 1000.2 + 86400, 10, 11))
+
+    assert clock.now() == 1000.2
+    assert sampler.rejected == 1
