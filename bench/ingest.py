@@ -18,7 +18,8 @@ from pathlib import Path
 import psycopg
 
 from bitso_platform.generate import generate_snapshots
-from bitso_platform.snapshots.loader import load_snapshot
+from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.snapshots.loader import RAW_DDL, load_snapshot
 from bitso_platform.snapshots.spec import EVENTS, USERS
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -48,6 +49,7 @@ def bare_copy(url: str, path: Path) -> float:
 
 def platform_load(url: str, folder: Path, queue: multiprocessing.Queue) -> None:
     """In a child process: load users, then time the events load; report peak memory."""
+    Warehouse(url=url).ensure(*RAW_DDL)
     with psycopg.connect(url) as conn, (folder / USERS.file).open("rb") as f:
         load_snapshot(conn, f, USERS, source=str(folder / USERS.file))
     with psycopg.connect(url) as conn, (folder / EVENTS.file).open("rb") as f:

@@ -10,6 +10,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -45,22 +46,33 @@ def _with_database(url: str, database: str) -> str:
     return psycopg.conninfo.make_conninfo(url, dbname=database)
 
 
-@pytest.fixture
-def new_database_url(postgres_server_url: str) -> Iterator[Callable[[], str]]:
-    """A factory of new, empty databases, all dropped after the test."""
+@contextmanager
+def temporary_databases(server_url: str) -> Iterator[Callable[[], str]]:
+    """A factory of new, empty databases on `server_url`, all dropped at exit."""
     created: list[str] = []
 
     def create() -> str:
         name = f"bitso_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
         created.append(name)
-        return _with_database(postgres_server_url, name)
+        return _with_database(server_url, name)
 
-    yield create
-    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
-        for name in created:
-            admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+    try:
+        yield create
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            for name in created:
+                admin.execute(
+                    sql.SQL("drop database {} with (force)").format(sql.Identifier(name))
+                )
+
+
+@pytest.fixture
+def new_database_url(postgres_server_url: str) -> Iterator[Callable[[], str]]:
+    """A factory of new, empty databases, all dropped after the test."""
+    with temporary_databases(postgres_server_url) as create:
+        yield create
 
 
 @pytest.fixture

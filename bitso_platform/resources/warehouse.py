@@ -12,6 +12,8 @@ from pydantic import Field
 from bitso_platform.settings import state_dir
 from bitso_platform.sql import load_sql
 
+DDL_LOCK = 0x6269_7473_6F  # advisory lock key held while creating schemas and tables
+
 
 def embedded_url(folder: Path) -> str:
     """URL of the embedded Postgres server kept in `folder`, starting it if needed."""
@@ -39,6 +41,18 @@ class Warehouse(dg.ConfigurableResource):
             self.resolved_url(), autocommit=autocommit, options="-c TimeZone=UTC"
         ) as conn:
             yield conn
+
+    def ensure(self, *names: str) -> None:
+        """Run idempotent DDL files (`create ... if not exists`) in a transaction of their own.
+
+        An advisory lock serialises DDL across processes: concurrent `if not exists`
+        statements race in the catalog, and DDL locks held by a long load transaction
+        deadlock against parallel loads.
+        """
+        with self.connection() as conn:
+            conn.execute("select pg_advisory_xact_lock(%s)", [DDL_LOCK])
+            for name in names:
+                self.run_sql(conn, name)
 
     def run_sql(self, conn: psycopg.Connection, name: str, params: Any = None) -> None:
         """Execute the statements of `sql/<name>.sql`, parameters bound by psycopg.

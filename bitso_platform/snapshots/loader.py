@@ -34,10 +34,8 @@ from bitso_platform.sql import load_sql
 BATCH_ROWS = 256_000
 
 
-def ensure_raw_schema(conn: psycopg.Connection) -> None:
-    """Create schema `raw` and its tables if they do not exist."""
-    for name in ("schema", *SNAPSHOTS, "quarantine", "snapshot_loads"):
-        conn.execute(load_sql(f"raw/{name}"))
+# DDL of schema `raw`, for `Warehouse.ensure`: run it before loading.
+RAW_DDL = tuple(f"raw/{name}" for name in ("schema", *SNAPSHOTS, "quarantine", "snapshot_loads"))
 
 
 def load_snapshot(
@@ -48,8 +46,10 @@ def load_snapshot(
     source: str,
     memory_limit: str = "1GB",
 ) -> Accounting:
-    """Replace `raw.<snapshot>` and its quarantine with the verdicts on `stream`."""
-    ensure_raw_schema(conn)
+    """Replace `raw.<snapshot>` and its quarantine with the verdicts on `stream`.
+
+    Runs in the caller's transaction; schema `raw` must exist (`Warehouse.ensure(*RAW_DDL)`).
+    """
     with _duckdb(memory_limit) as db:
         rows_read = stage_lines(db, stream, snapshot=snapshot, source=source)
         if snapshot.of_kind(Kind.USER_REF):

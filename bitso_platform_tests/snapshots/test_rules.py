@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.snapshots.loader import load_snapshot, reconcile
+from bitso_platform.snapshots.loader import RAW_DDL, load_snapshot, reconcile
 from bitso_platform.snapshots.spec import SNAPSHOTS
 from bitso_platform.snapshots.staging import SnapshotFileError
 from bitso_platform.snapshots.validation import Accounting
@@ -19,6 +19,7 @@ DEPOSITS_HEADER = "id,event_timestamp,user_id,amount,currency,tx_status"
 
 def load(warehouse: Warehouse, name: str, text: str | bytes) -> Accounting:
     data = text.encode() if isinstance(text, str) else text
+    warehouse.ensure(*RAW_DDL)
     with warehouse.connection() as conn:
         return load_snapshot(conn, io.BytesIO(data), SNAPSHOTS[name], source=f"{name}.csv")
 

@@ -13,8 +13,8 @@ def _raw(*names: str) -> list[dg.AssetKey]:
 
 def _build(warehouse: Warehouse, table: str, params: dict | None = None) -> dg.MaterializeResult:
     """Rebuild core.<table> from its SQL file in one transaction; describe the result."""
+    warehouse.ensure("core/schema")
     with warehouse.connection() as conn:
-        warehouse.run_sql(conn, "core/schema")
         warehouse.run_sql(conn, f"core/{table}", params)
         return dg.MaterializeResult(metadata=table_metadata(conn, "core", table))
 

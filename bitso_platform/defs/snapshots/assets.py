@@ -8,7 +8,7 @@ import dagster as dg
 from bitso_platform.metadata import markdown_table
 from bitso_platform.resources.snapshots import SnapshotSource
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.snapshots.loader import load_snapshot
+from bitso_platform.snapshots.loader import RAW_DDL, load_snapshot
 from bitso_platform.snapshots.spec import SNAPSHOTS, USERS, Snapshot
 from bitso_platform.snapshots.validation import Accounting
 
@@ -59,6 +59,7 @@ def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
             )
             return
         started = time.perf_counter()
+        warehouse.ensure(*RAW_DDL)
         with warehouse.connection() as conn, snapshot_source.open(snapshot) as stream:
             accounting = load_snapshot(conn, stream, snapshot, source=snapshot_source.uri(snapshot))
             preview = conn.execute(
