@@ -24,7 +24,9 @@ def dagster_instance() -> dg.DagsterInstance:
     if not os.environ.get("DAGSTER_HOME"):
         home = state_dir() / "dagster"
         home.mkdir(parents=True, exist_ok=True)
-        (home / "dagster.yaml").touch()
+        config = home / "dagster.yaml"
+        if not config.exists():
+            config.write_text("telemetry:\n  enabled: false\n")
         os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
