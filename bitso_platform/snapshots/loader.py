@@ -8,6 +8,7 @@ caller's transaction: a failure anywhere leaves the previous load intact.
 import json
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import BinaryIO
 
@@ -26,7 +27,7 @@ from bitso_platform.snapshots.validation import (
     Accounting,
     account,
     prepare,
-    resolve_held,
+    reject_conflicting,
     verdict_batches,
 )
 from bitso_platform.sql import load_sql
@@ -50,10 +51,11 @@ def load_snapshot(
 
     Runs in the caller's transaction; schema `raw` must exist (`Warehouse.ensure(*RAW_DDL)`).
     """
-    with _duckdb(memory_limit) as db:
+    with _duckdb(memory_limit) as db, ThreadPoolExecutor(1) as pool:
+        users = pool.submit(_clean_users, conn) if snapshot.of_kind(Kind.USER_REF) else None
         rows_read = stage_lines(db, stream, snapshot=snapshot, source=source)
-        if snapshot.of_kind(Kind.USER_REF):
-            _stage_clean_users(db, conn, source=source)
+        if users is not None:
+            _stage_clean_users(db, users.result(), source=source)
         prepare(db, snapshot)
         clean = _replace_clean_rows(conn, db, snapshot)
         accounting = account(db, snapshot, source=source, rows_read=rows_read, clean=clean)
@@ -73,17 +75,20 @@ def _duckdb(memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
             db.close()
 
 
-def _stage_clean_users(
-    db: duckdb.DuckDBPyConnection, conn: psycopg.Connection, *, source: str
-) -> None:
-    users = conn.execute("select distinct user_id from raw.users").fetchall()
-    if not users:
+def _clean_users(conn: psycopg.Connection) -> pa.Array:
+    """The clean user ids (32 hex characters each, so plain text COPY needs no unescaping)."""
+    with conn.cursor().copy("copy (select user_id from raw.users) to stdout") as copy:
+        text = b"".join(bytes(chunk) for chunk in copy).decode()
+    return pa.array(text.splitlines(), pa.string())
+
+
+def _stage_clean_users(db: duckdb.DuckDBPyConnection, users: pa.Array, *, source: str) -> None:
+    if len(users) == 0:
         raise SnapshotFileError(
             f"{source}: no clean users are loaded, so every user_id would be unknown; "
             "load the users snapshot first (bitso load materializes it before the others)"
         )
-    table = pa.table({"user_id": pa.array([u for (u,) in users], pa.string())})
-    db.register("users_arrow", table)
+    db.register("users_arrow", pa.table({"user_id": users}))
     db.execute("create or replace table clean_users as select * from users_arrow")
     db.unregister("users_arrow")
 
@@ -93,70 +98,88 @@ def _replace_clean_rows(
 ) -> int:
     """Truncate the raw table and COPY the clean rows in as their verdicts stream; count them.
 
-    Postgres ingests one batch while DuckDB judges the next. Rejected and held rows are
-    set aside in DuckDB; held rows found clean follow at the end of the same COPY.
+    Postgres ingests one batch while DuckDB judges the next; rejected rows and the keys of
+    clean ones are kept in DuckDB. Rows that rule 7 rejects afterwards are deleted again.
     """
     table = sql.Identifier("raw", snapshot.name)
     names = [*(c.target for c in snapshot.columns), "source_line"]
     columns = sql.SQL(", ").join(sql.Identifier(name) for name in names)
     conn.execute(sql.SQL("truncate {}").format(table))
     verdicts = verdict_batches(db, snapshot, BATCH_ROWS)
-    aside = _Aside(db.cursor(), verdicts.schema)
-    clean_schema = pa.schema([verdicts.schema.field(name) for name in names])
-    encoder = ArrowToPostgresBinaryEncoder(clean_schema)
+    keeper = db.cursor()
+    encoder = ArrowToPostgresBinaryEncoder(pa.schema([verdicts.schema.field(n) for n in names]))
     statement = sql.SQL("copy {} ({}) from stdin (format binary, freeze)").format(table, columns)
     clean = 0
     with conn.cursor().copy(statement) as copy:
         copy.write(encoder.write_header())
         for batch in verdicts:
-            final = pc.and_(pc.is_null(batch.column("reason")), pc.invert(batch.column("held")))
-            rows = batch.filter(final).select(names)
-            copy.write(encoder.write_batch(rows))
+            is_clean = pc.is_null(batch.column("reason"))
+            rows = batch.filter(is_clean)
+            copy.write(encoder.write_batch(rows.select(names)))
             clean += rows.num_rows
-            aside.add(batch.filter(pc.invert(final)))
-        for rows in resolve_held(db, snapshot, BATCH_ROWS):
-            copy.write(encoder.write_batch(rows))
-            clean += rows.num_rows
+            _keep(keeper, rejected=batch.filter(pc.invert(is_clean)), clean=rows)
         copy.write(encoder.finish())
-    return clean
+    if snapshot.key is None:
+        return clean
+    conflicting = reject_conflicting(db)
+    if conflicting.num_rows:
+        _delete_lines(conn, table, conflicting)
+    return clean - conflicting.num_rows
 
 
-class _Aside:
-    """Rejected rows (to table `rejected`) and held rows (to table `held`) in DuckDB."""
+def _keep(
+    db: duckdb.DuckDBPyConnection, *, rejected: pa.RecordBatch, clean: pa.RecordBatch
+) -> None:
+    """Keep rejected rows (table `rejected`) and the keys of clean ones (`clean_keys`)."""
+    db.register("rejected_batch", rejected)
+    db.register("clean_batch", clean)
+    db.execute(
+        "insert into rejected select source_line, reason from rejected_batch;"
+        " insert into clean_keys select key_value, source_line from clean_batch"
+    )
+    db.unregister("rejected_batch")
+    db.unregister("clean_batch")
 
-    def __init__(self, db: duckdb.DuckDBPyConnection, schema: pa.Schema) -> None:
-        self.db = db
-        db.register("verdict_schema", schema.empty_table())
-        db.execute("create or replace table held as select * from verdict_schema")
-        db.unregister("verdict_schema")
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows == 0:
-            return
-        self.db.register("aside_batch", batch)
-        self.db.execute(
-            "insert into rejected select source_line, reason from aside_batch"
-            " where reason is not null;"
-            " insert into held select * from aside_batch where held"
-        )
-        self.db.unregister("aside_batch")
+def _delete_lines(conn: psycopg.Connection, table: sql.Identifier, lines: pa.Table) -> None:
+    """Delete the rows of `table` with these source lines (few), in the load's transaction."""
+    conn.execute("create temp table rejected_lines (source_line bigint) on commit drop")
+    _copy_batches(
+        conn,
+        sql.SQL("copy rejected_lines from stdin (format binary)"),
+        pa.RecordBatchReader.from_batches(lines.schema, lines.to_batches()),
+    )
+    conn.execute(
+        sql.SQL(
+            "delete from {} as t using rejected_lines as r where t.source_line = r.source_line"
+        ).format(table)
+    )
+
+
+def _copy_batches(
+    conn: psycopg.Connection, statement: sql.Composed, batches: pa.RecordBatchReader
+) -> None:
+    """Stream Arrow batches into `statement` (COPY ... FROM STDIN) in binary format."""
+    encoder = ArrowToPostgresBinaryEncoder(batches.schema)
+    with conn.cursor().copy(statement) as copy:
+        copy.write(encoder.write_header())
+        for batch in batches:
+            copy.write(encoder.write_batch(batch))
+        copy.write(encoder.finish())
 
 
 def _replace_quarantine(
     conn: psycopg.Connection, db: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, source: str
 ) -> None:
     conn.execute("delete from raw.quarantine where snapshot = %s", [snapshot.name])
-    rows = _labelled(db.sql(QUARANTINE_SQL).to_arrow_reader(BATCH_ROWS), snapshot.name, source)
-    encoder = ArrowToPostgresBinaryEncoder(rows.schema)
-    statement = sql.SQL(
-        "copy raw.quarantine (snapshot, source, line_no, reason, raw_line)"
-        " from stdin (format binary)"
+    _copy_batches(
+        conn,
+        sql.SQL(
+            "copy raw.quarantine (snapshot, source, line_no, reason, raw_line)"
+            " from stdin (format binary)"
+        ),
+        _labelled(db.sql(QUARANTINE_SQL).to_arrow_reader(BATCH_ROWS), snapshot.name, source),
     )
-    with conn.cursor().copy(statement) as copy:
-        copy.write(encoder.write_header())
-        for batch in rows:
-            copy.write(encoder.write_batch(batch))
-        copy.write(encoder.finish())
 
 
 def _labelled(batches: pa.RecordBatchReader, snapshot: str, source: str) -> pa.RecordBatchReader:

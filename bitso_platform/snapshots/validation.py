@@ -4,8 +4,9 @@ Every non-blank line is grouped with its exact copies (same field values) in
 `distinct_rows`; each distinct row then gets one verdict: clean, or the first reason of
 SPEC 2 rule 6 that applies. Verdicts are streamed (`verdict_batches`) so that clean rows
 can go to Postgres while the rest are still being judged. Only rule 7 needs other rows:
-rows whose key occurs more than once among the distinct rows are `held` until every
-verdict is known (`resolve_held`), the rest are final as they stream.
+the keys of rows that stream out clean are kept (`clean_keys`); once all have streamed,
+`reject_conflicting` names those whose key repeats (rare), which the loader takes back
+out within the same transaction.
 """
 
 from dataclasses import dataclass, field
@@ -50,39 +51,35 @@ class Accounting:
 
 
 def prepare(db: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
-    """Group exact copies into `distinct_rows`; find the keys that may conflict."""
+    """Group exact copies into `distinct_rows`; create the tables verdicts are kept in."""
     db.execute("set TimeZone = 'UTC'")
     db.execute(load_sql("validate/macros"))
     db.execute(_distinct_rows_sql(_has_quoted(db)))
-    db.execute(_held_keys_sql(snapshot, _has_quoted(db)))
-    db.execute("create or replace table rejected (line_no bigint, reason varchar)")
+    key_type = "varchar" if snapshot.key and snapshot.key.kind is Kind.USER_KEY else "bigint"
+    db.execute(
+        "create or replace table rejected (line_no bigint, reason varchar);"
+        f" create or replace table clean_keys (key_value {key_type}, source_line bigint)"
+    )
 
 
 def verdict_batches(
     db: duckdb.DuckDBPyConnection, snapshot: Snapshot, batch_rows: int
 ) -> pa.RecordBatchReader:
-    """Per distinct row: the normalised values, source_line, reason (null = clean), held."""
+    """Per distinct row: normalised values, source_line, reason (null = clean), key_value."""
     return db.sql(_verdicts_sql(snapshot, _has_quoted(db))).to_arrow_reader(batch_rows)
 
 
-def resolve_held(
-    db: duckdb.DuckDBPyConnection, snapshot: Snapshot, batch_rows: int
-) -> pa.RecordBatchReader:
-    """Reject held rows whose key is repeated among valid rows (rule 7); the others are clean.
-
-    Table `held` holds the held rows that passed every other rule.
-    """
+def reject_conflicting(db: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Reject the clean rows whose key repeats (rule 7); their source lines."""
     db.execute("""
-        create or replace table repeated as
-        select key_value from held group by key_value having count(*) > 1;
-        insert into rejected
-        select source_line, 'conflicting_duplicate_id' from held
-        where key_value in (select key_value from repeated);
+        create or replace table conflicting as
+        select source_line from clean_keys
+        where key_value in (
+            select key_value from clean_keys group by key_value having count(*) > 1
+        );
+        insert into rejected select source_line, 'conflicting_duplicate_id' from conflicting;
     """)
-    values = ", ".join([*(c.target for c in snapshot.columns), "source_line"])
-    return db.sql(
-        f"select {values} from held where key_value not in (select key_value from repeated)"
-    ).to_arrow_reader(batch_rows)
+    return db.sql("select source_line from conflicting").to_arrow_table()
 
 
 def account(
@@ -151,32 +148,12 @@ def _fields_sql(has_quoted: bool) -> str:
     left join quoted using (line_no)"""
 
 
-def _key_value(snapshot: Snapshot, value: str) -> str:
-    """The rule 7 key of a row, from the text of its key column (ids compare as numbers)."""
+def _key_value(snapshot: Snapshot) -> str:
+    """The rule 7 key of a row (ids compare as numbers); null for files without one."""
     key = snapshot.key
     if key is None:
         return "null::bigint"
-    return f"try_cast({value} as bigint)" if key.kind is Kind.ID else value
-
-
-def _held_keys_sql(snapshot: Snapshot, has_quoted: bool) -> str:
-    """Keys found in more than one distinct row (of any validity): their rows are held."""
-    key = snapshot.key
-    if key is None:
-        return "create or replace table held_keys as select null::bigint as key_value where false"
-    field = f"split_part(content, ',', {snapshot.columns.index(key) + 1})"
-    if has_quoted:
-        field = f"coalesce(quoted.fields[{snapshot.columns.index(key) + 1}], {field})"
-    value = _key_value(snapshot, f"if(needs_strip(content), strip({field}), {field})")
-    return f"""
-create or replace table held_keys as
-select {value} as key_value
-from distinct_rows
-{"left join quoted using (line_no)" if has_quoted else ""}
-where {value} is not null
-group by all
-having count(*) > 1
-"""
+    return f"try_cast({key.target} as bigint)" if key.kind is Kind.ID else key.target
 
 
 def _verdicts_sql(snapshot: Snapshot, has_quoted: bool) -> str:
@@ -188,8 +165,6 @@ def _verdicts_sql(snapshot: Snapshot, has_quoted: bool) -> str:
     instants = "".join(
         f", utc_instant({c.target}) as {c.target}__utc" for c in snapshot.of_kind(Kind.TIMESTAMP)
     )
-    key = snapshot.key
-    key_value = _key_value(snapshot, key.target) if key else "null::bigint"
     clean_values = ", ".join(_clean_value(c) for c in columns)
     return f"""
 with fielded as ({_fields_sql(has_quoted)}
@@ -210,8 +185,7 @@ select
     {clean_values},
     line_no as source_line,
     reason,
-    {key_value} as key_value,
-    reason is null and {key_value} in (select key_value from held_keys) as held
+    {_key_value(snapshot)} as key_value
 from checked
 """
 
