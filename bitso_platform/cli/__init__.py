@@ -2,7 +2,9 @@
 
 import click
 
+from bitso_platform.cli.ask import ask
 from bitso_platform.cli.generate import generate
+from bitso_platform.cli.marts import build
 from bitso_platform.cli.snapshots import load, quality
 from bitso_platform.cli.ticker import ticker
 
@@ -19,4 +21,6 @@ def main() -> None:
 main.add_command(generate)
 main.add_command(load)
 main.add_command(quality)
+main.add_command(build)
+main.add_command(ask)
 main.add_command(ticker)

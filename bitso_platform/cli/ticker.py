@@ -1,16 +1,21 @@
-"""`bitso ticker`: the order-book sampler and the local replay exchange."""
+"""`bitso ticker`: the sampler, the replay exchange, spread alerts and the demo."""
 
 import asyncio
 import dataclasses
+import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
+import psycopg
 
 from bitso_platform.settings import env
+from bitso_platform.ticker.alert_evaluator import AlertEvaluator, list_episodes
+from bitso_platform.ticker.alerts import iso
 from bitso_platform.ticker.config import DEFAULT_REST_BUDGET_PER_MINUTE, ExchangeSettings
-from bitso_platform.ticker.replay import ReplayExchange, read_observations
+from bitso_platform.ticker.replay import Observation, ReplayExchange, read_observations
 from bitso_platform.ticker.sampler import Sampler, SamplerOptions
 
 log = logging.getLogger(__name__)
@@ -42,7 +47,7 @@ def _utc(value: str | None) -> datetime | None:
 
 @click.group()
 def ticker() -> None:
-    """Order-book spread capture: the sampler and a local replay exchange.
+    """Order-book spread capture and alerts: the sampler, a replay exchange, alert passes.
 
     Point the sampler at a replay with BITSO_API_URL=http://HOST:PORT and
     BITSO_WS_URL=ws://HOST:PORT/ and run both at the same --speed.
@@ -239,3 +244,225 @@ async def _report_progress(exchange: ReplayExchange, every: float = 10.0) -> Non
             stats.ws_open,
             stats.rest_requests,
         )
+
+
+def _alert_evaluator() -> AlertEvaluator:
+    """The evaluator the sensor runs, configured from BITSO_* by the code location's bindings."""
+    from bitso_platform.defs.resources import build_resources  # lazily: imports Dagster
+
+    resources = build_resources()
+    warehouse = _resolved(resources["warehouse"])
+    try:
+        return _resolved(resources["alerts"]).evaluator(warehouse.resolved_url())
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _resolved(resource: Any) -> Any:
+    """A copy of a bound resource with its `dg.EnvVar` fields read from the environment.
+
+    (Dagster resolves them when it initialises resources, which also starts an ephemeral
+    instance: seconds of start-up a one-pass command does not need.)
+    """
+    values = {
+        name: value.get_value() if hasattr(value, "get_value") else value  # EnvVar, IntEnvVar
+        for name, value in dict(resource).items()
+    }
+    return type(resource)(**values)
+
+
+def _warehouse_url() -> str:
+    from bitso_platform.resources.warehouse import Warehouse  # lazily: it imports Dagster
+
+    return Warehouse(url=env("BITSO_WAREHOUSE_URL", "")).resolved_url()
+
+
+def _unreachable(exc: psycopg.OperationalError) -> click.ClickException:
+    return click.ClickException(
+        f"cannot reach the warehouse: {str(exc).strip()}; check that Postgres is up and "
+        "BITSO_WAREHOUSE_URL is right"
+    )
+
+
+@ticker.command()
+def evaluate() -> None:
+    """Run one pass of the spread alert sensor's evaluation (same code, same cursor).
+
+    Evaluates the observations stored since the last pass (the cursor in
+    ticker.spread_alert_cursor, shared with the Dagster sensor `spread_alerts`) against
+    BITSO_SPREAD_THRESHOLDS, records episodes in ticker.spread_alerts, and delivers due
+    notifications (log, and BITSO_ALERT_WEBHOOK_URL when set).
+    """
+    _configure_logging(verbose=False)
+    evaluator = _alert_evaluator()
+    try:
+        report = evaluator.run_pass()
+    except psycopg.OperationalError as exc:
+        raise _unreachable(exc) from exc
+    click.echo(report.summary())
+
+
+@ticker.command()
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table for people, JSON for scripts.",
+)
+def alerts(output_format: str) -> None:
+    """List the spread alert episodes raised so far, in the order they opened.
+
+    JSON is a list of objects with book, threshold, opened_at, opening_spread, peak_spread
+    and resolved_at (null while open); timestamps are the observations' own.
+    """
+    try:
+        with psycopg.connect(_warehouse_url(), options="-c TimeZone=UTC") as conn:
+            episodes = list_episodes(conn)
+    except psycopg.OperationalError as exc:
+        raise _unreachable(exc) from exc
+    if output_format == "json":
+        click.echo(json.dumps(episodes, indent=2))
+        return
+    click.echo(_episodes_table(episodes))
+
+
+def _episodes_table(episodes: list[dict[str, object]]) -> str:
+    if not episodes:
+        return "no alert episodes yet"
+    header = ("book", "threshold %", "opened at", "opening %", "peak %", "resolved at")
+    rows = [
+        (
+            str(e["book"]),
+            f"{e['threshold']:g}",
+            str(e["opened_at"]),
+            f"{e['opening_spread']:.4f}",
+            f"{e['peak_spread']:.4f}",
+            str(e["resolved_at"] or "open"),
+        )
+        for e in episodes
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    )
+
+
+@ticker.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--from",
+    "start",
+    default="2024-07-16T23:30:00+00:00",
+    show_default=True,
+    help="First second of the slice (ISO-8601 with offset, on a 10-minute boundary).",
+)
+@click.option(
+    "--minutes",
+    type=click.IntRange(min=10),
+    default=60,
+    show_default=True,
+    help="Length of the slice; whole 10-minute windows are written to the lake.",
+)
+@click.option(
+    "--speed",
+    type=SPEED,
+    default=60.0,
+    show_default=True,
+    help="Recorded seconds per wall second (60: an hour of market in a minute).",
+)
+def demo(file: Path, start: str, minutes: int, speed: float) -> None:
+    """Replay a slice of FILE at high speed end to end: sample, alert, write the windows.
+
+    Serves the slice from a local replay exchange, samples it into ticker.spread_observations
+    (evaluating alerts every 2 s meanwhile, as the sensor would), writes the slice's
+    10-minute windows to the lake and their stats to Postgres in one Dagster run (visible
+    in `make dev`), then prints the windows written and the alerts raised.
+    """
+    from bitso_platform.defs.ticker.partitions import partition_key
+
+    _configure_logging(verbose=False)
+    begin = _utc(start)
+    if begin is None or begin.minute % 10 or begin.second:
+        raise click.BadParameter("start on a 10-minute boundary, e.g. 2024-07-16T23:30:00+00:00")
+    end = begin + timedelta(minutes=minutes)
+    observations = read_observations(file, start=begin, end=end)
+    url = _warehouse_url()
+    evaluator = _alert_evaluator()
+    click.echo(f"replaying {file.name} {begin:%H:%M}..{end:%H:%M} at {speed:g}x", err=True)
+    asyncio.run(_sample_and_evaluate(observations, url, evaluator, speed, minutes * 60))
+    evaluator.run_pass()
+    windows = minutes // 10
+    last = begin + timedelta(minutes=10 * (windows - 1))
+    _write_windows(partition_key(begin), partition_key(last))
+    _print_demo_results(url, begin, end)
+
+
+async def _sample_and_evaluate(
+    observations: list[Observation],
+    url: str,
+    evaluator: AlertEvaluator,
+    speed: float,
+    seconds: int,
+) -> None:
+    """Sample the replay for `seconds` feed seconds while evaluating alerts every 2 s."""
+    exchange = ReplayExchange(observations, speed=speed, port=0, start_on_subscribe=True)
+    await exchange.start()
+    try:
+        books = tuple(sorted({o.book for o in observations}))
+        settings = ExchangeSettings(api_url=exchange.api_url, ws_url=exchange.ws_url, books=books)
+        # At high speed the watchdog's 15 feed seconds are a fraction of a wall second, and
+        # a pause of the shared event loop would look like a dead socket.
+        options = SamplerOptions(speed=speed, log_every=600, stale_after=max(15.0, 2 * speed))
+        sampling = asyncio.create_task(
+            Sampler.for_warehouse(settings, url, options).run(for_seconds=seconds)
+        )
+        while not sampling.done():
+            await asyncio.wait({sampling}, timeout=2.0)
+            report = await asyncio.to_thread(evaluator.run_pass)
+            if report.opened or report.resolved:
+                log.info("%s", report.summary())
+        sampled = sampling.result()
+        click.echo(f"sampled {sampled.seconds} s, coverage {100 * sampled.coverage:.2f}%", err=True)
+    finally:
+        await exchange.stop()
+
+
+def _write_windows(first: str, last: str) -> None:
+    """Materialize the windows first..last (partition keys) as one single-run backfill."""
+    from bitso_platform.cli.runtime import run_job
+
+    click.echo(f"writing windows {first} .. {last} in one run ...", err=True)
+    result = run_job(
+        "ticker_windows",
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        },
+    )
+    if not result.success:
+        raise click.ClickException(
+            "the window run failed; open `make dev` (Runs) for the step that failed"
+        )
+
+
+def _print_demo_results(url: str, begin: datetime, end: datetime) -> None:
+    with psycopg.connect(url, options="-c TimeZone=UTC") as conn:
+        stats = conn.execute(
+            "select window_start, book, count_records, coverage, max_spread"
+            " from ticker.spread_window_stats"
+            " where window_start >= %s and window_start < %s order by window_start, book",
+            [begin, end],
+        ).fetchall()
+        episodes = [e for e in list_episodes(conn) if iso(begin) <= str(e["opened_at"]) < iso(end)]
+    click.echo("windows written (lake: ticker_spread/book=…/date=…/hour=…/minute=…/part.parquet)")
+    for window_start, book, records, coverage, max_spread in stats:
+        peak = f"{max_spread:.4f}%" if max_spread is not None else "-"
+        click.echo(
+            f"  {window_start:%Y-%m-%d %H:%M}  {book:8}  {records} records  "
+            f"coverage {coverage:6.1%}  max spread {peak}"
+        )
+    click.echo(f"alerts raised ({len(episodes)} episodes)")
+    click.echo(_episodes_table(episodes))

@@ -123,3 +123,121 @@ class Dagster:
             for e in data["logsForRun"]["events"]
             if e["__typename"] == "AssetCheckEvaluationEvent"
         ]
+
+    def launch_backfill(self, assets: list[list[str]], partitions: list[str]) -> str:
+        data = self.query(
+            """
+            mutation($params: LaunchBackfillParams!) {
+              launchPartitionBackfill(backfillParams: $params) {
+                __typename
+                ... on LaunchBackfillSuccess { backfillId }
+                ... on Error { message }
+              }
+            }""",
+            params={"assetSelection": [{"path": p} for p in assets], "partitionNames": partitions},
+        )["launchPartitionBackfill"]
+        if data["__typename"] != "LaunchBackfillSuccess":
+            raise GraphQLError(data)
+        return data["backfillId"]
+
+    def wait_for_backfill(self, backfill_id: str, timeout: float = 300) -> str:
+        query = """
+            query($id: String!) {
+              partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } }
+            }"""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.query(query, id=backfill_id)["partitionBackfillOrError"]["status"]
+            if status not in ("REQUESTED", "CANCELING", "FAILING"):
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"backfill {backfill_id} still {status} after {timeout}s")
+            time.sleep(1)
+
+    def runs_tagged(self, key: str, value: str) -> list[dict[str, str]]:
+        data = self.query(
+            """
+            query($tags: [ExecutionTag!]) {
+              runsOrError(filter: {tags: $tags}) { ... on Runs { results { runId status } } }
+            }""",
+            tags=[{"key": key, "value": value}],
+        )
+        return data["runsOrError"]["results"]
+
+    def start_schedule(self, name: str) -> str:
+        data = self.query(
+            """
+            mutation($selector: ScheduleSelector!) {
+              startSchedule(scheduleSelector: $selector) {
+                __typename
+                ... on ScheduleStateResult { scheduleState { status } }
+                ... on Error { message }
+              }
+            }""",
+            selector=self.selector(scheduleName=name),
+        )["startSchedule"]
+        if data["__typename"] != "ScheduleStateResult":
+            raise GraphQLError(data)
+        return data["scheduleState"]["status"]
+
+    def schedule_dry_run(self, name: str, timestamp: float) -> list[dict[str, Any]]:
+        """The run requests the schedule makes at `timestamp`, evaluated by the code server."""
+        data = self.query(
+            """
+            mutation($selector: ScheduleSelector!, $timestamp: Float) {
+              scheduleDryRun(selectorData: $selector, timestamp: $timestamp) {
+                __typename
+                ... on DryRunInstigationTick {
+                  evaluationResult {
+                    runRequests { runKey tags { key value } }
+                    error { message }
+                  }
+                }
+                ... on Error { message }
+              }
+            }""",
+            selector=self.selector(scheduleName=name),
+            timestamp=timestamp,
+        )["scheduleDryRun"]
+        result = data.get("evaluationResult") or {}
+        if data["__typename"] != "DryRunInstigationTick" or result.get("error"):
+            raise GraphQLError(data)
+        return result["runRequests"]
+
+    def start_sensor(self, name: str) -> str:
+        data = self.query(
+            """
+            mutation($selector: SensorSelector!) {
+              startSensor(sensorSelector: $selector) {
+                __typename
+                ... on Sensor { sensorState { status } }
+                ... on Error { message }
+              }
+            }""",
+            selector=self.selector(sensorName=name),
+        )["startSensor"]
+        if data["__typename"] != "Sensor":
+            raise GraphQLError(data)
+        return data["sensorState"]["status"]
+
+    def sensor_ticks(self, name: str) -> list[dict[str, Any]]:
+        data = self.query(
+            """
+            query($selector: SensorSelector!) {
+              sensorOrError(sensorSelector: $selector) {
+                ... on Sensor { sensorState { ticks(limit: 50) { status cursor } } }
+              }
+            }""",
+            selector=self.selector(sensorName=name),
+        )
+        return data["sensorOrError"]["sensorState"]["ticks"]
+
+    def daemon_health(self) -> dict[str, bool]:
+        data = self.query(
+            """
+            query { instance { daemonHealth { allDaemonStatuses { daemonType healthy } } } }"""
+        )
+        return {
+            d["daemonType"]: bool(d["healthy"])
+            for d in data["instance"]["daemonHealth"]["allDaemonStatuses"]
+        }

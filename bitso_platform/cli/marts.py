@@ -1,0 +1,192 @@
+"""`bitso build`: the marts for a range of days, as one Dagster run (a single-run backfill)."""
+
+import logging
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import click
+import dagster as dg
+
+from bitso_platform.cli.runtime import run_job
+
+DAY_FORMAT = "%Y-%m-%d"
+
+
+class Day(click.ParamType):
+    """A UTC calendar day written YYYY-MM-DD."""
+
+    name = "DAY"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return datetime.strptime(str(value), DAY_FORMAT).date()
+        except ValueError:
+            self.fail(f"{value!r} is not a day: write it like 2021-02-19", param, ctx)
+
+
+@dataclass
+class Summary:
+    """What one build run did, read from its Dagster events."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+    checks_warned: list[str] = field(default_factory=list)
+    step_failures: list[str] = field(default_factory=list)
+
+
+@click.command()
+@click.option(
+    "--from",
+    "from_day",
+    type=Day(),
+    help="First day to build (default: BITSO_PARTITIONS_START, 2020-01-01 unless set).",
+)
+@click.option("--to", "to_day", type=Day(), help="Last day to build (default: today, UTC).")
+def build(from_day: date | None, to_day: date | None) -> None:
+    """Build the marts for the days FROM..TO (inclusive) as ONE Dagster run.
+
+    Every mart replaces exactly those days' rows in one transaction, with set-based SQL over
+    the whole range, then its checks run over the same days. Run `bitso load` first. The run
+    shows up in the Dagster UI (make dev) as a backfill of the daily_marts job.
+    """
+    from bitso_platform.defs.marts.partitions import partitions_start
+    from bitso_platform.defs.marts.schedules import JOB
+
+    first, last = _window(from_day, to_day, partitions_start(), datetime.now(UTC).date())
+    days = (last - first).days + 1
+    click.echo(
+        f"building the marts for {first}..{last} ({days:,} days) in one Dagster run; Dagster "
+        "then records one materialization per day and mart",
+        err=True,
+    )
+    started = time.perf_counter()
+    with _progress_to_stderr(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.PreviewWarning)
+        result = run_job(JOB, tags=_partition_tags(first, last))
+    summary = _summary(result)
+    click.echo(_summary_table(summary, first, last, time.perf_counter() - started))
+    if not result.success or summary.checks_failed:
+        raise click.ClickException(_failure_message(summary))
+
+
+def _window(
+    from_day: date | None, to_day: date | None, start: date, today: date
+) -> tuple[date, date]:
+    first, last = from_day or start, to_day or today
+    if first < start:
+        raise click.BadParameter(
+            f"{first} is before the first daily partition {start}: set BITSO_PARTITIONS_START "
+            "earlier to build it",
+            param_hint="--from",
+        )
+    if last > today:
+        raise click.BadParameter(f"{last} is after today ({today}, UTC)", param_hint="--to")
+    if first > last:
+        raise click.BadParameter(f"--from {first} is after --to {last}")
+    return first, last
+
+
+def _partition_tags(first: date, last: date) -> dict[str, str]:
+    if first == last:
+        return {"dagster/partition": first.isoformat()}
+    return {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+
+
+class _EchoHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"  {record.getMessage()}", err=True)
+
+
+@contextmanager
+def _progress_to_stderr() -> Iterator[None]:
+    """Echo the marts' progress messages (logger bitso_platform.marts) while the run executes."""
+    logger = logging.getLogger("bitso_platform.marts")
+    handler, level = _EchoHandler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _summary(result: dg.ExecuteInProcessResult) -> Summary:
+    summary = Summary()
+    for event in result.all_events:
+        if event.is_step_failure and event.step_key:
+            error = event.step_failure_data.error if event.step_failure_data else None
+            cause = (error.cause or error) if error else None
+            message = cause.message.strip() if cause else "see the run in the Dagster UI"
+            summary.step_failures.append(f"{event.step_key}: {message}")
+        elif event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key:
+            _record_materialization(summary, event)
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            _record_check(summary, event)
+    return summary
+
+
+def _record_materialization(summary: Summary, event: dg.DagsterEvent) -> None:
+    # A range run repeats the same metadata on every day's event: keep the first.
+    key = event.asset_key.to_user_string() if event.asset_key else "?"
+    if key in summary.rows:
+        return
+    metadata = event.materialization.metadata
+    summary.rows[key] = int(metadata["dagster/row_count"].value)  # type: ignore[arg-type]
+    summary.seconds[key] = float(metadata["seconds"].value)  # type: ignore[arg-type]
+
+
+def _record_check(summary: Summary, event: dg.DagsterEvent) -> None:
+    evaluation = event.asset_check_evaluation_data
+    name = f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+    if evaluation.passed:
+        summary.checks_passed += 1
+    elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+        summary.checks_warned.append(name)
+    else:
+        summary.checks_failed.append(name)
+
+
+def _summary_table(summary: Summary, first: date, last: date, wall: float) -> str:
+    rows = [("mart", "rows", "seconds")]
+    rows += [
+        (key, f"{count:,}", f"{summary.seconds[key]:.2f}") for key, count in summary.rows.items()
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        f"{row[0].ljust(widths[0])}  {row[1].rjust(widths[1])}  {row[2].rjust(widths[2])}"
+        for row in rows
+    ]
+    checks = f"{summary.checks_passed} passed"
+    if summary.checks_failed:
+        checks += f", {len(summary.checks_failed)} failed"
+    if summary.checks_warned:
+        checks += f", warnings: {', '.join(summary.checks_warned)}"
+    sql_seconds = sum(summary.seconds.values())
+    lines += [
+        "",
+        f"days {first}..{last}; checks {checks}",
+        f"{wall:.1f}s in all: {sql_seconds:.1f}s building marts in Postgres, "
+        f"the rest checks and Dagster's bookkeeping",
+    ]
+    return "\n".join(lines)
+
+
+def _failure_message(summary: Summary) -> str:
+    problems = summary.step_failures + [f"check failed: {c}" for c in summary.checks_failed]
+    return "the build did not complete cleanly:\n" + "\n".join(
+        problems or ["see the run in the Dagster UI (make dev)"]
+    )

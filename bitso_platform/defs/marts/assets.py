@@ -1,0 +1,370 @@
+"""Mart assets: daily-partitioned rollups of `core` that answer the eight questions fast.
+
+Each mart rebuilds the days of its run (one partition, or a backfill's whole range) in one
+transaction: `sql/marts/<table>.sql` deletes the window's rows and inserts them again with
+set-based SQL over the window. A backfill of any range is a single run
+(`BackfillPolicy.single_run()`), never a loop over days.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import dagster as dg
+import psycopg
+from psycopg import sql
+
+from bitso_platform.defs.marts.partitions import Window, daily_partitions
+from bitso_platform.metadata import markdown_table
+from bitso_platform.resources.warehouse import Warehouse
+
+# `bitso build` listens to this logger to show progress while the run executes in-process;
+# context.log feeds the run's event log in the Dagster UI.
+progress = logging.getLogger("bitso_platform.marts")
+
+# The daily schedule builds yesterday at 01:00 UTC; a mart not materialized between 00:30
+# and 03:00 UTC is late.
+FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 3 * * *", lower_bound_delta=timedelta(hours=2, minutes=30)
+)
+
+
+@dataclass(frozen=True)
+class Mart:
+    """A table of schema `marts`: what it holds, what it reads, its key and columns."""
+
+    table: str
+    description: str
+    deps: tuple[str, ...]
+    key: tuple[str, ...]
+    columns: tuple[tuple[str, str, str], ...]  # name, Postgres type, meaning
+
+    @property
+    def asset_key(self) -> dg.AssetKey:
+        return dg.AssetKey(["marts", self.table])
+
+    def column_schema(self) -> dg.TableSchema:
+        return dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    name,
+                    data_type,
+                    description=meaning,
+                    constraints=dg.TableColumnConstraints(nullable=name == "previous_login_at"),
+                )
+                for name, data_type, meaning in self.columns
+            ]
+        )
+
+
+_DAY = ("day", "date", "UTC day")
+_USER = ("user_id", "text", "user (core.users)")
+_CURRENCY = ("currency", "text", "currency code, lower case")
+_COUNTED = "counted (status complete)"
+_FAILED = "failed (any status other than complete)"
+
+DAILY_MOVEMENTS = Mart(
+    table="daily_movements",
+    description=(
+        "One row per user, currency and UTC day with at least one deposit or withdrawal, "
+        "from core.transactions: counts and amounts, counted (complete) and failed apart."
+    ),
+    deps=("core/transactions",),
+    key=("day", "user_id", "currency"),
+    columns=(
+        _DAY,
+        _USER,
+        _CURRENCY,
+        ("count_deposits", "integer", f"deposits, {_COUNTED}"),
+        ("amount_deposits", "numeric", f"amount deposited, {_COUNTED}"),
+        ("count_withdrawals", "integer", f"withdrawals, {_COUNTED}"),
+        ("amount_withdrawals", "numeric", f"amount withdrawn, {_COUNTED}"),
+        ("count_failed_deposits", "integer", f"deposits, {_FAILED}"),
+        ("amount_failed_deposits", "numeric", f"amount of deposits, {_FAILED}"),
+        ("count_failed_withdrawals", "integer", f"withdrawals, {_FAILED}"),
+        ("amount_failed_withdrawals", "numeric", f"amount of withdrawals, {_FAILED}"),
+    ),
+)
+
+DAILY_BALANCES = Mart(
+    table="daily_balances",
+    description=(
+        "One row per user, currency and UTC day on which a counted movement changed the "
+        "balance, from marts.daily_movements: the running balance (counted deposits minus "
+        "counted withdrawals) as of the end of the day. Balance as of any day D = the row "
+        "with the latest day on or before D."
+    ),
+    deps=("marts/daily_movements",),
+    key=("day", "user_id", "currency"),
+    columns=(
+        _DAY,
+        _USER,
+        _CURRENCY,
+        ("amount_deposits", "numeric", f"amount deposited on the day, {_COUNTED}"),
+        ("amount_withdrawals", "numeric", f"amount withdrawn on the day, {_COUNTED}"),
+        ("net_amount", "numeric", "amount_deposits - amount_withdrawals"),
+        ("balance", "numeric", "cumulative net amount to the end of the day"),
+    ),
+)
+
+DAILY_CURRENCY_TOTALS = Mart(
+    table="daily_currency_totals",
+    description=(
+        "One row per currency and UTC day with at least one deposit or withdrawal, from "
+        "marts.daily_movements: counts, exact amounts and distinct users. Answers Q6, Q7, Q8."
+    ),
+    deps=("marts/daily_movements",),
+    key=("day", "currency"),
+    columns=(
+        _DAY,
+        _CURRENCY,
+        ("count_deposits", "integer", f"deposits, {_COUNTED}"),
+        ("amount_deposits", "numeric", f"amount deposited, {_COUNTED}"),
+        ("count_depositors", "integer", f"distinct users with deposits, {_COUNTED}"),
+        ("count_withdrawals", "integer", f"withdrawals, {_COUNTED}"),
+        ("amount_withdrawals", "numeric", f"amount withdrawn, {_COUNTED}"),
+        ("count_withdrawers", "integer", f"distinct users with withdrawals, {_COUNTED}"),
+        ("count_failed_deposits", "integer", f"deposits, {_FAILED}"),
+        ("amount_failed_deposits", "numeric", f"amount of deposits, {_FAILED}"),
+        ("count_failed_withdrawals", "integer", f"withdrawals, {_FAILED}"),
+        ("amount_failed_withdrawals", "numeric", f"amount of withdrawals, {_FAILED}"),
+    ),
+)
+
+DAILY_LOGINS = Mart(
+    table="daily_logins",
+    description=(
+        "One row per user and UTC day with at least one login, from core.logins: the day's "
+        "logins, the last login as of the end of the day, and the state carried from earlier "
+        "days. Answers Q4 and Q5."
+    ),
+    deps=("core/logins",),
+    key=("day", "user_id"),
+    columns=(
+        _DAY,
+        _USER,
+        ("count_logins", "integer", "login events on the day"),
+        ("first_login_at", "timestamp with time zone", "first login of the day"),
+        ("last_login_at", "timestamp with time zone", "last login as of the end of the day"),
+        ("previous_login_at", "timestamp with time zone", "last login before the day, if any"),
+        ("count_logins_to_date", "bigint", "login events on or before the day"),
+    ),
+)
+
+DAILY_USER_STATUS = Mart(
+    table="daily_user_status",
+    description=(
+        "One row per user and UTC day on which the user is ACTIVE (at least one counted "
+        "deposit or withdrawal: what Q1 counts), from marts.daily_movements. Inactive days "
+        "are not stored; counts to date carry each user's history forward."
+    ),
+    deps=("marts/daily_movements",),
+    key=("day", "user_id"),
+    columns=(
+        _DAY,
+        _USER,
+        ("status", "text", "always ACTIVE: only active days are stored"),
+        ("count_deposits", "integer", f"deposits on the day, {_COUNTED}, all currencies"),
+        ("count_withdrawals", "integer", f"withdrawals on the day, {_COUNTED}, all currencies"),
+        ("count_currencies", "integer", "currencies with a counted movement on the day"),
+        ("count_deposits_to_date", "bigint", f"deposits on or before the day, {_COUNTED}"),
+        ("count_withdrawals_to_date", "bigint", f"withdrawals on or before the day, {_COUNTED}"),
+        (
+            "deposit_ordinals",
+            "int8range",
+            "ordinals of the user's counted deposits made on the day: [6,8) = 6th and 7th",
+        ),
+    ),
+)
+
+DEPOSIT_ORDINALS = Mart(
+    table="deposit_ordinals",
+    description=(
+        "One row per user and counted deposit, numbered in time order per user (1 = first), "
+        "with its UTC day, from marts.daily_user_status. Answers Q2 (no ordinal 1 on or before "
+        "D) and Q3 (ordinal N+1 on or before D) with one index range each."
+    ),
+    deps=("marts/daily_user_status",),
+    key=("ordinal", "day", "user_id"),
+    columns=(
+        ("ordinal", "bigint", "k for the user's k-th counted deposit"),
+        _DAY,
+        _USER,
+    ),
+)
+
+DAILY_KPIS = Mart(
+    table="daily_kpis",
+    description=(
+        "One row per UTC day, activity or not, for BI: active users, depositors, counted and "
+        "failed movements, amounts per currency, logins, new users, currencies. A row also "
+        "records that the day is built; questions refuse days without one."
+    ),
+    deps=(
+        "marts/daily_user_status",
+        "marts/daily_currency_totals",
+        "marts/daily_logins",
+        "core/users",
+    ),
+    key=("day",),
+    columns=(
+        _DAY,
+        ("count_active_users", "integer", "users with a counted deposit or withdrawal (Q1)"),
+        ("count_depositors", "integer", f"users with a deposit, {_COUNTED}"),
+        ("count_withdrawers", "integer", f"users with a withdrawal, {_COUNTED}"),
+        ("count_first_depositors", "integer", "users whose first counted deposit is on the day"),
+        ("count_new_users", "integer", "users first seen on the day (core.users.first_seen_on)"),
+        ("count_users_logged_in", "integer", "users with at least one login"),
+        ("count_deposits", "integer", f"deposits, {_COUNTED}"),
+        ("count_withdrawals", "integer", f"withdrawals, {_COUNTED}"),
+        ("amount_deposits_by_currency", "jsonb", f"currency -> exact amount deposited, {_COUNTED}"),
+        (
+            "amount_withdrawals_by_currency",
+            "jsonb",
+            f"currency -> exact amount withdrawn, {_COUNTED}",
+        ),
+        ("count_failed_deposits", "integer", f"deposits, {_FAILED}"),
+        ("count_failed_withdrawals", "integer", f"withdrawals, {_FAILED}"),
+        ("count_logins", "integer", "login events"),
+        ("count_deposit_currencies", "integer", f"currencies deposited, {_COUNTED} (Q6)"),
+        ("count_withdrawal_currencies", "integer", f"currencies withdrawn, {_COUNTED} (Q7)"),
+    ),
+)
+
+# In dependency order: a run materializes them in this order.
+MARTS = (
+    DAILY_MOVEMENTS,
+    DAILY_BALANCES,
+    DAILY_CURRENCY_TOTALS,
+    DAILY_LOGINS,
+    DAILY_USER_STATUS,
+    DEPOSIT_ORDINALS,
+    DAILY_KPIS,
+)
+
+
+def rebuild(conn: psycopg.Connection, warehouse: Warehouse, mart: Mart, window: Window) -> int:
+    """Replace the window's rows of the mart (caller's transaction); the rows now in it."""
+    table = sql.Identifier("marts", mart.table)
+    if _window_holds_every_row(conn, mart, window):
+        _empty_without_indexes(conn, mart)
+    warehouse.run_sql(conn, f"marts/{mart.table}", window.params())
+    return _count(conn, table, window)
+
+
+def tidy(warehouse: Warehouse, mart: Mart, window: Window) -> None:
+    """After a backfill (committed), refresh statistics and the visibility map.
+
+    A backfill rewrites enough rows to mislead the planner, and the questions' index-only
+    scans need the pages marked all-visible; the daily trickle is left to autovacuum.
+    VACUUM cannot run inside a transaction, hence its own autocommit connection.
+    """
+    if window.days > 1:
+        with warehouse.connection(autocommit=True) as conn:
+            conn.execute(sql.SQL("vacuum (analyze) {}").format(sql.Identifier("marts", mart.table)))
+
+
+def _window_holds_every_row(conn: psycopg.Connection, mart: Mart, window: Window) -> bool:
+    """Whether the table exists and has no row outside the window (a full rebuild)."""
+    exists = conn.execute("select to_regclass(%s) is not null", [f"marts.{mart.table}"]).fetchone()
+    if not exists or not exists[0]:
+        return False
+    outside = conn.execute(
+        sql.SQL(
+            "select exists (select from {} where day < %(window_start)s or day >= %(window_end)s)"
+        ).format(sql.Identifier("marts", mart.table)),
+        window.params(),
+    ).fetchone()
+    return bool(outside) and not outside[0]
+
+
+def _empty_without_indexes(conn: psycopg.Connection, mart: Mart) -> None:
+    """Empty the table and drop its indexes; the mart's SQL builds them again at the end.
+
+    Maintaining large indexes row by row costs several times more than building them once,
+    sorted, after the insert. Truncating (rather than deleting) also lets the opening-state
+    lookups of the insert find an empty table instead of scanning dead rows without an index.
+    Everything stays inside the caller's transaction; readers wait for its commit.
+    """
+    conn.execute(sql.SQL("truncate {}").format(sql.Identifier("marts", mart.table)))
+    indexes = conn.execute(
+        "select indexname from pg_indexes where schemaname = 'marts' and tablename = %s",
+        [mart.table],
+    ).fetchall()
+    for (index,) in indexes:
+        conn.execute(sql.SQL("drop index {}").format(sql.Identifier("marts", index)))
+
+
+def _count(conn: psycopg.Connection, table: sql.Composable, window: Window) -> int:
+    query = sql.SQL(
+        "select count(*) from {} where day >= %(window_start)s and day < %(window_end)s"
+    ).format(table)
+    row = conn.execute(query, window.params()).fetchone()
+    return row[0] if row else 0
+
+
+def _metadata(
+    conn: psycopg.Connection, mart: Mart, window: Window, rows: int, seconds: float
+) -> dict[str, object]:
+    table = sql.Identifier("marts", mart.table)
+    preview = conn.execute(
+        sql.SQL(
+            "select * from {} where day >= %(window_start)s and day < %(window_end)s limit 5"
+        ).format(table),
+        window.params(),
+    ).fetchall()
+    # Dagster copies this onto every partition of the run: the counts are the run's window.
+    return {
+        "dagster/row_count": rows,
+        "window": str(window),
+        "days": window.days,
+        "seconds": round(seconds, 3),
+        "preview": dg.MetadataValue.md(
+            markdown_table(preview, tuple(name for name, _, _ in mart.columns))
+        ),
+    }
+
+
+def mart_asset(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=mart.asset_key,
+        group_name="marts",
+        kinds={"postgres"},
+        deps=[dg.AssetKey(dep.split("/")) for dep in mart.deps],
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        freshness_policy=FRESHNESS,
+        description=mart.description,
+        metadata={
+            "dagster/column_schema": mart.column_schema(),
+            "dagster/table_name": f"marts.{mart.table}",
+            "key": ", ".join(mart.key),
+            "sql": f"sql/marts/{mart.table}.sql",
+        },
+    )
+    def _mart(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        window = Window.of(context)
+        started = time.perf_counter()
+        with warehouse.connection() as conn:
+            rows = rebuild(conn, warehouse, mart, window)
+        tidy(warehouse, mart, window)
+        seconds = time.perf_counter() - started
+        with warehouse.connection() as conn:
+            metadata = _metadata(conn, mart, window, rows, seconds)
+        message = f"marts/{mart.table}: {rows:,} rows for {window} in {seconds:.2f}s"
+        context.log.info(message)
+        progress.info(message)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _mart
+
+
+def mart_assets() -> list[dg.AssetsDefinition]:
+    partitions = daily_partitions()
+    return [mart_asset(mart, partitions) for mart in MARTS]
+
+
+@dg.definitions
+def marts() -> dg.Definitions:
+    return dg.Definitions(assets=mart_assets())

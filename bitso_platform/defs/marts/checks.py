@@ -1,0 +1,204 @@
+"""Mart checks: keys unique, counts not negative, every figure reconciled with `core`.
+
+Each check runs `sql/checks/marts_<table>_<check>.sql` over the days of its run: one
+partition, or the whole range of a single-run backfill. The specs are partitioned, so Dagster
+1.13 records a single-partition run's evaluation against that partition; a range run records
+one evaluation for the whole range (an `AssetCheckResult` cannot name several partitions).
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import dagster as dg
+import psycopg
+
+from bitso_platform.defs.marts.assets import (
+    DAILY_BALANCES,
+    DAILY_CURRENCY_TOTALS,
+    DAILY_KPIS,
+    DAILY_LOGINS,
+    DAILY_MOVEMENTS,
+    DAILY_USER_STATUS,
+    DEPOSIT_ORDINALS,
+    MARTS,
+    Mart,
+    progress,
+)
+from bitso_platform.defs.marts.partitions import Window, daily_partitions
+from bitso_platform.metadata import sql_check
+from bitso_platform.resources.warehouse import Warehouse
+
+TRANSACTIONS = dg.AssetKey(["core", "transactions"])
+LOGINS = dg.AssetKey(["core", "logins"])
+USERS = dg.AssetKey(["core", "users"])
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named predicate over a mart's window, run from its SQL file."""
+
+    name: str
+    description: str
+    reads: tuple[dg.AssetKey, ...] = ()
+    blocking: bool = True
+    windowed: bool = True
+
+    def sql_name(self, mart: Mart) -> str:
+        return f"marts_{mart.table}_{self.name}"
+
+
+KEYS_UNIQUE = Check(
+    "keys_unique",
+    "At most one row per key: the unique index enforces it; without it, the window is counted.",
+)
+COUNTS_NOT_NEGATIVE = Check("counts_not_negative", "No count_ column is negative in the window.")
+
+CHECKS: dict[Mart, tuple[Check, ...]] = {
+    DAILY_MOVEMENTS: (
+        KEYS_UNIQUE,
+        COUNTS_NOT_NEGATIVE,
+        Check(
+            "reconciles_with_core",
+            "Each day's counted and failed counts and amounts equal core.transactions'; no "
+            "empty rows.",
+            (TRANSACTIONS,),
+        ),
+    ),
+    DAILY_BALANCES: (
+        KEYS_UNIQUE,
+        Check(
+            "equal_sum_of_movements",
+            "Each running balance equals counted deposits minus counted withdrawals of its "
+            "user and currency in core.transactions up to the end of its day.",
+            (TRANSACTIONS,),
+        ),
+    ),
+    DAILY_CURRENCY_TOTALS: (
+        KEYS_UNIQUE,
+        COUNTS_NOT_NEGATIVE,
+        Check(
+            "reconciles_with_core",
+            "Each currency and day's counts, amounts and distinct users equal a direct "
+            "aggregation of core.transactions.",
+            (TRANSACTIONS,),
+        ),
+    ),
+    DAILY_LOGINS: (
+        KEYS_UNIQUE,
+        COUNTS_NOT_NEGATIVE,
+        Check(
+            "reconciles_with_core",
+            "Each day's logins, first and last login equal core.logins'.",
+            (LOGINS,),
+        ),
+    ),
+    DAILY_USER_STATUS: (
+        KEYS_UNIQUE,
+        COUNTS_NOT_NEGATIVE,
+        Check(
+            "reconciles_with_core",
+            "One ACTIVE row per user with a counted movement each day; counts to date chain "
+            "from row to row and match core.transactions before and at the end of the window.",
+            (TRANSACTIONS,),
+        ),
+    ),
+    DEPOSIT_ORDINALS: (
+        KEYS_UNIQUE,
+        Check(
+            "reconciles_with_core",
+            "One row per counted deposit each day, each user's numbered on from the deposits "
+            "before the window.",
+            (TRANSACTIONS,),
+        ),
+    ),
+    DAILY_KPIS: (
+        KEYS_UNIQUE,
+        COUNTS_NOT_NEGATIVE,
+        Check(
+            "reconciles_with_core",
+            "One row per day; counts equal core's, distinct-user figures the marts' rows.",
+            (TRANSACTIONS, LOGINS, USERS),
+        ),
+        Check(
+            "cover_fact_days",
+            "Every day from the first to the last transaction or login is built, and none "
+            "falls before the first partition. Looks at the whole table; warns.",
+            (TRANSACTIONS, LOGINS),
+            blocking=False,
+            windowed=False,
+        ),
+    ),
+}
+
+
+def prepare_session(conn: psycopg.Connection) -> None:
+    """Session settings for checks over a whole backfill range.
+
+    The key checks plan a full count of the window they skip while the unique index holds;
+    JIT-compiling that never-run branch would cost more than every check together.
+    """
+    conn.execute("set local jit = off")
+    conn.execute("set local work_mem = '256MB'")
+
+
+def run_check(
+    conn: psycopg.Connection, mart: Mart, check: Check, window: Window
+) -> dg.AssetCheckResult:
+    """Evaluate one check of a mart over the window; a failed non-blocking check warns."""
+    result = sql_check(
+        conn,
+        check.sql_name(mart),
+        window.params() if check.windowed else None,
+        asset_key=mart.asset_key,
+        check_name=check.name,
+    )
+    if check.blocking:
+        return result
+    return dg.AssetCheckResult(
+        asset_key=result.asset_key,
+        check_name=result.check_name,
+        passed=result.passed,
+        metadata=result.metadata,
+        severity=dg.AssetCheckSeverity.WARN,
+    )
+
+
+def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
+    checks = {check.name: check for check in CHECKS[mart]}
+    specs = [
+        dg.AssetCheckSpec(
+            check.name,
+            asset=mart.asset_key,
+            description=check.description,
+            additional_deps=check.reads,
+            blocking=check.blocking,
+            partitions_def=partitions,
+        )
+        for check in checks.values()
+    ]
+
+    @dg.multi_asset_check(specs=specs, name=f"{mart.table}_checks", can_subset=True)
+    def _checks(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+    ) -> Iterator[dg.AssetCheckResult]:
+        window = Window.of(context)
+        selected = {key.name for key in context.selected_asset_check_keys}
+        with warehouse.connection() as conn:
+            prepare_session(conn)
+            for check in checks.values():
+                if check.name in selected:
+                    result = run_check(conn, mart, check, window)
+                    scope = window if check.windowed else "all built days"
+                    outcome = "passed" if result.passed else "FAILED"
+                    message = f"check {mart.table}.{check.name} over {scope}: {outcome}"
+                    context.log.info(message)
+                    progress.info(message)
+                    yield result
+
+    return _checks
+
+
+@dg.definitions
+def mart_asset_checks() -> dg.Definitions:
+    partitions = daily_partitions()
+    return dg.Definitions(asset_checks=[mart_checks(mart, partitions) for mart in MARTS])

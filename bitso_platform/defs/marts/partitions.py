@@ -1,0 +1,60 @@
+"""Daily partitions of the marts: one per UTC day, BITSO_PARTITIONS_START through today.
+
+A run covers a window of consecutive days, one partition or a backfill's whole range; the
+mart SQL takes it as the half-open interval [window_start, window_end).
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import dagster as dg
+
+from bitso_platform.settings import env
+
+DEFAULT_START = "2020-01-01"
+
+
+def partitions_start() -> date:
+    """The first daily partition (BITSO_PARTITIONS_START, default 2020-01-01)."""
+    value = env("BITSO_PARTITIONS_START", DEFAULT_START)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"BITSO_PARTITIONS_START={value!r} is not a day: set it like 2020-01-01"
+        ) from None
+
+
+def daily_partitions() -> dg.DailyPartitionsDefinition:
+    """UTC days from the configured start through today (end_offset=1 includes today)."""
+    return dg.DailyPartitionsDefinition(
+        start_date=partitions_start().isoformat(), end_offset=1, timezone="UTC"
+    )
+
+
+@dataclass(frozen=True)
+class Window:
+    """Consecutive UTC days [start, end): what one run of a mart rebuilds."""
+
+    start: date
+    end: date
+
+    @classmethod
+    def of(cls, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> "Window":
+        """The days of the run's partition or partition range."""
+        time_window = context.partition_time_window
+        return cls(time_window.start.date(), time_window.end.date())
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    @property
+    def last(self) -> date:
+        return self.end - timedelta(days=1)
+
+    def params(self) -> dict[str, date]:
+        return {"window_start": self.start, "window_end": self.end}
+
+    def __str__(self) -> str:
+        return str(self.start) if self.days == 1 else f"{self.start}..{self.last}"

@@ -1,0 +1,164 @@
+"""The eight questions of SPEC 4, answered from the marts (semantics: SPEC 3).
+
+Each function takes an open psycopg connection (or the Warehouse, which opens one) and
+returns plain Python values: counts as `int`, user ids and currencies as sorted `list[str]`,
+instants as ISO-8601 UTC strings, amounts as exact `Decimal`. The SQL is in
+`sql/questions/<name>.sql`. A question first makes sure the marts are built for every day it
+reads and raises `MartsNotBuilt`, saying what to run, rather than answer from missing days.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import psycopg.errors
+
+from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.sql import load_sql
+
+Source = psycopg.Connection | Warehouse
+
+
+class MartsNotBuilt(LookupError):
+    """The marts do not cover the days a question reads; the message says what to run."""
+
+
+@dataclass(frozen=True)
+class Built:
+    """The days the marts are built for, and how many of a requested range are."""
+
+    first_day: date
+    last_day: date
+    built_days: int
+
+
+def active_users(source: Source, day: date) -> int:
+    """Q1: distinct users with at least one counted deposit or withdrawal on `day`."""
+    with _connection(source) as conn:
+        _require_days(conn, day, day)
+        return int(_value(conn, "active_users", {"day": day}))
+
+
+def users_without_deposit(source: Source, as_of: date | None = None) -> list[str]:
+    """Q2: clean users without a counted deposit on or before `as_of` (None: ever), sorted."""
+    with _connection(source) as conn:
+        _require_history(conn, as_of)
+        return _column(conn, "users_without_deposit", {"as_of": as_of})
+
+
+def frequent_depositors(source: Source, day: date, more_than: int = 5) -> list[str]:
+    """Q3: users with more than `more_than` counted deposits dated on or before `day`, sorted."""
+    if more_than < 0:
+        raise ValueError(f"more_than must be 0 or more, not {more_than}")
+    with _connection(source) as conn:
+        _require_history(conn, day)
+        return _column(conn, "frequent_depositors", {"day": day, "more_than": more_than})
+
+
+def last_login(source: Source, user_id: str, as_of: date | None = None) -> str | None:
+    """Q4: the user's latest login as of the end of `as_of` (None: latest), ISO-8601 UTC."""
+    with _connection(source) as conn:
+        _require_history(conn, as_of)
+        instant = _value(conn, "last_login", {"user_id": user_id.strip(), "as_of": as_of})
+    return _iso_utc(instant) if instant is not None else None
+
+
+def login_count(source: Source, user_id: str, from_day: date, to_day: date) -> int:
+    """Q5: the user's logins dated from `from_day` to `to_day`, both inclusive."""
+    if from_day > to_day:
+        raise ValueError(f"from_day {from_day} is after to_day {to_day}")
+    with _connection(source) as conn:
+        _require_days(conn, from_day, to_day)
+        params = {"user_id": user_id.strip(), "from_day": from_day, "to_day": to_day}
+        return int(_value(conn, "login_count", params))
+
+
+def currencies_deposited(source: Source, day: date) -> list[str]:
+    """Q6: distinct currencies of the counted deposits on `day`, sorted."""
+    with _connection(source) as conn:
+        _require_days(conn, day, day)
+        return _column(conn, "currencies_deposited", {"day": day})
+
+
+def currencies_withdrawn(source: Source, day: date) -> list[str]:
+    """Q7: distinct currencies of the counted withdrawals on `day`, sorted."""
+    with _connection(source) as conn:
+        _require_days(conn, day, day)
+        return _column(conn, "currencies_withdrawn", {"day": day})
+
+
+def amount_deposited(source: Source, currency: str, day: date) -> Decimal:
+    """Q8: exact total of the counted deposits of `currency` on `day`; 0 when none."""
+    with _connection(source) as conn:
+        _require_days(conn, day, day)
+        return Decimal(_value(conn, "amount_deposited", {"currency": currency, "day": day}))
+
+
+def built(conn: psycopg.Connection, from_day: date | None, to_day: date | None) -> Built:
+    """The built days of the marts; raises MartsNotBuilt when there are none."""
+    try:
+        row = conn.execute(
+            load_sql("questions/built_days"), {"from_day": from_day, "to_day": to_day}
+        ).fetchone()
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        raise MartsNotBuilt(_nothing_built(conn)) from None
+    if not row or row[0] is None:
+        raise MartsNotBuilt("the marts hold no day yet: run `bitso build`")
+    return Built(*row)
+
+
+def _require_days(conn: psycopg.Connection, first: date, last: date) -> None:
+    """Every day first..last is built."""
+    coverage = built(conn, first, last)
+    if coverage.built_days != (last - first).days + 1:
+        raise MartsNotBuilt(_not_covered(coverage, first, last))
+
+
+def _require_history(conn: psycopg.Connection, as_of: date | None) -> None:
+    """Every day from the first built one through `as_of` (None: the last built) is built."""
+    coverage = built(conn, None, as_of)
+    last = as_of or coverage.last_day
+    if last < coverage.first_day or coverage.built_days != (last - coverage.first_day).days + 1:
+        raise MartsNotBuilt(_not_covered(coverage, coverage.first_day, last))
+
+
+def _not_covered(coverage: Built, first: date, last: date) -> str:
+    span = str(first) if first == last else f"{first}..{last}"
+    return (
+        f"the marts are not built for every day of {span} (built days span "
+        f"{coverage.first_day}..{coverage.last_day}): run `bitso build --from {first} --to {last}`"
+    )
+
+
+def _nothing_built(conn: psycopg.Connection) -> str:
+    loaded = conn.execute("select to_regclass('core.users') is not null").fetchone()
+    if loaded and loaded[0]:
+        return "the marts are not built yet: run `bitso build`"
+    return "nothing loaded yet: run `bitso load` first, then `bitso build`"
+
+
+@contextmanager
+def _connection(source: Source) -> Iterator[psycopg.Connection]:
+    if isinstance(source, Warehouse):
+        with source.connection() as conn:
+            yield conn
+    else:
+        yield source
+
+
+def _value(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> Any:
+    row = conn.execute(load_sql(f"questions/{name}"), params).fetchone()
+    return row[0] if row else None
+
+
+def _column(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> list[str]:
+    return [row[0] for row in conn.execute(load_sql(f"questions/{name}"), params)]
+
+
+def _iso_utc(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")

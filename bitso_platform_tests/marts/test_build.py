@@ -1,0 +1,180 @@
+"""Building the marts through Dagster: one run per range, idempotent days, continued state."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import psycopg
+import pytest
+from psycopg import sql
+
+from bitso_platform.definitions import defs
+from bitso_platform_tests.marts import world
+
+MARTS = (
+    "daily_movements",
+    "daily_balances",
+    "daily_currency_totals",
+    "daily_logins",
+    "daily_user_status",
+    "deposit_ordinals",
+    "daily_kpis",
+)
+DAY = world.BURST_DAY
+
+
+def run_marts(
+    monkeypatch: pytest.MonkeyPatch, url: str, first: date, last: date
+) -> dg.ExecuteInProcessResult:
+    """The daily_marts job over first..last, as the CLI and the schedule launch it."""
+    monkeypatch.setenv("BITSO_WAREHOUSE_URL", url)
+    if first == last:
+        tags = {"dagster/partition": first.isoformat()}
+    else:
+        tags = {
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        }
+    job = defs().resolve_job_def("daily_marts")
+    return job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), tags=tags, raise_on_error=False
+    )
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> set[tuple[str, str]]:
+    return {
+        (event.asset_key.path[1], event.partition or "")
+        for event in result.get_asset_materialization_events()
+        if event.asset_key
+    }
+
+
+def evaluations(result: dg.ExecuteInProcessResult) -> list[dg.AssetCheckEvaluation]:
+    return [
+        event.asset_check_evaluation_data
+        for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+
+
+def day_rows(conn: psycopg.Connection, table: str, day: date) -> list[tuple]:
+    query = sql.SQL("select * from {} where day = %s").format(sql.Identifier("marts", table))
+    return sorted(conn.execute(query, [day]).fetchall(), key=repr)
+
+
+def fingerprint(conn: psycopg.Connection, table: str, *, except_day: date | None = None) -> str:
+    query = sql.SQL(
+        "select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {} as t"
+        " where day is distinct from %s"
+    ).format(sql.Identifier("marts", table))
+    row = conn.execute(query, [except_day]).fetchone()
+    return row[0] if row else ""
+
+
+def test_a_range_is_one_run_that_materializes_every_day_of_every_mart(
+    monkeypatch: pytest.MonkeyPatch, loaded_url: str
+) -> None:
+    first, last = date(2020, 1, 1), date(2020, 1, 20)
+    result = run_marts(monkeypatch, loaded_url, first, last)
+    assert result.success
+    days = {(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)}
+    assert materialized(result) == {(table, day) for table in MARTS for day in days}
+    checks = evaluations(result)
+    assert len(checks) == 20
+    assert [c.check_name for c in checks if not c.passed] == ["cover_fact_days"]
+
+
+def test_a_day_alone_continues_the_running_state_of_the_days_before_it(
+    monkeypatch: pytest.MonkeyPatch, loaded_url: str, built_url: str
+) -> None:
+    world.build(loaded_url, world.FIRST_DAY, DAY - timedelta(days=1))
+    result = run_marts(monkeypatch, loaded_url, DAY, DAY)
+    assert result.success
+    with psycopg.connect(loaded_url) as alone, psycopg.connect(built_url) as whole:
+        for table in MARTS:
+            assert day_rows(alone, table, DAY) == day_rows(whole, table, DAY), table
+            assert day_rows(alone, table, DAY)
+
+
+def test_checks_of_a_single_day_run_are_recorded_against_that_partition(
+    monkeypatch: pytest.MonkeyPatch, built_url: str
+) -> None:
+    result = run_marts(monkeypatch, built_url, DAY, DAY)
+    assert result.success
+    checks = evaluations(result)
+    assert checks and all(c.passed for c in checks)
+    partitioned = [c for c in checks if c.check_name != "cover_fact_days"]
+    assert {c.partition for c in partitioned} == {DAY.isoformat()}
+
+
+def test_rebuilding_a_day_replaces_exactly_that_days_rows(
+    monkeypatch: pytest.MonkeyPatch, built_url: str
+) -> None:
+    next_day = DAY + timedelta(days=1)
+    with psycopg.connect(built_url) as conn:
+        expected_day = day_rows(conn, "daily_movements", DAY)
+        conn.execute(
+            "insert into marts.daily_movements values (%s, %s, 'zzz', 1, 1, 0, 0, 0, 0, 0, 0)",
+            [DAY, world.IDLE],
+        )
+        conn.execute(
+            "update marts.daily_movements set amount_deposits = amount_deposits + 1 where day = %s",
+            [next_day],
+        )
+        conn.commit()
+        others = {t: fingerprint(conn, t, except_day=DAY) for t in MARTS}
+
+    assert run_marts(monkeypatch, built_url, DAY, DAY).success
+
+    with psycopg.connect(built_url) as conn:
+        assert day_rows(conn, "daily_movements", DAY) == expected_day
+        assert {t: fingerprint(conn, t, except_day=DAY) for t in MARTS} == others
+
+
+def test_building_again_changes_nothing_for_a_range_or_for_everything(
+    monkeypatch: pytest.MonkeyPatch, built_url: str
+) -> None:
+    with psycopg.connect(built_url) as conn:
+        before = {t: fingerprint(conn, t) for t in MARTS}
+        indexes = conn.execute(
+            "select indexname, indexdef from pg_indexes where schemaname = 'marts' order by 1"
+        ).fetchall()
+
+    assert run_marts(monkeypatch, built_url, date(2021, 2, 1), date(2021, 2, 28)).success
+    world.build(built_url)  # the whole range: truncate, insert, build the indexes again
+
+    with psycopg.connect(built_url) as conn:
+        assert {t: fingerprint(conn, t) for t in MARTS} == before
+        assert (
+            conn.execute(
+                "select indexname, indexdef from pg_indexes where schemaname = 'marts' order by 1"
+            ).fetchall()
+            == indexes
+        )
+        invalid = conn.execute(
+            "select count(*) from pg_index join pg_class on pg_class.oid = indrelid"
+            " where relnamespace = 'marts'::regnamespace and not indisvalid"
+        ).fetchone()
+        assert invalid == (0,)
+
+
+def test_a_failing_blocking_check_stops_the_marts_downstream(
+    monkeypatch: pytest.MonkeyPatch, built_url: str
+) -> None:
+    with psycopg.connect(built_url) as conn:
+        # Sabotage below the SQL: every movement written gets one deposit too many.
+        conn.execute(
+            "create function marts.inflate() returns trigger language plpgsql as"
+            " $$ begin new.count_deposits := new.count_deposits + 1; return new; end $$"
+        )
+        conn.execute(
+            "create trigger inflate before insert on marts.daily_movements"
+            " for each row execute function marts.inflate()"
+        )
+        conn.commit()
+
+    result = run_marts(monkeypatch, built_url, DAY, DAY)
+
+    assert not result.success
+    failed = {c.check_name for c in evaluations(result) if not c.passed}
+    assert "reconciles_with_core" in failed
+    assert {table for table, _ in materialized(result)} == {"daily_movements", "daily_logins"}

@@ -1,0 +1,157 @@
+"""Every mart check passes on a correct build and fails on the fault it exists to catch."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import psycopg
+import pytest
+
+from bitso_platform.defs.marts.assets import MARTS
+from bitso_platform.defs.marts.checks import CHECKS, prepare_session, run_check
+from bitso_platform.defs.marts.partitions import Window
+from bitso_platform_tests.marts import world
+
+DAY = world.BURST_DAY
+ONE_DAY = Window(DAY, DAY + timedelta(days=1))
+EVERYTHING = Window(world.FIRST_DAY, world.LAST_BUILT_DAY + timedelta(days=1))
+BY_TABLE = {mart.table: mart for mart in MARTS}
+
+
+def evaluate(url: str, table: str, check: str, window: Window) -> dg.AssetCheckResult:
+    mart = BY_TABLE[table]
+    spec = next(c for c in CHECKS[mart] if c.name == check)
+    with psycopg.connect(url) as conn:
+        prepare_session(conn)
+        return run_check(conn, mart, spec, window)
+
+
+def sabotage(url: str, *statements: str) -> None:
+    with psycopg.connect(url) as conn:
+        for statement in statements:
+            conn.execute(statement, {"day": DAY})
+
+
+@pytest.mark.parametrize("window", [ONE_DAY, EVERYTHING], ids=["one day", "whole range"])
+def test_every_check_passes_on_a_correct_build(built_url: str, window: Window) -> None:
+    for mart, checks in CHECKS.items():
+        for check in checks:
+            result = evaluate(built_url, mart.table, check.name, window)
+            assert result.passed, (mart.table, check.name, result.metadata)
+
+
+FAULTS = {
+    "a duplicate key once the unique index is gone": (
+        "daily_movements",
+        "keys_unique",
+        [
+            "drop index marts.daily_movements_key",
+            "insert into marts.daily_movements select * from marts.daily_movements"
+            " where day = %(day)s limit 1",
+        ],
+    ),
+    "a negative count": (
+        "daily_currency_totals",
+        "counts_not_negative",
+        ["update marts.daily_currency_totals set count_withdrawers = -1 where day = %(day)s"],
+    ),
+    "a movement amount off by one unit": (
+        "daily_movements",
+        "reconciles_with_core",
+        [
+            "update marts.daily_movements set amount_deposits = amount_deposits + 1"
+            " where (day, user_id, currency) in (select day, user_id, currency"
+            " from marts.daily_movements where day = %(day)s limit 1)"
+        ],
+    ),
+    "a missing movement row": (
+        "daily_movements",
+        "reconciles_with_core",
+        [
+            "delete from marts.daily_movements where (day, user_id, currency) in"
+            " (select day, user_id, currency from marts.daily_movements"
+            " where day = %(day)s and count_deposits > 0 limit 1)"
+        ],
+    ),
+    "a running balance that skips a movement": (
+        "daily_balances",
+        "equal_sum_of_movements",
+        [
+            "update marts.daily_balances set balance = balance + 1"
+            " where (day, user_id, currency) in (select day, user_id, currency"
+            " from marts.daily_balances where day = %(day)s limit 1)"
+        ],
+    ),
+    "a currency total off by one deposit": (
+        "daily_currency_totals",
+        "reconciles_with_core",
+        [
+            "update marts.daily_currency_totals set count_deposits = count_deposits + 1"
+            " where day = %(day)s and currency = 'mxn'"
+        ],
+    ),
+    "a login count off by one": (
+        "daily_logins",
+        "reconciles_with_core",
+        [
+            "update marts.daily_logins set count_logins = count_logins + 1"
+            " where (day, user_id) in (select day, user_id from marts.daily_logins"
+            " where day = %(day)s limit 1)"
+        ],
+    ),
+    "a deposit count to date off by one": (
+        "daily_user_status",
+        "reconciles_with_core",
+        [
+            "update marts.daily_user_status set count_deposits_to_date = "
+            "count_deposits_to_date + 1 where (day, user_id) in (select day, user_id"
+            " from marts.daily_user_status where day = %(day)s limit 1)"
+        ],
+    ),
+    "an active user missing": (
+        "daily_user_status",
+        "reconciles_with_core",
+        [
+            "delete from marts.daily_user_status where (day, user_id) in (select day, user_id"
+            " from marts.daily_user_status where day = %(day)s limit 1)"
+        ],
+    ),
+    "a deposit ordinal missing": (
+        "deposit_ordinals",
+        "reconciles_with_core",
+        [
+            "delete from marts.deposit_ordinals where (ordinal, day, user_id) in"
+            " (select ordinal, day, user_id from marts.deposit_ordinals"
+            " where day = %(day)s limit 1)"
+        ],
+    ),
+    "a KPI off by one active user": (
+        "daily_kpis",
+        "reconciles_with_core",
+        [
+            "update marts.daily_kpis set count_active_users = count_active_users + 1"
+            " where day = %(day)s"
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=list(FAULTS))
+def test_a_check_fails_on_its_fault_for_the_day_and_the_whole_range(
+    built_url: str, fault: str
+) -> None:
+    table, check, statements = FAULTS[fault]
+    sabotage(built_url, *statements)
+    for window in (ONE_DAY, EVERYTHING):
+        result = evaluate(built_url, table, check, window)
+        assert not result.passed, (fault, window)
+    elsewhere = Window(date(2020, 6, 1), date(2020, 6, 2))
+    assert evaluate(built_url, table, check, elsewhere).passed
+
+
+def test_the_coverage_check_warns_when_a_fact_day_is_not_built(built_url: str) -> None:
+    assert evaluate(built_url, "daily_kpis", "cover_fact_days", ONE_DAY).passed
+    sabotage(built_url, "delete from marts.daily_kpis where day = %(day)s")
+    result = evaluate(built_url, "daily_kpis", "cover_fact_days", ONE_DAY)
+    assert not result.passed
+    assert result.severity == dg.AssetCheckSeverity.WARN
+    assert result.metadata["unbuilt_fact_days"].value == 1

@@ -1,0 +1,155 @@
+"""`bitso build` and `bitso ask`, run as a user runs them, against real Postgres."""
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from bitso_platform import questions
+from bitso_platform.cli import main
+from bitso_platform_tests.marts import world
+
+DAY = world.BURST_DAY
+
+
+@pytest.fixture
+def bitso(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Run `bitso ...` on a given warehouse, with a Dagster instance of the test's own."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+
+    def run(url: str, *args: str):
+        monkeypatch.setenv("BITSO_WAREHOUSE_URL", url)
+        return CliRunner().invoke(main, list(args))
+
+    return run
+
+
+def test_build_runs_the_range_as_one_run_and_prints_rows_per_mart(bitso, built_url: str) -> None:
+    last = DAY + timedelta(days=2)
+    result = bitso(built_url, "build", "--from", DAY.isoformat(), "--to", last.isoformat())
+    assert result.exit_code == 0, result.output
+    for table in ("daily_movements", "daily_logins", "daily_kpis", "deposit_ordinals"):
+        assert f"marts/{table}" in result.output
+    assert f"days {DAY}..{last}; checks 20 passed" in result.output
+
+
+def test_build_without_the_days_before_fails_the_running_state_checks(
+    bitso, loaded_url: str
+) -> None:
+    last = DAY + timedelta(days=2)
+    result = bitso(loaded_url, "build", "--from", DAY.isoformat(), "--to", last.isoformat())
+    assert result.exit_code == 1
+    assert "check failed: marts/daily_balances equal_sum_of_movements" in result.output
+    with psycopg.connect(loaded_url) as conn:
+        assert conn.execute("select count(*) from marts.daily_movements").fetchone() != (0,)
+
+
+def test_build_refuses_days_outside_the_partitions(bitso, loaded_url: str) -> None:
+    before = bitso(loaded_url, "build", "--from", "2019-12-31", "--to", "2020-01-02")
+    assert before.exit_code == 2
+    assert "BITSO_PARTITIONS_START" in before.output
+    backwards = bitso(loaded_url, "build", "--from", "2020-01-05", "--to", "2020-01-01")
+    assert backwards.exit_code == 2
+    assert "is after --to" in backwards.output
+
+
+def test_ask_prints_one_json_object_with_question_params_and_answer(bitso, built_url: str) -> None:
+    with psycopg.connect(built_url) as conn:
+        active = questions.active_users(conn, DAY)
+        amount = questions.amount_deposited(conn, "mxn", DAY)
+        frequent = questions.frequent_depositors(conn, world.LAST_FACT_DAY, 5)
+
+    answer = json.loads(
+        bitso(built_url, "ask", "active-users", "--day", str(DAY), "--format", "json").output
+    )
+    assert answer == {"question": "active-users", "params": {"day": str(DAY)}, "answer": active}
+
+    output = bitso(
+        built_url,
+        "ask",
+        "amount-deposited",
+        "--currency",
+        "MXN",
+        "--day",
+        str(DAY),
+        "--format",
+        "json",
+    ).output
+    parsed = json.loads(output, parse_float=Decimal)
+    assert parsed["params"] == {"currency": "mxn", "day": str(DAY)}
+    assert Decimal(parsed["answer"]) == amount
+
+    output = bitso(
+        built_url,
+        "ask",
+        "frequent-depositors",
+        "--day",
+        str(world.LAST_FACT_DAY),
+        "--format",
+        "json",
+    ).output
+    assert json.loads(output) == {
+        "question": "frequent-depositors",
+        "params": {"day": str(world.LAST_FACT_DAY), "more_than": 5},
+        "answer": frequent,
+    }
+
+
+def test_ask_answers_null_and_zero_for_a_user_without_logins(bitso, built_url: str) -> None:
+    last = json.loads(
+        bitso(built_url, "ask", "last-login", "--user", world.IDLE, "--format", "json").output
+    )
+    assert last == {
+        "question": "last-login",
+        "params": {"user": world.IDLE, "as_of": None},
+        "answer": None,
+    }
+    count = bitso(
+        built_url,
+        "ask",
+        "login-count",
+        "--user",
+        world.IDLE,
+        "--from",
+        "2020-01-01",
+        "--to",
+        "2023-08-23",
+        "--format",
+        "csv",
+    ).output
+    assert count.splitlines() == ["user,from,to,answer", f"{world.IDLE},2020-01-01,2023-08-23,0"]
+
+
+def test_ask_prints_a_table_and_csv_of_lists(bitso, built_url: str) -> None:
+    with psycopg.connect(built_url) as conn:
+        currencies = questions.currencies_deposited(conn, DAY)
+    table = bitso(built_url, "ask", "currencies-deposited", "--day", str(DAY)).output
+    assert table.splitlines()[:3] == [
+        "question  currencies-deposited",
+        f"day       {DAY}",
+        f"count     {len(currencies)}",
+    ]
+    assert table.splitlines()[-len(currencies) :] == currencies
+    csv = bitso(built_url, "ask", "currencies-deposited", "--day", str(DAY), "--format", "csv")
+    assert csv.output.splitlines() == ["currency", *currencies]
+
+
+def test_ask_explains_what_to_run_when_the_marts_are_missing(
+    bitso, loaded_url: str, warehouse_url: str
+) -> None:
+    not_built = bitso(loaded_url, "ask", "active-users", "--day", str(DAY))
+    assert not_built.exit_code == 1
+    assert "run `bitso build`" in not_built.output
+    not_loaded = bitso(warehouse_url, "ask", "currencies-withdrawn", "--day", str(DAY))
+    assert not_loaded.exit_code == 1
+    assert "run `bitso load` first" in not_loaded.output
+    bad_day = bitso(loaded_url, "ask", "active-users", "--day", "2021-02-30")
+    assert bad_day.exit_code == 2
+    assert "is not a day" in bad_day.output

@@ -1,0 +1,34 @@
+-- marts.daily_user_status: at most one row per user and day. The unique index daily_user_status_key
+-- on exactly (user_id, day) enforces it, so while that index is there and valid the check reads
+-- only the catalog; without it, the window [window_start, window_end) is counted by key.
+with key_index as (
+    select
+        index.indisunique and index.indisvalid and array(
+            select attribute.attname::text
+            from unnest(index.indkey::int2[]) with ordinality as key (attnum, position)
+            inner join pg_attribute as attribute
+                on attribute.attrelid = index.indrelid and attribute.attnum = key.attnum
+            order by key.position
+        ) = array['user_id', 'day'] as key_enforced
+    from pg_index as index
+    where index.indexrelid = to_regclass('marts.daily_user_status_key')
+),
+
+repeated_keys as (
+    select user_id, day
+    from marts.daily_user_status
+    where day >= %(window_start)s and day < %(window_end)s
+    group by user_id, day
+    having count(*) > 1
+),
+
+final as materialized (
+    select
+        coalesce((select key_enforced from key_index), false) as key_enforced,
+        case
+            when (select key_enforced from key_index) then 0
+            else (select count(*) from repeated_keys)
+        end as repeated_keys
+)
+
+select *, repeated_keys = 0 as passed from final

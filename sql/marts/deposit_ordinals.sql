@@ -1,0 +1,49 @@
+-- marts.deposit_ordinals: one row per user and counted (complete) deposit, numbered in time
+-- order per user (ordinal 1 = the user's first counted deposit), with the UTC day it was
+-- made; from the deposit_ordinals ranges of marts.daily_user_status. "More than N counted
+-- deposits on or before D" is the users whose (N+1)-th deposit is dated on or before D: one
+-- index range (ordinal = N+1, day <= D) holding exactly the answer.
+-- Rebuilds the days [window_start, window_end) inside the caller's transaction.
+-- Backfills group millions of nearly unique keys: sorting in memory beats hashing (a state
+-- per group, spilled to disk) and parallel workers (which ship those states between
+-- processes).
+set local work_mem = '256MB';
+set local maintenance_work_mem = '512MB';
+set local enable_hashagg = off;
+set local max_parallel_workers_per_gather = 0;
+
+create schema if not exists marts;
+
+create table if not exists marts.deposit_ordinals (
+    ordinal bigint not null,
+    day date not null,
+    user_id text collate "C" not null
+);
+
+delete from marts.deposit_ordinals
+where day >= %(window_start)s and day < %(window_end)s;
+
+insert into marts.deposit_ordinals
+with active_days as (
+    select day, user_id, deposit_ordinals
+    from marts.daily_user_status
+    where day >= %(window_start)s and day < %(window_end)s and count_deposits > 0
+),
+
+final as (
+    select
+        ordinals.ordinal,
+        active_days.day,
+        active_days.user_id
+    from active_days
+    cross join lateral generate_series(
+        lower(active_days.deposit_ordinals), upper(active_days.deposit_ordinals) - 1
+    ) as ordinals (ordinal)
+)
+
+select * from final;
+
+-- Indexes come last: a full rebuild drops them and builds them again, sorted, after the insert.
+create unique index if not exists deposit_ordinals_key
+    on marts.deposit_ordinals (ordinal, day, user_id);
+create index if not exists deposit_ordinals_by_day on marts.deposit_ordinals (day);
