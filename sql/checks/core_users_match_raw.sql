@@ -3,10 +3,12 @@ with final as (
     select
         (select count(*) from raw.users) as raw_users,
         (select count(*) from core.users) as core_users,
-        (select count(*) from core.transactions
-            where user_id not in (select user_id from core.users)) as transactions_unknown_user,
-        (select count(*) from core.logins
-            where user_id not in (select user_id from core.users)) as logins_unknown_user
+        (select count(*) from core.transactions as t
+            where not exists (select 1 from core.users as u where u.user_id = t.user_id))
+            as transactions_unknown_user,
+        (select count(*) from core.logins as l
+            where not exists (select 1 from core.users as u where u.user_id = l.user_id))
+            as logins_unknown_user
 )
 
 select
