@@ -17,9 +17,9 @@ import psycopg
 import psycopg.rows
 import pyarrow as pa
 import pyarrow.compute as pc
-from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import sql
 
+from bitso_platform.arrow_copy import copy_batches
 from bitso_platform.snapshots.spec import SNAPSHOTS, Kind, Snapshot
 from bitso_platform.snapshots.staging import SnapshotFileError, stage_lines
 from bitso_platform.snapshots.validation import (
@@ -103,22 +103,19 @@ def _replace_clean_rows(
     """
     table = sql.Identifier("raw", snapshot.name)
     names = [*(c.target for c in snapshot.columns), "source_line"]
-    columns = sql.SQL(", ").join(sql.Identifier(name) for name in names)
     conn.execute(sql.SQL("truncate {}").format(table))
     verdicts = verdict_batches(db, snapshot, BATCH_ROWS)
     keeper = db.cursor()
-    encoder = ArrowToPostgresBinaryEncoder(pa.schema([verdicts.schema.field(n) for n in names]))
-    statement = sql.SQL("copy {} ({}) from stdin (format binary, freeze)").format(table, columns)
-    clean = 0
-    with conn.cursor().copy(statement) as copy:
-        copy.write(encoder.write_header())
+
+    def clean_batches() -> Iterator[pa.RecordBatch]:
         for batch in verdicts:
             is_clean = pc.is_null(batch.column("reason"))
             rows = batch.filter(is_clean)
-            copy.write(encoder.write_batch(rows.select(names)))
-            clean += rows.num_rows
             _keep(keeper, rejected=batch.filter(pc.invert(is_clean)), clean=rows)
-        copy.write(encoder.finish())
+            yield rows.select(names)
+
+    schema = pa.schema([verdicts.schema.field(n) for n in names])
+    clean = copy_batches(conn, table, clean_batches(), schema, freeze=True)
     if snapshot.key is None:
         return clean
     conflicting = reject_conflicting(db)
@@ -144,11 +141,7 @@ def _keep(
 def _delete_lines(conn: psycopg.Connection, table: sql.Identifier, lines: pa.Table) -> None:
     """Delete the rows of `table` with these source lines (few), in the load's transaction."""
     conn.execute("create temp table rejected_lines (source_line bigint) on commit drop")
-    _copy_batches(
-        conn,
-        sql.SQL("copy rejected_lines from stdin (format binary)"),
-        pa.RecordBatchReader.from_batches(lines.schema, lines.to_batches()),
-    )
+    copy_batches(conn, sql.Identifier("rejected_lines"), lines.to_batches(), lines.schema)
     conn.execute(
         sql.SQL(
             "delete from {} as t using rejected_lines as r where t.source_line = r.source_line"
@@ -156,30 +149,12 @@ def _delete_lines(conn: psycopg.Connection, table: sql.Identifier, lines: pa.Tab
     )
 
 
-def _copy_batches(
-    conn: psycopg.Connection, statement: sql.Composed, batches: pa.RecordBatchReader
-) -> None:
-    """Stream Arrow batches into `statement` (COPY ... FROM STDIN) in binary format."""
-    encoder = ArrowToPostgresBinaryEncoder(batches.schema)
-    with conn.cursor().copy(statement) as copy:
-        copy.write(encoder.write_header())
-        for batch in batches:
-            copy.write(encoder.write_batch(batch))
-        copy.write(encoder.finish())
-
-
 def _replace_quarantine(
     conn: psycopg.Connection, db: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, source: str
 ) -> None:
     conn.execute("delete from raw.quarantine where snapshot = %s", [snapshot.name])
-    _copy_batches(
-        conn,
-        sql.SQL(
-            "copy raw.quarantine (snapshot, source, line_no, reason, raw_line)"
-            " from stdin (format binary)"
-        ),
-        _labelled(db.sql(QUARANTINE_SQL).to_arrow_reader(BATCH_ROWS), snapshot.name, source),
-    )
+    rows = _labelled(db.sql(QUARANTINE_SQL).to_arrow_reader(BATCH_ROWS), snapshot.name, source)
+    copy_batches(conn, sql.Identifier("raw", "quarantine"), rows, rows.schema)
 
 
 def _labelled(batches: pa.RecordBatchReader, snapshot: str, source: str) -> pa.RecordBatchReader:
