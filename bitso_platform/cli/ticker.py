@@ -11,10 +11,15 @@ from typing import Any
 import click
 import psycopg
 
-from bitso_platform.settings import env
+from bitso_platform.settings import DEFAULT_BOOKS, env
 from bitso_platform.ticker.alert_evaluator import AlertEvaluator, list_episodes
 from bitso_platform.ticker.alerts import iso
-from bitso_platform.ticker.config import DEFAULT_REST_BUDGET_PER_MINUTE, ExchangeSettings
+from bitso_platform.ticker.config import (
+    DEFAULT_REST_BUDGET_PER_MINUTE,
+    ExchangeSettings,
+    parse_books,
+)
+from bitso_platform.ticker.health import book_freshness
 from bitso_platform.ticker.replay import Observation, ReplayExchange, read_observations
 from bitso_platform.ticker.sampler import Sampler, SamplerOptions
 
@@ -348,6 +353,43 @@ def _episodes_table(episodes: list[dict[str, object]]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in [header, *rows]
     )
+
+
+@ticker.command()
+@click.option(
+    "--max-age",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    help="Wall seconds within which every book must have received a priced observation.",
+)
+def health(max_age: float) -> None:
+    """Exit 0 when the sampler is recording every book, 1 (naming what is stale) otherwise.
+
+    Healthy means each book of BITSO_BOOKS has a non-gap row in ticker.spread_observations
+    (BITSO_WAREHOUSE_URL) received within the last --max-age seconds: the sampler runs,
+    the exchange feed arrives and Postgres accepts the writes. Gap rows do not count.
+    Used as the compose `ticker` service's health check.
+    """
+    try:
+        books = parse_books(env("BITSO_BOOKS", ",".join(DEFAULT_BOOKS)))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
+        with psycopg.connect(_warehouse_url(), options="-c TimeZone=UTC") as conn:
+            freshness = book_freshness(conn, books)
+    except psycopg.OperationalError as exc:
+        raise _unreachable(exc) from exc
+    stale = [book for book in freshness if not book.is_fresh(max_age)]
+    if stale:
+        raise click.ClickException(
+            f"stale (nothing received in the last {max_age:g} s): "
+            + "; ".join(book.describe() for book in stale)
+            + ". Check that `bitso ticker run` is running (compose: `docker compose logs "
+            "ticker`) and that it reaches BITSO_WS_URL / BITSO_API_URL; the sampler logs "
+            "its coverage and any write errors."
+        )
+    click.echo("healthy: " + "; ".join(book.describe() for book in freshness))
 
 
 @ticker.command()

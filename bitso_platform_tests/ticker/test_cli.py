@@ -72,6 +72,7 @@ def test_an_invalid_book_list_is_refused_with_what_to_set() -> None:
             ["ticker", "replay"],
             ["--speed", "--host", "--port", "--from", "--until", "--rest-limit", "--linger"],
         ),
+        (["ticker", "health"], ["--max-age", "BITSO_BOOKS", "BITSO_WAREHOUSE_URL"]),
     ],
 )
 def test_every_ticker_command_documents_its_options(command: list[str], options: list[str]) -> None:
