@@ -1,8 +1,10 @@
 """Team access to the warehouse: read-only roles per team, one writer for the pipeline.
 
-Each reader sees the marts its team uses and nothing else (no raw, quarantine, core or
-ticker tables). Applying is idempotent; tables that do not exist yet are granted once they
-do (the `warehouse/access_roles` asset re-applies after every mart build).
+Each reader sees the marts its team uses and nothing else: no raw, quarantine or ticker
+table, and of core only `core.users`, the population Q2 (users without a deposit) needs.
+Applying is idempotent; tables that do not exist yet are granted once they do, and
+`core.users` (swapped in anew by every load) regains its grants: the `warehouse/access_roles`
+asset re-applies after every mart build and snapshot load (`bitso access apply` by hand).
 """
 
 import psycopg
@@ -17,12 +19,15 @@ READERS: dict[str, tuple[str, ...]] = {
         "marts.daily_movements",
         "marts.daily_user_status",
         "marts.monthly_currency_stats",
+        "marts.deposit_ordinals",  # Q2, Q3
+        "core.users",  # Q2
     ),
     "ml_reader": (
         "marts.daily_user_features",
         "marts.daily_balances",
         "marts.daily_logins",
         "marts.daily_movements",
+        "marts.deposit_ordinals",  # Q3
     ),
     "experimentation_reader": (
         "marts.daily_user_status",
@@ -32,6 +37,8 @@ READERS: dict[str, tuple[str, ...]] = {
     "marketing_reader": (
         "marts.user_segments",
         "marts.daily_user_status",
+        "marts.deposit_ordinals",  # Q2, Q3
+        "core.users",  # Q2
     ),
 }
 WRITER = "platform_writer"
@@ -41,27 +48,32 @@ PIPELINE_SCHEMAS = ("raw", "core", "marts", "ticker")
 def apply_access_roles(conn: psycopg.Connection) -> dict[str, list[str]]:
     """Create the roles if missing and grant what each may use; the tables granted per role."""
     conn.execute(load_sql("roles/create_roles"))
-    granted: dict[str, list[str]] = {}
-    has_marts = _schema_exists(conn, "marts")
-    for role, tables in READERS.items():
-        existing = [t for t in tables if _exists(conn, t)]
-        if has_marts:  # a table dropped from a team's list loses its grant on re-apply
-            conn.execute(
-                sql.SQL("revoke all on all tables in schema marts from {}").format(
-                    sql.Identifier(role)
-                )
-            )
-        if existing:
-            conn.execute(sql.SQL("grant usage on schema marts to {}").format(sql.Identifier(role)))
-        for table in existing:
-            conn.execute(
-                sql.SQL("grant select on {} to {}").format(
-                    sql.Identifier(*table.split(".")), sql.Identifier(role)
-                )
-            )
-        granted[role] = existing
+    schemas = sorted({table.split(".")[0] for tables in READERS.values() for table in tables})
+    present = [schema for schema in schemas if _schema_exists(conn, schema)]
+    granted = {role: _grant_reader(conn, role, tables, present) for role, tables in READERS.items()}
     granted[WRITER] = _grant_writer(conn)
     return granted
+
+
+def _grant_reader(
+    conn: psycopg.Connection, role: str, tables: tuple[str, ...], schemas: list[str]
+) -> list[str]:
+    """Revoke the role's reads in `schemas`, then grant SELECT on its existing `tables`.
+
+    Revoking first makes a table dropped from a team's list lose its grant on re-apply.
+    """
+    name = sql.Identifier(role)
+    for schema in map(sql.Identifier, schemas):
+        conn.execute(sql.SQL("revoke all on all tables in schema {} from {}").format(schema, name))
+        conn.execute(sql.SQL("revoke usage on schema {} from {}").format(schema, name))
+    existing = [table for table in tables if _exists(conn, table)]
+    for schema in sorted({table.split(".")[0] for table in existing}):
+        conn.execute(sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(schema), name))
+    for table in existing:
+        conn.execute(
+            sql.SQL("grant select on {} to {}").format(sql.Identifier(*table.split(".")), name)
+        )
+    return existing
 
 
 def _exists(conn: psycopg.Connection, table: str) -> bool:

@@ -1,33 +1,45 @@
 """Each team role reads what its team uses and nothing else; the writer writes."""
 
+import dagster as dg
 import psycopg
 import pytest
+from click.testing import CliRunner
 from psycopg import sql
 
 from bitso_platform.access import READERS, WRITER, apply_access_roles
+from bitso_platform.cli import main
+from bitso_platform.definitions import defs
+from bitso_platform.defs.access.assets import ACCESS_ROLES, access_roles
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.snapshots.loader import RAW_DDL
 
-ALL_MARTS = sorted({table for tables in READERS.values() for table in tables})
+GRANTABLE = sorted({table for tables in READERS.values() for table in tables})
+PRIVATE = ("raw.users", "raw.quarantine", "raw.snapshot_loads", "core.transactions")
+
+
+def create_tables(warehouse: Warehouse, *tables: str) -> None:
+    """Tables with one row each, standing in for the marts and core tables of a build."""
+    with warehouse.connection() as conn:
+        conn.execute("create schema if not exists marts")
+        for table in tables:
+            name = sql.Identifier(*table.split("."))
+            conn.execute(sql.SQL("create table {} (day date)").format(name))
+            conn.execute(sql.SQL("insert into {} values ('2021-01-01')").format(name))
 
 
 @pytest.fixture
-def granted(warehouse: Warehouse) -> Warehouse:
+def built(warehouse: Warehouse) -> Warehouse:
     warehouse.ensure(*RAW_DDL, "core/schema")
-    with warehouse.connection() as conn:
-        conn.execute("create schema marts")
-        for table in ALL_MARTS:
-            conn.execute(
-                sql.SQL("create table {} (day date)").format(sql.Identifier(*table.split(".")))
-            )
-            conn.execute(
-                sql.SQL("insert into {} values ('2021-01-01')").format(
-                    sql.Identifier(*table.split("."))
-                )
-            )
+    create_tables(warehouse, *GRANTABLE, "core.transactions")
+    return warehouse
+
+
+@pytest.fixture
+def granted(built: Warehouse) -> Warehouse:
+    with built.connection() as conn:
         apply_access_roles(conn)
         apply_access_roles(conn)  # idempotent
-    return warehouse
+    return built
 
 
 def as_role(warehouse: Warehouse, role: str) -> psycopg.Connection:
@@ -42,13 +54,16 @@ def can_read(conn: psycopg.Connection, table: str) -> bool:
     return True
 
 
+def readable(
+    warehouse: Warehouse, role: str, tables: tuple[str, ...] = (*GRANTABLE, *PRIVATE)
+) -> set[str]:
+    with as_role(warehouse, role) as conn:
+        return {table for table in tables if can_read(conn, table)}
+
+
 @pytest.mark.parametrize("role", sorted(READERS))
 def test_a_reader_reads_its_marts_and_nothing_else(granted: Warehouse, role: str) -> None:
-    with as_role(granted, role) as conn:
-        readable = {table for table in ALL_MARTS if can_read(conn, table)}
-        assert readable == set(READERS[role])
-        for private in ("raw.users", "raw.quarantine", "raw.snapshot_loads"):
-            assert not can_read(conn, private)
+    assert readable(granted, role) == set(READERS[role])
 
 
 @pytest.mark.parametrize("role", sorted(READERS))
@@ -62,8 +77,74 @@ def test_a_reader_cannot_write(granted: Warehouse, role: str) -> None:
             conn.execute("create table marts.mine (x int)")
 
 
+def test_the_teams_answering_q2_and_q3_read_the_deposit_ordinals_and_the_users() -> None:
+    for role in ("bi_reader", "marketing_reader"):
+        assert {"marts.deposit_ordinals", "core.users"} <= set(READERS[role])
+    assert "marts.deposit_ordinals" in READERS["ml_reader"]
+
+
 def test_the_pipeline_writer_reads_and_writes_every_pipeline_table(granted: Warehouse) -> None:
     with as_role(granted, WRITER) as conn:
         conn.execute("insert into raw.quarantine values ('users', 'f', 2, 'bad_id', 'x')")
         conn.execute("delete from marts.daily_kpis")
         assert can_read(conn, "raw.quarantine")
+
+
+def test_a_table_created_after_an_apply_is_granted_by_the_next(warehouse: Warehouse) -> None:
+    warehouse.ensure(*RAW_DDL, "core/schema")
+    create_tables(warehouse, "marts.daily_kpis")
+    with warehouse.connection() as conn:
+        assert apply_access_roles(conn)["bi_reader"] == ["marts.daily_kpis"]
+    create_tables(warehouse, "marts.daily_currency_totals")
+    both = ("marts.daily_kpis", "marts.daily_currency_totals")
+    assert readable(warehouse, "bi_reader", both) == {"marts.daily_kpis"}
+
+    with warehouse.connection() as conn:
+        apply_access_roles(conn)
+
+    assert readable(warehouse, "bi_reader", both) == set(both)
+
+
+def test_the_access_roles_asset_grants_the_tables_that_exist(built: Warehouse) -> None:
+    result = dg.materialize([access_roles], resources={"warehouse": built})
+
+    assert result.success
+    metadata = result.asset_materializations_for_node(access_roles.op.name)[0].metadata
+    assert metadata["bi_reader"].value == ", ".join(
+        t for t in READERS["bi_reader"] if t in GRANTABLE
+    )
+    assert readable(built, "marketing_reader") == set(READERS["marketing_reader"])
+
+
+def test_bitso_access_apply_grants_and_says_what_each_role_got(
+    built: Warehouse, warehouse_url: str
+) -> None:
+    result = CliRunner().invoke(
+        main, ["access", "apply"], env={"BITSO_WAREHOUSE_URL": warehouse_url}
+    )
+
+    assert result.exit_code == 0, result.output
+    assert f"experimentation_reader: {', '.join(READERS['experimentation_reader'])}" in (
+        result.output
+    )
+    assert readable(built, "ml_reader") == set(READERS["ml_reader"])
+
+
+def test_bitso_access_apply_documents_itself() -> None:
+    result = CliRunner().invoke(main, ["access", "apply", "--help"])
+
+    assert result.exit_code == 0
+    assert "BITSO_WAREHOUSE_URL" in result.output and "platform_writer" in result.output
+
+
+def test_the_access_group_reapplies_the_roles_after_every_mart_build_and_load() -> None:
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    node = graph.get(ACCESS_ROLES)
+    marts = {key for key in graph.get_all_asset_keys() if key.path[0] == "marts"}
+
+    assert node.group_name == "access"
+    assert set(node.parent_keys) == marts | {dg.AssetKey(["core", "users"])}
+    assert node.automation_condition is not None
+    sensor = definitions.resolve_sensor_def("access_roles_automation")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

@@ -2,6 +2,7 @@
 
 import click
 
+from bitso_platform.cli.access import access
 from bitso_platform.cli.ask import ask
 from bitso_platform.cli.generate import generate
 from bitso_platform.cli.marts import build
@@ -24,3 +25,4 @@ main.add_command(quality)
 main.add_command(build)
 main.add_command(ask)
 main.add_command(ticker)
+main.add_command(access)

@@ -11,6 +11,7 @@ from typing import Any
 import click
 import psycopg
 
+from bitso_platform.cli.warehouse import unreachable, warehouse_url
 from bitso_platform.settings import DEFAULT_BOOKS, env
 from bitso_platform.ticker.alert_evaluator import AlertEvaluator, list_episodes
 from bitso_platform.ticker.alerts import iso
@@ -101,8 +102,6 @@ def run(
     embedded server). Logs coverage every --log-every seconds; Ctrl-C stops after
     writing what was sampled.
     """
-    from bitso_platform.resources.warehouse import Warehouse  # lazily: it imports Dagster
-
     _configure_logging(verbose)
     try:
         exchange = dataclasses.replace(
@@ -110,7 +109,7 @@ def run(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    url = Warehouse(url=env("BITSO_WAREHOUSE_URL", "")).resolved_url()
+    url = warehouse_url()
     options = SamplerOptions(speed=speed, log_every=log_every)
     click.echo(
         f"sampling {', '.join(exchange.books)} from {exchange.ws_url} "
@@ -276,19 +275,6 @@ def _resolved(resource: Any) -> Any:
     return type(resource)(**values)
 
 
-def _warehouse_url() -> str:
-    from bitso_platform.resources.warehouse import Warehouse  # lazily: it imports Dagster
-
-    return Warehouse(url=env("BITSO_WAREHOUSE_URL", "")).resolved_url()
-
-
-def _unreachable(exc: psycopg.OperationalError) -> click.ClickException:
-    return click.ClickException(
-        f"cannot reach the warehouse: {str(exc).strip()}; check that Postgres is up and "
-        "BITSO_WAREHOUSE_URL is right"
-    )
-
-
 @ticker.command()
 def evaluate() -> None:
     """Run one pass of the spread alert sensor's evaluation (same code, same cursor).
@@ -303,7 +289,7 @@ def evaluate() -> None:
     try:
         report = evaluator.run_pass()
     except psycopg.OperationalError as exc:
-        raise _unreachable(exc) from exc
+        raise unreachable(exc) from exc
     click.echo(report.summary())
 
 
@@ -323,10 +309,10 @@ def alerts(output_format: str) -> None:
     and resolved_at (null while open); timestamps are the observations' own.
     """
     try:
-        with psycopg.connect(_warehouse_url(), options="-c TimeZone=UTC") as conn:
+        with psycopg.connect(warehouse_url(), options="-c TimeZone=UTC") as conn:
             episodes = list_episodes(conn)
     except psycopg.OperationalError as exc:
-        raise _unreachable(exc) from exc
+        raise unreachable(exc) from exc
     if output_format == "json":
         click.echo(json.dumps(episodes, indent=2))
         return
@@ -376,10 +362,10 @@ def health(max_age: float) -> None:
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     try:
-        with psycopg.connect(_warehouse_url(), options="-c TimeZone=UTC") as conn:
+        with psycopg.connect(warehouse_url(), options="-c TimeZone=UTC") as conn:
             freshness = book_freshness(conn, books)
     except psycopg.OperationalError as exc:
-        raise _unreachable(exc) from exc
+        raise unreachable(exc) from exc
     stale = [book for book in freshness if not book.is_fresh(max_age)]
     if stale:
         raise click.ClickException(
@@ -431,7 +417,7 @@ def demo(file: Path, start: str, minutes: int, speed: float) -> None:
         raise click.BadParameter("start on a 10-minute boundary, e.g. 2024-07-16T23:30:00+00:00")
     end = begin + timedelta(minutes=minutes)
     observations = read_observations(file, start=begin, end=end)
-    url = _warehouse_url()
+    url = warehouse_url()
     evaluator = _alert_evaluator()
     click.echo(f"replaying {file.name} {begin:%H:%M}..{end:%H:%M} at {speed:g}x", err=True)
     asyncio.run(_sample_and_evaluate(observations, url, evaluator, speed, minutes * 60))
