@@ -37,6 +37,7 @@ class Dagster:
         assets: list[list[str]] | None = None,
         checks: list[tuple[list[str], str]] | None = None,
         tags: dict[str, str] | None = None,
+        run_config: dict[str, Any] | None = None,
     ) -> str:
         selector = self.selector(jobName=job)
         if assets is not None:
@@ -56,7 +57,7 @@ class Dagster:
             }""",
             params={
                 "selector": selector,
-                "runConfigData": {},
+                "runConfigData": run_config or {},
                 "executionMetadata": {
                     "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]
                 },
@@ -79,6 +80,33 @@ class Dagster:
                 raise TimeoutError(f"run {run_id} still {status} after {timeout}s")
             time.sleep(1)
         return status
+
+    def failures(self, run_id: str) -> list[str]:
+        """The messages and errors of a run's failure events, for assertion messages."""
+        data = self.query(
+            """
+            query($id: ID!) {
+              logsForRun(runId: $id, limit: 10000) {
+                ... on EventConnection {
+                  events {
+                    __typename
+                    ... on MessageEvent { message }
+                    ... on ErrorEvent { error { message } }
+                  }
+                }
+              }
+            }""",
+            id=run_id,
+        )
+        return [
+            f"{e['message']} {(e.get('error') or {}).get('message', '')}".strip()
+            for e in data["logsForRun"]["events"]
+            if "Failure" in e["__typename"] or e.get("error")
+        ]
+
+    def asset_keys(self, group: str) -> list[list[str]]:
+        data = self.query("query { assetNodes { assetKey { path } groupName } }")
+        return [n["assetKey"]["path"] for n in data["assetNodes"] if n["groupName"] == group]
 
     def asset_checks(self) -> list[tuple[list[str], str]]:
         data = self.query(
@@ -124,7 +152,12 @@ class Dagster:
             if e["__typename"] == "AssetCheckEvaluationEvent"
         ]
 
-    def launch_backfill(self, assets: list[list[str]], partitions: list[str]) -> str:
+    def launch_backfill(
+        self,
+        assets: list[list[str]],
+        partitions: list[str],
+        run_config: dict[str, Any] | None = None,
+    ) -> str:
         data = self.query(
             """
             mutation($params: LaunchBackfillParams!) {
@@ -134,7 +167,11 @@ class Dagster:
                 ... on Error { message }
               }
             }""",
-            params={"assetSelection": [{"path": p} for p in assets], "partitionNames": partitions},
+            params={
+                "assetSelection": [{"path": p} for p in assets],
+                "partitionNames": partitions,
+                "runConfigData": run_config or {},
+            },
         )["launchPartitionBackfill"]
         if data["__typename"] != "LaunchBackfillSuccess":
             raise GraphQLError(data)
