@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
+
+from bitso_platform.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -53,3 +56,40 @@ def test_no_secret_is_written_into_the_repo() -> None:
     assert not (ROOT / ".env").exists() or ".env" in (ROOT / ".gitignore").read_text()
     example = (ROOT / ".env.example").read_text()
     assert "POSTGRES_PASSWORD=" in example and "MINIO_ROOT_PASSWORD=" in example
+
+
+def commands(service: dict) -> list[list[str]]:
+    """The service's command and health check test, as argument lists."""
+    found = [service.get("command", [])]
+    test = service.get("healthcheck", {}).get("test", [])
+    if test and test[0] == "CMD":
+        found.append(test[1:])
+    return [command for command in found if isinstance(command, list) and command]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_bitso_command_a_service_runs_exists(name: str) -> None:
+    service = {**COMPOSE["x-platform"], **SERVICES[name]}
+    for command in commands(service):
+        if command[0] == "bitso":
+            subcommand = [arg for arg in command[1:] if not arg.startswith("-")][:2]
+            result = CliRunner().invoke(main, [*subcommand, "--help"])
+            assert result.exit_code == 0, f"{name}: `bitso {' '.join(subcommand)}` does not exist"
+
+
+def test_the_instance_files_the_services_read_are_baked_into_the_image() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for name in ("webserver", "daemon"):
+        for command in commands(SERVICES[name]):
+            for arg in command:
+                if arg.startswith("/opt/dagster/home/"):
+                    file = Path(arg).name
+                    assert (ROOT / "deploy" / file).exists()
+                    assert f"deploy/{file}" in dockerfile, f"{name} reads {arg}, not copied"
+
+
+def test_the_workspace_points_at_the_code_service() -> None:
+    workspace = yaml.safe_load((ROOT / "deploy" / "workspace.yaml").read_text())
+    server = workspace["load_from"][0]["grpc_server"]
+    assert server["host"] in SERVICES
+    assert str(server["port"]) in SERVICES[server["host"]]["command"]
