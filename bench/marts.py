@@ -20,6 +20,7 @@ Run: .venv/bin/python bench/marts.py [--scales 1 10] [--postgres-url URL]
 """
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -38,9 +39,11 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 from psycopg import sql
+from sqlalchemy.engine import make_url
 
 from bitso_platform import questions
 from bitso_platform.definitions import defs
+from bitso_platform.defs.marts.assets import MARTS
 from bitso_platform.generate import generate_snapshots
 
 log = logging.getLogger("bench.marts")
@@ -48,6 +51,7 @@ log = logging.getLogger("bench.marts")
 FIRST_DAY = date(2020, 1, 1)
 LAST_DAY = date(2023, 8, 23)
 HISTORY_DAYS = (LAST_DAY - FIRST_DAY).days + 1
+EVENT_BATCH_SIZE = "10000"
 QUESTIONS = (
     "active_users",
     "users_without_deposit",
@@ -240,8 +244,41 @@ def throwaway_database(admin_url: str, keep: bool) -> Iterator[str]:
                 admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
 
 
-def run_marts(first: date, last: date) -> Run:
-    """The daily_marts job over first..last as one run, on an in-memory Dagster instance."""
+@contextmanager
+def dagster_instance(admin_url: str) -> Iterator[dg.DagsterInstance]:
+    """A Dagster instance as deployed: PooledPostgresStorage in a throwaway database of the
+    server, event batches on (deploy/dagster.yaml, docs/operations.md)."""
+    os.environ["DAGSTER_EVENT_BATCH_SIZE"] = EVENT_BATCH_SIZE
+    with (
+        throwaway_database(admin_url, keep=False) as conninfo,
+        tempfile.TemporaryDirectory() as home,
+    ):
+        database = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
+        url = make_url(admin_url).set(database=str(database)).render_as_string(hide_password=False)
+        config = {
+            "telemetry": {"enabled": False},
+            "storage": {
+                "custom": {
+                    "module": "bitso_platform.dagster_storage",
+                    "class": "PooledPostgresStorage",
+                    "config": {"postgres_url": url},
+                }
+            },
+        }
+        Path(home, "dagster.yaml").write_text(json.dumps(config))
+        with dg.DagsterInstance.from_config(home) as instance:
+            yield instance
+
+
+def marts_job() -> dg.JobDefinition:
+    """The marts of the eight questions (MARTS) and their checks, as daily_marts runs them."""
+    selection = dg.AssetSelection.assets(*(mart.asset_key for mart in MARTS))
+    job = dg.define_asset_job("bench_marts", selection=selection)
+    return dg.Definitions.merge(defs(), dg.Definitions(jobs=[job])).resolve_job_def("bench_marts")
+
+
+def run_marts(instance: dg.DagsterInstance, first: date, last: date) -> Run:
+    """The marts over first..last as one run."""
     if first == last:
         tags = {"dagster/partition": first.isoformat()}
     else:
@@ -249,10 +286,9 @@ def run_marts(first: date, last: date) -> Run:
             "dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat(),
         }
-    job = defs().resolve_job_def("daily_marts")
     started = time.perf_counter()
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
+    result = marts_job().execute_in_process(
+        instance=instance,
         tags=tags,
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         raise_on_error=False,
@@ -380,10 +416,15 @@ def bench_scale(scale: float, args: argparse.Namespace) -> ScaleResult:
 def measure(scale: float, url: str, load_seconds: float, args: argparse.Namespace) -> ScaleResult:
     os.environ["BITSO_WAREHOUSE_URL"] = url  # the daily_marts runs' warehouse
     log.info("scale %g: full backfill %s..%s in one run", scale, FIRST_DAY, LAST_DAY)
-    backfill = run_marts(FIRST_DAY, LAST_DAY)
-    log.info("scale %g: one day, first and last", scale)
-    first_day = min((run_marts(FIRST_DAY, FIRST_DAY) for _ in range(3)), key=lambda r: r.wall)
-    last_day = min((run_marts(LAST_DAY, LAST_DAY) for _ in range(3)), key=lambda r: r.wall)
+    with dagster_instance(args.postgres_url) as instance:
+        backfill = run_marts(instance, FIRST_DAY, LAST_DAY)
+        log.info("scale %g: one day, first and last", scale)
+        first_day = min(
+            (run_marts(instance, FIRST_DAY, FIRST_DAY) for _ in range(3)), key=lambda r: r.wall
+        )
+        last_day = min(
+            (run_marts(instance, LAST_DAY, LAST_DAY) for _ in range(3)), key=lambda r: r.wall
+        )
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("set time zone 'UTC'")
         counts = {name: count_rows(conn, name) for name in ("users", "transactions", "logins")}

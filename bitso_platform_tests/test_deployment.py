@@ -1,11 +1,14 @@
 """Static checks of the compose deployment: it parses, and everything it names exists."""
 
+import importlib
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
+from dagster._config import validate_config
+from dagster_postgres import DagsterPostgresStorage
 
 from bitso_platform.cli import main
 
@@ -43,10 +46,15 @@ def test_the_image_builds_from_files_in_the_repo() -> None:
 
 def test_dagster_storage_is_postgres_with_credentials_from_the_environment() -> None:
     instance = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
-    db = instance["storage"]["postgres"]["postgres_db"]
+    storage = instance["storage"]["custom"]
+    storage_class = getattr(importlib.import_module(storage["module"]), storage["class"])
+    assert issubclass(storage_class, DagsterPostgresStorage)
+    assert validate_config(storage_class.config_type(), storage["config"]).success
+    db = storage["config"]["postgres_db"]
     env = COMPOSE["x-platform"]["environment"]
     for field in ("hostname", "db_name", "username", "password"):
         assert db[field]["env"] in env, f"{field} comes from a variable compose does not set"
+    assert int(env["DAGSTER_EVENT_BATCH_SIZE"]) > 0, "backfill events are written in batches"
 
 
 def test_no_secret_is_written_into_the_repo() -> None:
