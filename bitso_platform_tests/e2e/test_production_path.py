@@ -189,6 +189,7 @@ def test_a_backfill_of_the_marts_over_every_day_of_the_drop_is_one_successful_ru
 def test_every_asset_check_of_the_code_location_passes(
     loaded: Dagster, backfill: str, days: list[str]
 ) -> None:
+    loaded.wait_for_backfill(backfill)
     checks = loaded.asset_checks()
     groups: dict[str, list[tuple[list[str], str]]] = {}
     for check in checks:
@@ -209,7 +210,7 @@ def test_every_asset_check_of_the_code_location_passes(
 
     results = []
     for run_id in runs:
-        assert loaded.wait_for_run(run_id) == "SUCCESS", f"see {loaded.logs}"  # type: ignore[attr-defined]
+        assert loaded.wait_for_run(run_id) == "SUCCESS", loaded.failures(run_id)
         results += loaded.check_results(run_id)
     assert sorted((asset, name) for asset, name, _ in results) == sorted(
         ("/".join(path), name) for path, name in checks
@@ -221,6 +222,8 @@ def test_every_asset_check_of_the_code_location_passes(
 def test_the_team_roles_are_granted_after_the_build_and_read_only_their_marts(
     loaded: Dagster, backfill: str
 ) -> None:
+    loaded.wait_for_backfill(backfill)
+
     def granted() -> bool:
         with warehouse(loaded, "marketing_reader") as conn:
             try:
