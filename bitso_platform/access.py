@@ -24,6 +24,8 @@ READERS: dict[str, tuple[str, ...]] = {
     ),
     "ml_reader": (
         "marts.daily_user_features",
+        "marts.user_features_as_of",
+        "marts.user_currency_features_as_of",
         "marts.daily_balances",
         "marts.daily_logins",
         "marts.daily_movements",

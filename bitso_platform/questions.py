@@ -22,6 +22,9 @@ from bitso_platform.sql import load_sql
 
 Source = psycopg.Connection | Warehouse
 
+# Marketing's segments (marts.user_segments; rules in docs/marts.md).
+SEGMENTS = ("never_deposited", "dormant", "new_this_week", "high_value")
+
 
 class MartsNotBuilt(LookupError):
     """The marts do not cover the days a question reads; the message says what to run."""
@@ -96,6 +99,26 @@ def amount_deposited(source: Source, currency: str, day: date) -> Decimal:
     with _connection(source) as conn:
         _require_days(conn, day, day)
         return Decimal(_value(conn, "amount_deposited", {"currency": currency, "day": day}))
+
+
+def segment(source: Source, name: str, day: date) -> list[str]:
+    """Users in the segment `name` as of the end of `day` (marts.user_segments), sorted."""
+    if name not in SEGMENTS:
+        raise ValueError(f"unknown segment {name!r}: one of {', '.join(SEGMENTS)}")
+    with _connection(source) as conn:
+        _require_history(conn, day)
+        # The view's plan is a few index probes per user; compiling it would cost more.
+        conn.execute("set local jit = off")
+        return _column(conn, "segment", {"name": name, "day": day})
+
+
+def user_level(source: Source, user_id: str, day: date) -> tuple[str, str] | None:
+    """The user's (level, jurisdiction) as of the end of `day` (core.user_levels), or None."""
+    with _connection(source) as conn:
+        row = conn.execute(
+            load_sql("questions/user_level"), {"user_id": user_id.strip(), "day": day}
+        ).fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def built(conn: psycopg.Connection, from_day: date | None, to_day: date | None) -> Built:

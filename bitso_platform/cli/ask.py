@@ -148,6 +148,20 @@ def amount_deposited(currency: str, day: date, output_format: str) -> None:
     )
 
 
+@ask.command("segment")
+@click.option("--name", required=True, type=click.Choice(questions.SEGMENTS), help="Segment N.")
+@click.option("--day", required=True, type=Day(), help="As of the end of this UTC day D.")
+@_format_option
+def segment(name: str, day: date, output_format: str) -> None:
+    """Marketing: the users of segment N as of the end of D (rules: docs/marts.md)."""
+    _answer(
+        "segment",
+        {"name": name, "day": day},
+        output_format,
+        lambda c: questions.segment(c, name, day),
+    )
+
+
 def _answer(
     name: str,
     params: dict[str, Any],

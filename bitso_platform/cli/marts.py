@@ -36,7 +36,7 @@ class Day(click.ParamType):
 class Summary:
     """What one build run did, read from its Dagster events."""
 
-    rows: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int | None] = field(default_factory=dict)  # None: a view
     seconds: dict[str, float] = field(default_factory=dict)
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
@@ -145,7 +145,8 @@ def _record_materialization(summary: Summary, event: dg.DagsterEvent) -> None:
     if key in summary.rows:
         return
     metadata = event.materialization.metadata
-    summary.rows[key] = int(metadata["dagster/row_count"].value)  # type: ignore[arg-type]
+    count = metadata.get("dagster/row_count")
+    summary.rows[key] = None if count is None else int(count.value)  # type: ignore[arg-type]
     summary.seconds[key] = float(metadata["seconds"].value)  # type: ignore[arg-type]
 
 
@@ -163,7 +164,8 @@ def _record_check(summary: Summary, event: dg.DagsterEvent) -> None:
 def _summary_table(summary: Summary, first: date, last: date, wall: float) -> str:
     rows = [("mart", "rows", "seconds")]
     rows += [
-        (key, f"{count:,}", f"{summary.seconds[key]:.2f}") for key, count in summary.rows.items()
+        (key, "view" if count is None else f"{count:,}", f"{summary.seconds[key]:.2f}")
+        for key, count in summary.rows.items()
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [

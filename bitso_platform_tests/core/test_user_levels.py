@@ -1,15 +1,18 @@
 """core.user_levels: one row per user and validity interval, rank 1 = latest."""
 
 import io
+from datetime import date
 
 import dagster as dg
 import pytest
 
+from bitso_platform import questions
 from bitso_platform.defs.core.assets import user_levels
 from bitso_platform.defs.core.checks import user_level_intervals_chain
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.snapshots.loader import RAW_DDL, load_snapshot
 from bitso_platform.snapshots.spec import SNAPSHOTS
+from bitso_platform.sql import load_sql
 
 ANA, BEN, CAROL = "a" * 32, "b" * 32, "c" * 32
 
@@ -81,3 +84,26 @@ def test_a_user_without_levels_has_no_rows(levels: Warehouse) -> None:
         assert conn.execute(
             "select count(*) from core.user_levels where user_id = %s", [CAROL]
         ).fetchone() == (0,)
+
+
+def test_the_level_on_a_day_is_the_one_holding_at_the_end_of_it(levels: Warehouse) -> None:
+    assert questions.user_level(levels, ANA, date(2020, 12, 31)) is None
+    assert questions.user_level(levels, ANA, date(2021, 1, 1)) == ("1", "mx")  # set at 10:00
+    assert questions.user_level(levels, ANA, date(2021, 4, 30)) == ("1", "mx")
+    assert questions.user_level(levels, ANA, date(2021, 5, 1)) == ("2", "mx")
+    assert questions.user_level(levels, BEN, date(2021, 3, 2)) is None
+    assert questions.user_level(levels, BEN, date(2021, 3, 3)) == ("3", "ar")
+    assert questions.user_level(levels, CAROL, date(2023, 1, 1)) is None
+
+
+def test_the_level_on_a_day_is_one_probe_of_a_covering_index(levels: Warehouse) -> None:
+    with levels.connection() as conn:
+        conn.execute("set local enable_seqscan = off")  # a three-user table would be scanned
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                "explain " + load_sql("questions/user_level"), {"user_id": ANA, "day": date.today()}
+            )
+        )
+    assert "Index Only Scan using user_levels_as_of" in plan
+    assert "Sort" not in plan

@@ -19,6 +19,7 @@ MARTS = (
     "deposit_ordinals",
     "daily_kpis",
 )
+FEATURES = ("daily_user_features", "user_segments", "monthly_currency_stats")
 DAY = world.BURST_DAY
 
 
@@ -77,9 +78,9 @@ def test_a_range_is_one_run_that_materializes_every_day_of_every_mart(
     result = run_marts(monkeypatch, loaded_url, first, last)
     assert result.success
     days = {(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)}
-    assert materialized(result) == {(table, day) for table in MARTS for day in days}
+    assert materialized(result) == {(table, day) for table in (*MARTS, *FEATURES) for day in days}
     checks = evaluations(result)
-    assert len(checks) == 20
+    assert len(checks) == 28
     assert [c.check_name for c in checks if not c.passed] == ["cover_fact_days"]
 
 
@@ -90,7 +91,7 @@ def test_a_day_alone_continues_the_running_state_of_the_days_before_it(
     result = run_marts(monkeypatch, loaded_url, DAY, DAY)
     assert result.success
     with psycopg.connect(loaded_url) as alone, psycopg.connect(built_url) as whole:
-        for table in MARTS:
+        for table in (*MARTS, "daily_user_features", "user_segments"):
             assert day_rows(alone, table, DAY) == day_rows(whole, table, DAY), table
             assert day_rows(alone, table, DAY)
 

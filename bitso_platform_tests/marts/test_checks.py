@@ -8,13 +8,14 @@ import pytest
 
 from bitso_platform.defs.marts.assets import MARTS
 from bitso_platform.defs.marts.checks import CHECKS, prepare_session, run_check
+from bitso_platform.defs.marts.features import FEATURE_MARTS
 from bitso_platform.defs.marts.partitions import Window
 from bitso_platform_tests.marts import world
 
 DAY = world.BURST_DAY
 ONE_DAY = Window(DAY, DAY + timedelta(days=1))
 EVERYTHING = Window(world.FIRST_DAY, world.LAST_BUILT_DAY + timedelta(days=1))
-BY_TABLE = {mart.table: mart for mart in MARTS}
+BY_TABLE = {mart.table: mart for mart in (*MARTS, *FEATURE_MARTS)}
 
 
 def evaluate(url: str, table: str, check: str, window: Window) -> dg.AssetCheckResult:
@@ -122,6 +123,61 @@ FAULTS = {
             "delete from marts.deposit_ordinals where (ordinal, day, user_id) in"
             " (select ordinal, day, user_id from marts.deposit_ordinals"
             " where day = %(day)s limit 1)"
+        ],
+    ),
+    "a 30-day feature window off by one deposit": (
+        "daily_user_features",
+        "reconciles_with_daily_marts",
+        [
+            "update marts.daily_user_features set count_deposits_30d = count_deposits_30d + 1,"
+            " count_deposits_90d = count_deposits_90d + 1,"
+            " count_deposits_to_date = count_deposits_to_date + 1"
+            " where (user_id, currency, day) in (select user_id, currency, day"
+            " from marts.daily_user_features where day = %(day)s limit 1)"
+        ],
+    ),
+    "a feature row missing where a movement leaves a window": (
+        "daily_user_features",
+        "reconciles_with_daily_marts",
+        [
+            "delete from marts.daily_user_features where (user_id, currency, day) in"
+            " (select user_id, currency, day from marts.daily_user_features"
+            " where day = %(day)s and count_deposits_7d = 0 limit 1)"
+        ],
+    ),
+    "a feature dated after its day": (
+        "daily_user_features",
+        "no_future_information",
+        [
+            "update marts.daily_user_features set last_deposit_on = day + 1"
+            " where (user_id, currency, day) in (select user_id, currency, day"
+            " from marts.daily_user_features where day = %(day)s limit 1)"
+        ],
+    ),
+    "a 7-day window larger than the 30-day one": (
+        "daily_user_features",
+        "windows_nest",
+        [
+            "update marts.daily_user_features set count_withdrawals_7d ="
+            " count_withdrawals_30d + 1 where (user_id, currency, day) in"
+            " (select user_id, currency, day from marts.daily_user_features"
+            " where day = %(day)s limit 1)"
+        ],
+    ),
+    "a month's deposit sum off by one unit": (
+        "monthly_currency_stats",
+        "reconciles_with_daily_marts",
+        [
+            "update marts.monthly_currency_stats set amount_deposits = amount_deposits + 1"
+            " where month = date_trunc('month', %(day)s::date) and count_deposits > 0"
+        ],
+    ),
+    "a month's depositors counted twice": (
+        "monthly_currency_stats",
+        "counts_not_negative",
+        [
+            "update marts.monthly_currency_stats set count_depositors = count_deposits + 1"
+            " where month = date_trunc('month', %(day)s::date) and count_deposits > 0"
         ],
     ),
     "a KPI off by one active user": (

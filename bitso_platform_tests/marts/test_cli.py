@@ -37,7 +37,9 @@ def test_build_runs_the_range_as_one_run_and_prints_rows_per_mart(bitso, built_u
     assert result.exit_code == 0, result.output
     for table in ("daily_movements", "daily_logins", "daily_kpis", "deposit_ordinals"):
         assert f"marts/{table}" in result.output
-    assert f"days {DAY}..{last}; checks 20 passed" in result.output
+    rows = [line.split()[:2] for line in result.output.splitlines()]
+    assert ["marts/user_segments", "view"] in rows  # a view: rebuilt, not counted
+    assert f"days {DAY}..{last}; checks 28 passed" in result.output
 
 
 def test_build_without_the_days_before_fails_the_running_state_checks(
@@ -153,3 +155,26 @@ def test_ask_explains_what_to_run_when_the_marts_are_missing(
     bad_day = bitso(loaded_url, "ask", "active-users", "--day", "2021-02-30")
     assert bad_day.exit_code == 2
     assert "is not a day" in bad_day.output
+
+
+def test_ask_segment_prints_the_members_as_json_csv_or_a_table(bitso, built_url: str) -> None:
+    with psycopg.connect(built_url) as conn:
+        members = questions.segment(conn, "high_value", DAY)
+    assert members
+    args = ("ask", "segment", "--name", "high_value", "--day", str(DAY))
+    assert json.loads(bitso(built_url, *args, "--format", "json").output) == {
+        "question": "segment",
+        "params": {"name": "high_value", "day": str(DAY)},
+        "answer": members,
+    }
+    assert bitso(built_url, *args, "--format", "csv").output.splitlines() == ["user_id", *members]
+    table = bitso(built_url, *args).output.splitlines()
+    assert table[:4] == [
+        "question  segment",
+        "name      high_value",
+        f"day       {DAY}",
+        f"count     {len(members)}",
+    ]
+    unknown = bitso(built_url, "ask", "segment", "--name", "whales", "--day", str(DAY))
+    assert unknown.exit_code == 2
+    assert "never_deposited" in unknown.output

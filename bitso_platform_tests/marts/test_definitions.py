@@ -17,6 +17,9 @@ MARTS = {
     "daily_user_status",
     "deposit_ordinals",
     "daily_kpis",
+    "daily_user_features",
+    "user_segments",
+    "monthly_currency_stats",
 }
 CHECKS = {
     "daily_movements": {"keys_unique", "counts_not_negative", "reconciles_with_core"},
@@ -26,6 +29,14 @@ CHECKS = {
     "daily_user_status": {"keys_unique", "counts_not_negative", "reconciles_with_core"},
     "deposit_ordinals": {"keys_unique", "reconciles_with_core"},
     "daily_kpis": {"keys_unique", "counts_not_negative", "reconciles_with_core", "cover_fact_days"},
+    "daily_user_features": {
+        "keys_unique",
+        "windows_nest",
+        "no_future_information",
+        "reconciles_with_daily_marts",
+    },
+    "user_segments": {"reconciles_with_daily_marts"},
+    "monthly_currency_stats": {"keys_unique", "counts_not_negative", "reconciles_with_daily_marts"},
 }
 
 

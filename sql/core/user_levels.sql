@@ -28,4 +28,5 @@ select * from final;
 drop table if exists core.user_levels;
 alter table core.user_levels__next rename to user_levels;
 alter table core.user_levels add primary key (user_id, rank);
-create index user_levels_as_of on core.user_levels (user_id, valid_from desc);
+create index user_levels_as_of
+    on core.user_levels (user_id, valid_from desc, rank) include (level, jurisdiction);

@@ -39,10 +39,23 @@ class Mart:
     deps: tuple[str, ...]
     key: tuple[str, ...]
     columns: tuple[tuple[str, str, str], ...]  # name, Postgres type, meaning
+    period: str = "day"  # the time column: "day", or "month" for a monthly table
+    view: bool = False  # a view computed when read: a run (re)creates it
+    nullable: tuple[str, ...] = ("previous_login_at",)
 
     @property
     def asset_key(self) -> dg.AssetKey:
         return dg.AssetKey(["marts", self.table])
+
+    def span(self, window: Window) -> Window:
+        """The rows a run over the window rebuilds: whole months for a monthly table."""
+        if self.period == "month":
+            return Window(window.start.replace(day=1), window.end)
+        return window
+
+    def shown(self, window: Window) -> Window:
+        """The days a run reports on: a view's last day only (a view holds every day)."""
+        return Window(window.last, window.end) if self.view else window
 
     def column_schema(self) -> dg.TableSchema:
         return dg.TableSchema(
@@ -51,7 +64,7 @@ class Mart:
                     name,
                     data_type,
                     description=meaning,
-                    constraints=dg.TableColumnConstraints(nullable=name == "previous_login_at"),
+                    constraints=dg.TableColumnConstraints(nullable=name in self.nullable),
                 )
                 for name, data_type, meaning in self.columns
             ]
@@ -244,13 +257,21 @@ MARTS = (
 )
 
 
-def rebuild(conn: psycopg.Connection, warehouse: Warehouse, mart: Mart, window: Window) -> int:
-    """Replace the window's rows of the mart (caller's transaction); the rows now in it."""
-    table = sql.Identifier("marts", mart.table)
+def rebuild(
+    conn: psycopg.Connection, warehouse: Warehouse, mart: Mart, window: Window
+) -> int | None:
+    """Replace the window's rows of the mart (caller's transaction); the rows now in it.
+
+    A view is (re)created instead, and not counted: counting evaluates it.
+    """
+    window = mart.span(window)
+    if mart.view:
+        warehouse.run_sql(conn, f"marts/{mart.table}")
+        return None
     if _window_holds_every_row(conn, mart, window):
         _empty_without_indexes(conn, mart)
     warehouse.run_sql(conn, f"marts/{mart.table}", window.params())
-    return _count(conn, table, window)
+    return _count(conn, mart, window)
 
 
 def tidy(warehouse: Warehouse, mart: Mart, window: Window) -> None:
@@ -260,7 +281,7 @@ def tidy(warehouse: Warehouse, mart: Mart, window: Window) -> None:
     scans need the pages marked all-visible; the daily trickle is left to autovacuum.
     VACUUM cannot run inside a transaction, hence its own autocommit connection.
     """
-    if window.days > 1:
+    if window.days > 1 and not mart.view:
         with warehouse.connection(autocommit=True) as conn:
             conn.execute(sql.SQL("vacuum (analyze) {}").format(sql.Identifier("marts", mart.table)))
 
@@ -272,8 +293,9 @@ def _window_holds_every_row(conn: psycopg.Connection, mart: Mart, window: Window
         return False
     outside = conn.execute(
         sql.SQL(
-            "select exists (select from {} where day < %(window_start)s or day >= %(window_end)s)"
-        ).format(sql.Identifier("marts", mart.table)),
+            "select exists (select from {} where {period} < %(window_start)s"
+            " or {period} >= %(window_end)s)"
+        ).format(sql.Identifier("marts", mart.table), period=sql.Identifier(mart.period)),
         window.params(),
     ).fetchone()
     return bool(outside) and not outside[0]
@@ -296,27 +318,27 @@ def _empty_without_indexes(conn: psycopg.Connection, mart: Mart) -> None:
         conn.execute(sql.SQL("drop index {}").format(sql.Identifier("marts", index)))
 
 
-def _count(conn: psycopg.Connection, table: sql.Composable, window: Window) -> int:
+def _count(conn: psycopg.Connection, mart: Mart, window: Window) -> int:
     query = sql.SQL(
-        "select count(*) from {} where day >= %(window_start)s and day < %(window_end)s"
-    ).format(table)
+        "select count(*) from {} where {period} >= %(window_start)s and {period} < %(window_end)s"
+    ).format(sql.Identifier("marts", mart.table), period=sql.Identifier(mart.period))
     row = conn.execute(query, window.params()).fetchone()
     return row[0] if row else 0
 
 
 def _metadata(
-    conn: psycopg.Connection, mart: Mart, window: Window, rows: int, seconds: float
+    conn: psycopg.Connection, mart: Mart, window: Window, rows: int | None, seconds: float
 ) -> dict[str, object]:
-    table = sql.Identifier("marts", mart.table)
     preview = conn.execute(
         sql.SQL(
-            "select * from {} where day >= %(window_start)s and day < %(window_end)s limit 5"
-        ).format(table),
-        window.params(),
+            "select * from {} where {period} >= %(window_start)s and {period} < %(window_end)s"
+            " limit 5"
+        ).format(sql.Identifier("marts", mart.table), period=sql.Identifier(mart.period)),
+        mart.shown(window).params(),
     ).fetchall()
     # Dagster copies this onto every partition of the run: the counts are the run's window.
     return {
-        "dagster/row_count": rows,
+        **({} if rows is None else {"dagster/row_count": rows}),
         "window": str(window),
         "days": window.days,
         "seconds": round(seconds, 3),
@@ -344,7 +366,7 @@ def mart_asset(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetsDefi
         },
     )
     def _mart(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        window = Window.of(context)
+        window = mart.span(Window.of(context))
         started = time.perf_counter()
         with warehouse.connection() as conn:
             rows = rebuild(conn, warehouse, mart, window)
@@ -352,7 +374,8 @@ def mart_asset(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetsDefi
         seconds = time.perf_counter() - started
         with warehouse.connection() as conn:
             metadata = _metadata(conn, mart, window, rows, seconds)
-        message = f"marts/{mart.table}: {rows:,} rows for {window} in {seconds:.2f}s"
+        written = "a view" if rows is None else f"{rows:,} rows"
+        message = f"marts/{mart.table}: {written} for {window} in {seconds:.2f}s"
         context.log.info(message)
         progress.info(message)
         return dg.MaterializeResult(metadata=metadata)

@@ -24,6 +24,12 @@ from bitso_platform.defs.marts.assets import (
     Mart,
     progress,
 )
+from bitso_platform.defs.marts.features import (
+    DAILY_USER_FEATURES,
+    FEATURE_MARTS,
+    MONTHLY_CURRENCY_STATS,
+    USER_SEGMENTS,
+)
 from bitso_platform.defs.marts.partitions import Window, daily_partitions
 from bitso_platform.metadata import sql_check
 from bitso_platform.resources.warehouse import Warehouse
@@ -31,6 +37,10 @@ from bitso_platform.resources.warehouse import Warehouse
 TRANSACTIONS = dg.AssetKey(["core", "transactions"])
 LOGINS = dg.AssetKey(["core", "logins"])
 USERS = dg.AssetKey(["core", "users"])
+
+
+def _marts(*tables: str) -> tuple[dg.AssetKey, ...]:
+    return tuple(dg.AssetKey(["marts", table]) for table in tables)
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,15 @@ KEYS_UNIQUE = Check(
     "At most one row per key: the unique index enforces it; without it, the window is counted.",
 )
 COUNTS_NOT_NEGATIVE = Check("counts_not_negative", "No count_ column is negative in the window.")
+WINDOWS_NEST = Check(
+    "windows_nest", "Every row's windows nest: 0 <= 7 days <= 30 days <= 90 days <= to date."
+)
+NO_FUTURE_INFORMATION = Check(
+    "no_future_information",
+    "Nothing dated after a row's day: last days on or before it, no row before the user's "
+    "first-seen day.",
+    (USERS,),
+)
 
 CHECKS: dict[Mart, tuple[Check, ...]] = {
     DAILY_MOVEMENTS: (
@@ -128,6 +147,37 @@ CHECKS: dict[Mart, tuple[Check, ...]] = {
             windowed=False,
         ),
     ),
+    DAILY_USER_FEATURES: (
+        KEYS_UNIQUE,
+        WINDOWS_NEST,
+        NO_FUTURE_INFORMATION,
+        Check(
+            "reconciles_with_daily_marts",
+            "Every row's windows equal the daily_movements rows dated within them (so none "
+            "after the row's day), and a row exists wherever a movement enters or leaves a "
+            "window.",
+            _marts("daily_movements"),
+        ),
+    ),
+    USER_SEGMENTS: (
+        Check(
+            "reconciles_with_daily_marts",
+            "On the run's last day, every segment holds exactly the users the daily marts give "
+            "directly (deposit ordinals, logins, first-seen days, a 90-day ranking of movements), "
+            "each once.",
+            (*_marts("daily_movements", "daily_logins", "deposit_ordinals"), USERS),
+        ),
+    ),
+    MONTHLY_CURRENCY_STATS: (
+        KEYS_UNIQUE,
+        COUNTS_NOT_NEGATIVE,
+        Check(
+            "reconciles_with_daily_marts",
+            "Each month's counts and sums equal its daily currency totals, averages are sum / "
+            "count, distinct users equal core.transactions' on the month's built days.",
+            (TRANSACTIONS,),
+        ),
+    ),
 }
 
 
@@ -144,11 +194,14 @@ def prepare_session(conn: psycopg.Connection) -> None:
 def run_check(
     conn: psycopg.Connection, mart: Mart, check: Check, window: Window
 ) -> dg.AssetCheckResult:
-    """Evaluate one check of a mart over the window; a failed non-blocking check warns."""
+    """Evaluate one check of a mart over the window; a failed non-blocking check warns.
+
+    A monthly mart is checked over the whole months of the window, a view on its last day.
+    """
     result = sql_check(
         conn,
         check.sql_name(mart),
-        window.params() if check.windowed else None,
+        mart.shown(mart.span(window)).params() if check.windowed else None,
         asset_key=mart.asset_key,
         check_name=check.name,
     )
@@ -201,4 +254,6 @@ def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChec
 @dg.definitions
 def mart_asset_checks() -> dg.Definitions:
     partitions = daily_partitions()
-    return dg.Definitions(asset_checks=[mart_checks(mart, partitions) for mart in MARTS])
+    return dg.Definitions(
+        asset_checks=[mart_checks(mart, partitions) for mart in (*MARTS, *FEATURE_MARTS)]
+    )

@@ -1,0 +1,321 @@
+"""Point-in-time user features, segments and monthly stats, against a direct computation over
+core facts in Python (the reference below), and unchanged when later days' data arrives."""
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import psycopg
+import psycopg.rows
+import pytest
+from psycopg import sql
+
+from bitso_platform import questions
+from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform_tests.marts import world
+
+DAYS = (world.FIRST_DAY, world.BURST_DAY, date(2022, 4, 12), world.LAST_FACT_DAY)
+WINDOWS = {"7d": 7, "30d": 30, "90d": 90}
+
+
+@dataclass
+class Facts:
+    """Core facts read once: counted movements, login days, users and level changes."""
+
+    movements: list[tuple[date, str, str, str, Decimal]]  # day, user, currency, kind, amount
+    logins: list[tuple[date, str]]
+    first_seen: dict[str, date]
+    levels: dict[str, list[tuple[datetime, int, str, str]]] = field(default_factory=dict)
+
+
+def read_facts(conn: psycopg.Connection) -> Facts:
+    movements = conn.execute(
+        "select occurred_on, user_id, currency, kind, amount from core.transactions"
+        " where is_complete"
+    ).fetchall()
+    logins = conn.execute("select logged_in_on, user_id from core.logins").fetchall()
+    first_seen = dict(
+        conn.execute(
+            "select user_id, first_seen_on from core.users where first_seen_on is not null"
+        ).fetchall()
+    )
+    levels: dict[str, list] = defaultdict(list)
+    for user, valid_from, rank, level, jurisdiction in conn.execute(
+        "select user_id, valid_from, rank, level, jurisdiction from core.user_levels"
+    ):
+        levels[user].append((valid_from, rank, level, jurisdiction))
+    return Facts(movements, logins, first_seen, levels)
+
+
+def in_window(day: date, as_of: date, days: int | None) -> bool:
+    """Whether `day` is among the `days` days ending with `as_of` (None: on or before it)."""
+    return day <= as_of and (days is None or day > as_of - timedelta(days=days))
+
+
+def expected_currency_features(facts: Facts, as_of: date) -> dict[tuple[str, str], dict]:
+    """Per user and currency with a counted movement on or before `as_of`."""
+    features: dict[tuple[str, str], dict] = {}
+    for day, user, currency, kind, amount in facts.movements:
+        if day > as_of:
+            continue
+        row = features.setdefault((user, currency), _empty_currency_row())
+        plural = f"{kind}s"
+        for suffix, days in (*WINDOWS.items(), ("to_date", None)):
+            if in_window(day, as_of, days):
+                row[f"count_{plural}_{suffix}"] += 1
+                row[f"amount_{plural}_{suffix}"] += amount
+        last = f"last_{kind}_on"
+        row[last] = max(filter(None, (row[last], day)))
+    return features
+
+
+def _empty_currency_row() -> dict:
+    row: dict = {"last_deposit_on": None, "last_withdrawal_on": None}
+    for kind in ("deposits", "withdrawals"):
+        for suffix in (*WINDOWS, "to_date"):
+            row[f"count_{kind}_{suffix}"] = 0
+            row[f"amount_{kind}_{suffix}"] = Decimal(0)
+    return row
+
+
+def expected_user_features(facts: Facts, as_of: date) -> dict[str, dict]:
+    """Per user seen on or before `as_of`: counts over currencies, logins, recency, level."""
+    accounts = expected_currency_features(facts, as_of)
+    features = {}
+    for user, first_seen in facts.first_seen.items():
+        if first_seen > as_of:
+            continue
+        mine = [row for (owner, _), row in accounts.items() if owner == user]
+        row: dict = {"first_seen_on": first_seen}
+        for kind in ("deposits", "withdrawals"):
+            for suffix in (*WINDOWS, "to_date"):
+                row[f"count_{kind}_{suffix}"] = sum(r[f"count_{kind}_{suffix}"] for r in mine)
+        deposits = [r["last_deposit_on"] for r in mine if r["last_deposit_on"]]
+        row["last_deposit_on"] = max(deposits) if deposits else None
+        features[user] = row
+    for day, user in facts.logins:
+        if user in features and day <= as_of:
+            row = features[user]
+            row["last_login_on"] = max(day, row.get("last_login_on") or day)
+            for suffix in ("7d", "30d"):
+                key = f"count_logins_{suffix}"
+                row[key] = row.get(key, 0) + in_window(day, as_of, WINDOWS[suffix])
+    end = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC)
+    for user, row in features.items():
+        row.setdefault("last_login_on", None)
+        row.setdefault("count_logins_7d", 0)
+        row.setdefault("count_logins_30d", 0)
+        for what in ("deposit", "login"):
+            last = row[f"last_{what}_on"]
+            row[f"days_since_last_{what}"] = (as_of - last).days if last else None
+        changes = [c for c in facts.levels.get(user, []) if c[0] < end]
+        latest = max(changes, key=lambda c: (c[0], -c[1]), default=None)
+        row["level"], row["jurisdiction"] = (latest[2], latest[3]) if latest else (None, None)
+    return features
+
+
+def view_rows(conn: psycopg.Connection, view: str, as_of: date, key: tuple[str, ...]) -> dict:
+    cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
+    query = sql.SQL("select * from {} where day = %s").format(sql.Identifier("marts", view))
+    rows = cursor.execute(query, [as_of]).fetchall()
+    result = {}
+    for row in rows:
+        row.pop("day")
+        index = tuple(row.pop(k) for k in key)
+        result[index if len(index) > 1 else index[0]] = row
+    return result
+
+
+@pytest.fixture(scope="module")
+def built(templates: world.Templates) -> str:
+    """The built world, read-only: shared by the tests of this module."""
+    return templates.built
+
+
+@pytest.fixture(scope="module")
+def facts(built: str) -> Facts:
+    with psycopg.connect(built) as conn:
+        return read_facts(conn)
+
+
+@pytest.mark.parametrize("as_of", DAYS, ids=str)
+def test_features_as_of_a_day_equal_a_direct_computation_over_core(
+    built: str, facts: Facts, as_of: date
+) -> None:
+    with psycopg.connect(built) as conn:
+        users = view_rows(conn, "user_features_as_of", as_of, ("user_id",))
+        accounts = view_rows(conn, "user_currency_features_as_of", as_of, ("user_id", "currency"))
+    expected_users = expected_user_features(facts, as_of)
+    assert users == expected_users
+    expected_accounts = expected_currency_features(facts, as_of)
+    for row in expected_accounts.values():
+        for what in ("deposit", "withdrawal"):
+            last = row[f"last_{what}_on"]
+            row[f"days_since_last_{what}"] = (as_of - last).days if last else None
+    assert accounts == expected_accounts
+    assert users and (as_of == world.FIRST_DAY or accounts)
+
+
+def test_the_heavy_users_features_read_as_written_by_hand(built: str) -> None:
+    with psycopg.connect(built) as conn:
+        on_last = view_rows(conn, "user_features_as_of", world.LAST_FACT_DAY, ("user_id",))
+        week_later = view_rows(
+            conn, "user_features_as_of", world.LAST_FACT_DAY + timedelta(days=7), ("user_id",)
+        )
+        accounts = view_rows(
+            conn, "user_currency_features_as_of", world.LAST_FACT_DAY, ("user_id", "currency")
+        )
+    heavy = on_last[world.HEAVY]
+    # six 0.1 btc deposits on the last day, two mxn deposits in 2020 and 2021
+    assert (heavy["count_deposits_7d"], heavy["count_deposits_to_date"]) == (6, 8)
+    assert (heavy["count_withdrawals_7d"], heavy["count_withdrawals_to_date"]) == (1, 1)
+    # last logins on 2022-04-12 (two, one written at 09:00-02)
+    assert heavy["last_login_on"] == date(2022, 4, 12)
+    assert heavy["days_since_last_login"] == 498
+    assert (heavy["count_logins_7d"], heavy["count_logins_30d"]) == (0, 0)
+    assert heavy["days_since_last_deposit"] == 0
+    assert heavy["first_seen_on"] == world.FIRST_DAY
+    btc = accounts[(world.HEAVY, "btc")]
+    assert (btc["amount_deposits_7d"], btc["amount_withdrawals_7d"]) == (
+        Decimal("0.6"),
+        Decimal("0.25"),
+    )
+    mxn = accounts[(world.HEAVY, "mxn")]
+    assert (mxn["count_deposits_to_date"], mxn["amount_deposits_to_date"]) == (
+        2,
+        Decimal("100.105"),
+    )
+    assert (mxn["count_deposits_90d"], mxn["last_deposit_on"]) == (0, date(2021, 3, 2))
+    # a week later the last day's deposits have left the 7-day window, not the 30-day one
+    later = week_later[world.HEAVY]
+    assert (later["count_deposits_7d"], later["count_deposits_30d"]) == (0, 6)
+    assert later["days_since_last_deposit"] == 7
+    assert world.IDLE not in on_last  # in the users snapshot, never seen
+    failed_only = on_last[world.FAILED_ONLY]
+    assert failed_only["count_deposits_to_date"] == 0
+    assert failed_only["last_login_on"] is None
+
+
+def truncate_after(url: str, day: date) -> None:
+    """Make the world as it was at the end of `day`: raw rows dated later are removed and core
+    is rebuilt from what is left (what a snapshot taken that night would have held)."""
+    warehouse = Warehouse(url=url)
+    end = day + timedelta(days=1)
+    with warehouse.connection() as conn:
+        for table in ("deposits", "withdrawals", "events", "user_levels"):
+            conn.execute(
+                sql.SQL("delete from {} where occurred_at >= %s").format(
+                    sql.Identifier("raw", table)
+                ),
+                [datetime.combine(end, time(), tzinfo=UTC)],
+            )
+        for table in ("transactions", "logins", "users", "user_levels"):
+            params = {"login_events": ["login"]} if table == "logins" else None
+            warehouse.run_sql(conn, f"core/{table}", params)
+
+
+def test_the_features_of_a_day_do_not_change_when_later_days_are_added_and_rebuilt(
+    templates: world.Templates, new_database_url: Callable[[], str], built: str
+) -> None:
+    as_of = world.BURST_DAY
+    then = templates.copy(templates.loaded, new_database_url)
+    truncate_after(then, as_of)
+    world.build(then)  # the same days as the full world: the later ones are empty
+    with psycopg.connect(then) as before, psycopg.connect(built) as after:
+        for view, key in (
+            ("user_features_as_of", ("user_id",)),
+            ("user_currency_features_as_of", ("user_id", "currency")),
+            ("user_segments", ("segment", "user_id")),
+        ):
+            assert view_rows(before, view, as_of, key) == view_rows(after, view, as_of, key), view
+        stored = "select * from marts.daily_user_features where day <= %s order by 1, 2, 3"
+        assert (
+            before.execute(stored, [as_of]).fetchall() == after.execute(stored, [as_of]).fetchall()
+        )
+        later = as_of + timedelta(days=1)
+        assert view_rows(before, "user_features_as_of", later, ("user_id",)) != view_rows(
+            after, "user_features_as_of", later, ("user_id",)
+        )
+
+
+def expected_segments(facts: Facts, as_of: date) -> dict[str, list[str]]:
+    """The segment rules of docs/marts.md, applied to the core facts directly."""
+    seen = {u: d for u, d in facts.first_seen.items() if d <= as_of}
+    deposited = {u for day, u, _, kind, _ in facts.movements if kind == "deposit" and day <= as_of}
+    logged_in = {u for day, u in facts.logins if in_window(day, as_of, 30)}
+    mxn: dict[str, Decimal] = defaultdict(Decimal)
+    count: dict[str, int] = defaultdict(int)
+    for day, user, currency, kind, amount in facts.movements:
+        if kind == "deposit" and in_window(day, as_of, 90):
+            count[user] += 1
+            mxn[user] += amount if currency == "mxn" else 0
+    ranked = sorted(count, key=lambda u: (-mxn[u], -count[u], u.encode()))
+    return {
+        "never_deposited": sorted(u for u in seen if u not in deposited),
+        "dormant": sorted(
+            u for u, d in seen.items() if d <= as_of - timedelta(30) and u not in logged_in
+        ),
+        "new_this_week": sorted(u for u, d in seen.items() if d > as_of - timedelta(7)),
+        "high_value": sorted(ranked[: math.ceil(len(ranked) / 100)]),
+    }
+
+
+@pytest.mark.parametrize("as_of", DAYS[1:], ids=str)
+def test_segments_follow_their_rules(built: str, facts: Facts, as_of: date) -> None:
+    expected = expected_segments(facts, as_of)
+    with psycopg.connect(built) as conn:
+        answers = {name: questions.segment(conn, name, as_of) for name in questions.SEGMENTS}
+    assert answers == expected
+    assert answers["never_deposited"] and answers["high_value"]
+
+
+def test_an_unknown_segment_is_refused(built: str) -> None:
+    with psycopg.connect(built) as conn, pytest.raises(ValueError, match="unknown segment"):
+        questions.segment(conn, "whales", world.BURST_DAY)
+
+
+def test_monthly_stats_equal_a_direct_aggregation_of_core(built: str, facts: Facts) -> None:
+    totals: dict[tuple[date, str], dict] = defaultdict(
+        lambda: {"count_d": 0, "sum_d": Decimal(0), "users_d": set(), "count_w": 0,
+                 "sum_w": Decimal(0), "users_w": set()}
+    )  # fmt: skip
+    for day, user, currency, kind, amount in facts.movements:
+        month = totals[(day.replace(day=1), currency)]
+        side = "d" if kind == "deposit" else "w"
+        month[f"count_{side}"] += 1
+        month[f"sum_{side}"] += amount
+        month[f"users_{side}"].add(user)
+    expected = {
+        key: (
+            t["count_d"],
+            t["sum_d"],
+            t["sum_d"] / t["count_d"] if t["count_d"] else None,
+            len(t["users_d"]),
+            t["count_w"],
+            t["sum_w"],
+            t["sum_w"] / t["count_w"] if t["count_w"] else None,
+            len(t["users_w"]),
+        )
+        for key, t in totals.items()
+    }
+    with psycopg.connect(built) as conn:
+        rows = conn.execute(
+            "select month, currency, count_deposits, amount_deposits, average_deposit,"
+            " count_depositors, count_withdrawals, amount_withdrawals, average_withdrawal,"
+            " count_withdrawers from marts.monthly_currency_stats"
+        ).fetchall()
+    actual = {(r[0], r[1]): r[2:] for r in rows}
+    assert actual.keys() == expected.keys()
+    for key, values in actual.items():
+        want = expected[key]
+        averages = (2, 6)
+        assert [v for i, v in enumerate(values) if i not in averages] == [
+            w for i, w in enumerate(want) if i not in averages
+        ], key
+        for i in averages:  # Postgres divides numerics to its own scale
+            assert (values[i] is None) == (want[i] is None), key
+            if want[i] is not None:
+                assert abs(values[i] - want[i]) < Decimal("1e-12"), key

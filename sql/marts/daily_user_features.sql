@@ -1,0 +1,304 @@
+-- marts.daily_user_features: one row per user, currency and UTC day on which one of the
+-- user's features in that currency changed, from marts.daily_movements: counts and exact
+-- amounts of counted deposits and withdrawals over the 7, 30 and 90 days ending with the day
+-- and to date, and the last day with a counted deposit and withdrawal. A movement of day d
+-- enters every window on d and leaves the 7-, 30- and 90-day windows on d + 7, d + 30 and
+-- d + 90: only those days change a row, so storage grows with activity, not with users x
+-- days, and the features as of any day D are each account's row with the latest day on or
+-- before D. The views at the end give them for a day: marts.user_currency_features_as_of
+-- (per user and currency) and marts.user_features_as_of (per user seen by D, with totals over
+-- currencies, logins, first-seen day, days since, level and jurisdiction).
+-- Rebuilds the days [window_start, window_end) inside the caller's transaction: the window's
+-- changes come from the movements of [window_start - 90, window_end), and each account
+-- continues from its last row before the window. Nothing dated after a row's day is read.
+-- Backfills group millions of nearly unique keys: sorting in memory beats hashing (a state
+-- per group, spilled to disk) and parallel workers (which ship those states between
+-- processes).
+set local work_mem = '256MB';
+set local maintenance_work_mem = '512MB';
+set local enable_hashagg = off;
+set local max_parallel_workers_per_gather = 0;
+
+create schema if not exists marts;
+
+create table if not exists marts.daily_user_features (
+    day date not null,
+    user_id text collate "C" not null,
+    currency text collate "C" not null,
+    -- counted deposits
+    count_deposits_7d bigint not null,
+    amount_deposits_7d numeric not null,
+    count_deposits_30d bigint not null,
+    amount_deposits_30d numeric not null,
+    count_deposits_90d bigint not null,
+    amount_deposits_90d numeric not null,
+    count_deposits_to_date bigint not null,
+    amount_deposits_to_date numeric not null,
+    -- counted withdrawals
+    count_withdrawals_7d bigint not null,
+    amount_withdrawals_7d numeric not null,
+    count_withdrawals_30d bigint not null,
+    amount_withdrawals_30d numeric not null,
+    count_withdrawals_90d bigint not null,
+    amount_withdrawals_90d numeric not null,
+    count_withdrawals_to_date bigint not null,
+    amount_withdrawals_to_date numeric not null,
+    -- last days, on or before the row's day
+    last_deposit_on date,
+    last_withdrawal_on date
+);
+
+delete from marts.daily_user_features
+where day >= %(window_start)s and day < %(window_end)s;
+
+insert into marts.daily_user_features
+with shifts (shift, in_7d, in_30d, in_90d, in_all) as (
+    -- how a movement of day d changes each window on day d + shift
+    values (0, 1, 1, 1, 1), (7, -1, 0, 0, 0), (30, 0, -1, 0, 0), (90, 0, 0, -1, 0)
+),
+
+movements as (
+    select day, user_id, currency, count_deposits, amount_deposits, count_withdrawals,
+        amount_withdrawals
+    from marts.daily_movements
+    where
+        day >= %(window_start)s::date - 90 and day < %(window_end)s
+        and (count_deposits > 0 or count_withdrawals > 0)
+),
+
+deltas as (
+    select
+        movements.*,
+        movements.day + shifts.shift as changed_on,
+        shifts.*
+    from movements
+    cross join shifts
+    where
+        movements.day + shifts.shift >= %(window_start)s
+        and movements.day + shifts.shift < %(window_end)s
+),
+
+changes as (
+    select
+        changed_on as day,
+        user_id,
+        currency,
+        -- counted deposits
+        sum(count_deposits * in_7d)::integer as count_deposits_7d,
+        sum(amount_deposits * in_7d) as amount_deposits_7d,
+        sum(count_deposits * in_30d)::integer as count_deposits_30d,
+        sum(amount_deposits * in_30d) as amount_deposits_30d,
+        sum(count_deposits * in_90d)::integer as count_deposits_90d,
+        sum(amount_deposits * in_90d) as amount_deposits_90d,
+        sum(count_deposits * in_all)::integer as count_deposits_to_date,
+        sum(amount_deposits * in_all) as amount_deposits_to_date,
+        -- counted withdrawals
+        sum(count_withdrawals * in_7d)::integer as count_withdrawals_7d,
+        sum(amount_withdrawals * in_7d) as amount_withdrawals_7d,
+        sum(count_withdrawals * in_30d)::integer as count_withdrawals_30d,
+        sum(amount_withdrawals * in_30d) as amount_withdrawals_30d,
+        sum(count_withdrawals * in_90d)::integer as count_withdrawals_90d,
+        sum(amount_withdrawals * in_90d) as amount_withdrawals_90d,
+        sum(count_withdrawals * in_all)::integer as count_withdrawals_to_date,
+        sum(amount_withdrawals * in_all) as amount_withdrawals_to_date,
+        -- last days
+        max(day) filter (where shift = 0 and count_deposits > 0) as last_deposit_on,
+        max(day) filter (where shift = 0 and count_withdrawals > 0) as last_withdrawal_on
+    from deltas
+    group by user_id, currency, changed_on
+),
+
+accounts as (
+    select distinct user_id, currency from changes
+),
+
+opening as (
+    select previous.*
+    from accounts
+    cross join lateral (
+        select features.*
+        from marts.daily_user_features as features
+        where
+            features.currency = accounts.currency
+            and features.user_id = accounts.user_id
+            and features.day < %(window_start)s
+        order by features.day desc
+        limit 1
+    ) as previous
+),
+
+final as (
+    select
+        changes.day,
+        changes.user_id,
+        changes.currency,
+        -- counted deposits
+        coalesce(opening.count_deposits_7d, 0)
+        + sum(changes.count_deposits_7d) over by_account as count_deposits_7d,
+        coalesce(opening.amount_deposits_7d, 0)
+        + sum(changes.amount_deposits_7d) over by_account as amount_deposits_7d,
+        coalesce(opening.count_deposits_30d, 0)
+        + sum(changes.count_deposits_30d) over by_account as count_deposits_30d,
+        coalesce(opening.amount_deposits_30d, 0)
+        + sum(changes.amount_deposits_30d) over by_account as amount_deposits_30d,
+        coalesce(opening.count_deposits_90d, 0)
+        + sum(changes.count_deposits_90d) over by_account as count_deposits_90d,
+        coalesce(opening.amount_deposits_90d, 0)
+        + sum(changes.amount_deposits_90d) over by_account as amount_deposits_90d,
+        coalesce(opening.count_deposits_to_date, 0)
+        + sum(changes.count_deposits_to_date) over by_account as count_deposits_to_date,
+        coalesce(opening.amount_deposits_to_date, 0)
+        + sum(changes.amount_deposits_to_date) over by_account as amount_deposits_to_date,
+        -- counted withdrawals
+        coalesce(opening.count_withdrawals_7d, 0)
+        + sum(changes.count_withdrawals_7d) over by_account as count_withdrawals_7d,
+        coalesce(opening.amount_withdrawals_7d, 0)
+        + sum(changes.amount_withdrawals_7d) over by_account as amount_withdrawals_7d,
+        coalesce(opening.count_withdrawals_30d, 0)
+        + sum(changes.count_withdrawals_30d) over by_account as count_withdrawals_30d,
+        coalesce(opening.amount_withdrawals_30d, 0)
+        + sum(changes.amount_withdrawals_30d) over by_account as amount_withdrawals_30d,
+        coalesce(opening.count_withdrawals_90d, 0)
+        + sum(changes.count_withdrawals_90d) over by_account as count_withdrawals_90d,
+        coalesce(opening.amount_withdrawals_90d, 0)
+        + sum(changes.amount_withdrawals_90d) over by_account as amount_withdrawals_90d,
+        coalesce(opening.count_withdrawals_to_date, 0)
+        + sum(changes.count_withdrawals_to_date) over by_account as count_withdrawals_to_date,
+        coalesce(opening.amount_withdrawals_to_date, 0)
+        + sum(changes.amount_withdrawals_to_date) over by_account as amount_withdrawals_to_date,
+        -- last days
+        coalesce(max(changes.last_deposit_on) over by_account, opening.last_deposit_on)
+            as last_deposit_on,
+        coalesce(max(changes.last_withdrawal_on) over by_account, opening.last_withdrawal_on)
+            as last_withdrawal_on
+    from changes
+    left join opening
+        on opening.currency = changes.currency and opening.user_id = changes.user_id
+    window by_account as (partition by changes.user_id, changes.currency order by changes.day)
+)
+
+select * from final;
+
+-- Indexes come last: a full rebuild drops them and builds them again, sorted, after the insert.
+-- Led by user: a user's accounts as of D are one index range.
+create unique index if not exists daily_user_features_key
+    on marts.daily_user_features (user_id, currency, day);
+create index if not exists daily_user_features_by_day on marts.daily_user_features (day);
+
+-- Each account's (user and currency with a counted movement) features as of the end of D:
+-- filter on day, a built day, and on user_id or currency.
+create or replace view marts.user_currency_features_as_of as
+select
+    built.day,
+    features.user_id,
+    features.currency,
+    -- counted deposits
+    features.count_deposits_7d,
+    features.amount_deposits_7d,
+    features.count_deposits_30d,
+    features.amount_deposits_30d,
+    features.count_deposits_90d,
+    features.amount_deposits_90d,
+    features.count_deposits_to_date,
+    features.amount_deposits_to_date,
+    -- counted withdrawals
+    features.count_withdrawals_7d,
+    features.amount_withdrawals_7d,
+    features.count_withdrawals_30d,
+    features.amount_withdrawals_30d,
+    features.count_withdrawals_90d,
+    features.amount_withdrawals_90d,
+    features.count_withdrawals_to_date,
+    features.amount_withdrawals_to_date,
+    -- recency (null: never)
+    features.last_deposit_on,
+    built.day - features.last_deposit_on as days_since_last_deposit,
+    features.last_withdrawal_on,
+    built.day - features.last_withdrawal_on as days_since_last_withdrawal
+from marts.daily_kpis as built
+cross join lateral (
+    select distinct on (stored.user_id, stored.currency) stored.*
+    from marts.daily_user_features as stored
+    where stored.day <= built.day
+    order by stored.user_id, stored.currency, stored.day desc
+) as features;
+
+-- Each user's features as of the end of D, for every user seen (first transaction or event)
+-- on or before D: filter on day, a built day. Counts add up the user's currencies (amounts do
+-- not: a sum across currencies means nothing; they are per currency above). Logins come from
+-- marts.daily_logins when asked: one index probe for the last login, one range of the last
+-- 30 days for users with a login in them (storing login windows would add three change days
+-- per login day, and logins are most of the activity).
+create or replace view marts.user_features_as_of as
+select
+    built.day,
+    users.user_id collate "C" as user_id,
+    users.first_seen_on,
+    -- counted deposits, all currencies
+    coalesce(movements.count_deposits_7d, 0) as count_deposits_7d,
+    coalesce(movements.count_deposits_30d, 0) as count_deposits_30d,
+    coalesce(movements.count_deposits_90d, 0) as count_deposits_90d,
+    coalesce(movements.count_deposits_to_date, 0) as count_deposits_to_date,
+    -- counted withdrawals, all currencies
+    coalesce(movements.count_withdrawals_7d, 0) as count_withdrawals_7d,
+    coalesce(movements.count_withdrawals_30d, 0) as count_withdrawals_30d,
+    coalesce(movements.count_withdrawals_90d, 0) as count_withdrawals_90d,
+    coalesce(movements.count_withdrawals_to_date, 0) as count_withdrawals_to_date,
+    -- logins
+    coalesce(logins.count_logins_7d, 0) as count_logins_7d,
+    coalesce(logins.count_logins_30d, 0) as count_logins_30d,
+    -- recency (null: never)
+    movements.last_deposit_on,
+    built.day - movements.last_deposit_on as days_since_last_deposit,
+    last_login.day as last_login_on,
+    built.day - last_login.day as days_since_last_login,
+    -- level as of the end of the day (null: none yet)
+    levels.level,
+    levels.jurisdiction
+from marts.daily_kpis as built
+inner join core.users as users on users.first_seen_on <= built.day
+left join lateral (
+    select
+        sum(latest.count_deposits_7d) as count_deposits_7d,
+        sum(latest.count_deposits_30d) as count_deposits_30d,
+        sum(latest.count_deposits_90d) as count_deposits_90d,
+        sum(latest.count_deposits_to_date) as count_deposits_to_date,
+        sum(latest.count_withdrawals_7d) as count_withdrawals_7d,
+        sum(latest.count_withdrawals_30d) as count_withdrawals_30d,
+        sum(latest.count_withdrawals_90d) as count_withdrawals_90d,
+        sum(latest.count_withdrawals_to_date) as count_withdrawals_to_date,
+        max(latest.last_deposit_on) as last_deposit_on
+    from (
+        select distinct on (stored.currency) stored.*
+        from marts.daily_user_features as stored
+        where stored.user_id = users.user_id collate "C" and stored.day <= built.day
+        order by stored.currency, stored.day desc
+    ) as latest
+) as movements on true
+left join lateral (
+    select latest.day
+    from marts.daily_logins as latest
+    where latest.user_id = users.user_id collate "C" and latest.day <= built.day
+    order by latest.day desc
+    limit 1
+) as last_login on true
+left join lateral (
+    select
+        sum(recent.count_logins) filter (where recent.day > built.day - 7) as count_logins_7d,
+        sum(recent.count_logins) as count_logins_30d
+    from marts.daily_logins as recent
+    where
+        last_login.day > built.day - 30
+        and recent.user_id = users.user_id collate "C"
+        and recent.day > built.day - 30
+        and recent.day <= built.day
+) as logins on true
+left join lateral (
+    select user_levels.level, user_levels.jurisdiction
+    from core.user_levels
+    where
+        user_levels.user_id = users.user_id
+        and user_levels.valid_from < (built.day + 1)::timestamp at time zone 'UTC'
+    order by user_levels.valid_from desc, user_levels.rank
+    limit 1
+) as levels on true;
