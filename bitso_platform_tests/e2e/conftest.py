@@ -2,7 +2,6 @@
 instance storage in Postgres (dagster-postgres), snapshots and lake on the S3 test server."""
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -30,27 +29,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-# The generated activity spans 2020-01-01..2023-08-23; the run that backfills it writes one
-# "materialization planned" event per mart and day before it starts (dagster-postgres has no
-# partition-subset form), minutes for 1,331 days on two cores. The e2e drop keeps the facts
-# from this day on, so a backfill from the first to the last day of data stays small.
-ACTIVITY_SINCE = "2023-07-01"
-_DATED_LINE = re.compile(r"^[^,]*,(\d{4}-\d{2}-\d{2})")
-
-
-def keep_recent_activity(folder: Path, since: str = ACTIVITY_SINCE) -> None:
-    """Drop the fact lines dated before `since`; defective lines (undated) stay."""
-    for name in ("deposits", "withdrawals", "events"):
-        path = folder / SNAPSHOTS[name].file
-        header, *lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        kept = [
-            line
-            for line in lines
-            if not (dated := _DATED_LINE.match(line)) or dated.group(1) >= since
-        ]
-        path.write_text("".join([header, *kept]), encoding="utf-8")
-
-
 def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     """A service process from the repository root, its output in `log`."""
     return subprocess.Popen(
@@ -69,17 +47,21 @@ def stop(processes: list[subprocess.Popen]) -> None:
 
 
 def dagster_yaml(storage_url: str) -> str:
-    """An instance on dagster-postgres; queued runs, so the daemon launches them."""
+    """The compose instance (deploy/dagster.yaml: dagster-postgres, pooled and batched) on the
+    test Postgres; queued runs, so the daemon launches them."""
     params = psycopg.conninfo.conninfo_to_dict(storage_url)
     return f"""
 storage:
-  postgres:
-    postgres_db:
-      hostname: "{params.get("host", "127.0.0.1")}"
-      port: {params.get("port", 5432)}
-      username: "{params.get("user", "postgres")}"
-      password: "{params.get("password", "")}"
-      db_name: "{params["dbname"]}"
+  custom:
+    module: bitso_platform.dagster_storage
+    class: PooledPostgresStorage
+    config:
+      postgres_db:
+        hostname: "{params.get("host", "127.0.0.1")}"
+        port: {params.get("port", 5432)}
+        username: "{params.get("user", "postgres")}"
+        password: "{params.get("password", "")}"
+        db_name: "{params["dbname"]}"
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
@@ -125,7 +107,6 @@ def services(
     s3.create_bucket(Bucket=bucket)
     snapshots = tmp_path_factory.mktemp("snapshots")
     generate_snapshots(snapshots, scale=0.02, seed=11, defects=True)
-    keep_recent_activity(snapshots)
     for snapshot in SNAPSHOTS.values():
         s3.upload_file(str(snapshots / snapshot.file), bucket, f"drop/{snapshot.file}")
     with temporary_databases(postgres_server_url) as new_database:
@@ -134,6 +115,7 @@ def services(
         env = {
             **os.environ,
             "DAGSTER_HOME": str(home),
+            "DAGSTER_EVENT_BATCH_SIZE": "10000",  # as in docker-compose.yml
             "BITSO_WAREHOUSE_URL": warehouse_url,
             "BITSO_SNAPSHOTS_URL": f"s3://{bucket}/drop",
             "BITSO_LAKE_URL": f"s3://{bucket}/lake",

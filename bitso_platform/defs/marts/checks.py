@@ -185,10 +185,13 @@ def prepare_session(conn: psycopg.Connection) -> None:
     """Session settings for checks over a whole backfill range.
 
     The key checks plan a full count of the window they skip while the unique index holds;
-    JIT-compiling that never-run branch would cost more than every check together.
+    JIT-compiling that never-run branch would cost more than every check together. Parallel
+    workers would each build the same large hash tables of a reconciliation: one process
+    builds them once, and the cores stay free for the run's other work.
     """
     conn.execute("set local jit = off")
     conn.execute("set local work_mem = '256MB'")
+    conn.execute("set local max_parallel_workers_per_gather = 0")
 
 
 def run_check(
