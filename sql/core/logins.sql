@@ -1,5 +1,9 @@
 -- core.logins: one row per clean event whose name is in the login set (parameter
--- login_events, default {login}), with the UTC day it falls on.
+-- login_events, default {login}), with the UTC day it falls on. Stored in (day, user) order
+-- with an index to match: marts.daily_logins groups a window's logins by day and user straight
+-- from an index range, without sorting millions of rows on every backfill.
+set local work_mem = '512MB';
+
 drop table if exists core.logins__next;
 
 create table core.logins__next as
@@ -14,11 +18,12 @@ with final as (
     where event_name = any(%(login_events)s)
 )
 
-select * from final;
+select * from final
+order by logged_in_on, user_id collate "C", logged_in_at;
 
 drop table if exists core.logins;
 alter table core.logins__next rename to logins;
 alter table core.logins add primary key (id);
 create index logins_by_user on core.logins (user_id, logged_in_at);
-create index logins_by_day on core.logins (logged_in_on);
+create index logins_by_day on core.logins (logged_in_on, (user_id collate "C"));
 analyze core.logins;
