@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from bitso_platform import questions
+from bitso_platform.access import apply_access_roles
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform_tests.marts import world
 
@@ -319,3 +320,19 @@ def test_monthly_stats_equal_a_direct_aggregation_of_core(built: str, facts: Fac
             assert (values[i] is None) == (want[i] is None), key
             if want[i] is not None:
                 assert abs(values[i] - want[i]) < Decimal("1e-12"), key
+
+
+def test_marketing_and_ml_read_their_views_without_reading_the_facts(built_url: str) -> None:
+    with psycopg.connect(built_url) as conn:
+        apply_access_roles(conn)
+        expected = questions.segment(conn, "dormant", world.BURST_DAY)
+    for role, view in (("marketing_reader", "user_segments"), ("ml_reader", "user_features_as_of")):
+        with psycopg.connect(built_url, user=role, autocommit=True) as conn:
+            query = sql.SQL("select count(*) from {} where day = %s").format(
+                sql.Identifier("marts", view)
+            )
+            assert conn.execute(query, [world.BURST_DAY]).fetchone() != (0,)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("select count(*) from core.transactions")
+    with psycopg.connect(built_url, user="marketing_reader") as conn:
+        assert questions.segment(conn, "dormant", world.BURST_DAY) == expected

@@ -10,6 +10,7 @@ import dagster as dg
 
 from bitso_platform.access import READERS, WRITER, apply_access_roles
 from bitso_platform.defs.marts.assets import MARTS
+from bitso_platform.defs.marts.features import FEATURE_MARTS
 from bitso_platform.resources.warehouse import Warehouse
 
 ACCESS_ROLES = dg.AssetKey(["warehouse", "access_roles"])
@@ -30,7 +31,10 @@ REAPPLY_AFTER_MART_BUILDS = (
     key=ACCESS_ROLES,
     group_name="access",
     kinds={"postgres"},
-    deps=[*(mart.asset_key for mart in MARTS), dg.AssetKey(["core", "users"])],
+    deps=[
+        *(mart.asset_key for mart in (*MARTS, *FEATURE_MARTS)),
+        dg.AssetKey(["core", "users"]),
+    ],
     automation_condition=REAPPLY_AFTER_MART_BUILDS,
 )
 def access_roles(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
