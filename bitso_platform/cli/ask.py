@@ -1,4 +1,4 @@
-"""`bitso ask`: the eight questions of SPEC 4, answered from the marts.
+"""`bitso ask`: the eight questions of SPEC 4 and Marketing's segments, from the marts.
 
 Every subcommand takes `--format table|json|csv`. JSON is one object
 `{"question": NAME, "params": {...}, "answer": VALUE}`: a number (amounts exact), an ISO-8601
@@ -28,7 +28,7 @@ _DECIMAL_SLOT = "\x00decimal\x00"
 
 @click.group()
 def ask() -> None:
-    """Answer one of the eight questions from the marts (build them with `bitso build`)."""
+    """Answer a question, or list a segment, from the marts (build them with `bitso build`)."""
 
 
 def _format_option(command: Callable) -> Callable:
