@@ -1,0 +1,188 @@
+"""Benchmark of the feature marts against the full marts backfill, on a loaded database.
+
+On a database already loaded by `bitso load` (e.g. the scale-10 snapshots of
+`bitso generate --scale 10 --seed 10`), measure
+
+- the full backfill of the seven daily marts over 2020-01-01..2023-08-23 as ONE run of the
+  daily_marts job restricted to them (with their checks);
+- then the full backfill of the feature marts (daily_user_features, user_segments,
+  monthly_currency_stats) over the same days as ONE run restricted to them (with checks);
+- reading the features and segments as of a day: p50/max of `user_features_as_of` for one
+  user, for every user, and of each segment (`bitso_platform.questions.segment`), over
+  --days random days.
+
+The target: the feature backfill within 2x the wall time of the marts backfill.
+
+Run: .venv/bin/python bench/features.py --loaded URL [--days 5]
+"""
+
+import argparse
+import logging
+import os
+import random
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import dagster as dg
+import psycopg
+from psycopg import sql
+
+from bitso_platform import questions
+from bitso_platform.definitions import defs
+from bitso_platform.defs.marts.assets import MARTS, Mart
+from bitso_platform.defs.marts.features import FEATURE_MARTS
+
+log = logging.getLogger("bench.features")
+
+FIRST_DAY = date(2020, 1, 1)
+LAST_DAY = date(2023, 8, 23)
+
+
+@dataclass
+class Run:
+    """One daily_marts run over a subset of marts: wall time, Postgres seconds, checks."""
+
+    wall: float
+    marts: dict[str, float] = field(default_factory=dict)
+    checks: float = 0.0
+
+    @property
+    def dagster(self) -> float:
+        return self.wall - sum(self.marts.values()) - self.checks
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--loaded", metavar="URL", required=True, help="A loaded database.")
+    parser.add_argument("--days", type=int, default=5, help="Random days for the reads.")
+    parser.add_argument("--seed", type=int, default=1)
+    return parser.parse_args()
+
+
+def backfill(marts: tuple[Mart, ...]) -> Run:
+    """The daily_marts job over the whole history as one run, for these marts only."""
+    job = defs().resolve_job_def("daily_marts")
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={
+            "dagster/asset_partition_range_start": FIRST_DAY.isoformat(),
+            "dagster/asset_partition_range_end": LAST_DAY.isoformat(),
+        },
+        asset_selection=[mart.asset_key for mart in marts],
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        raise_on_error=False,
+    )
+    run = Run(wall=time.perf_counter() - started)
+    if not result.success:
+        raise RuntimeError("the backfill run failed")
+    for event in result.get_asset_materialization_events():
+        key = event.asset_key.path[1] if event.asset_key else "?"
+        run.marts.setdefault(key, float(event.materialization.metadata["seconds"].value))
+    for event in result.all_events:
+        if event.is_step_success and event.step_key and event.step_key.endswith("_checks"):
+            run.checks += event.event_specific_data.duration_ms / 1000
+    return run
+
+
+def timings(read: Callable[[psycopg.Connection, date], object], url: str, days: list[date]) -> str:
+    """p50 and max seconds of one read over the days (each on a fresh connection)."""
+    seconds = []
+    for day in days:
+        with psycopg.connect(url) as conn:
+            started = time.perf_counter()
+            read(conn, day)
+            seconds.append(time.perf_counter() - started)
+    return f"{statistics.median(seconds):.2f} / {max(seconds):.2f}"
+
+
+def one_user(conn: psycopg.Connection, day: date) -> object:
+    user = conn.execute("select user_id from core.users order by random() limit 1").fetchone()
+    return conn.execute(
+        "select * from marts.user_features_as_of where day = %s and user_id = %s", [day, user]
+    ).fetchall()
+
+
+def every_user(conn: psycopg.Connection, day: date) -> object:
+    conn.execute("set jit = off")
+    return conn.execute("select * from marts.user_features_as_of where day = %s", [day]).fetchall()
+
+
+def segment(name: str) -> Callable[[psycopg.Connection, date], object]:
+    return lambda conn, day: questions.segment(conn, name, day)
+
+
+def sizes(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {
+            mart.table: _count(conn, mart.table)
+            for mart in (*MARTS, *FEATURE_MARTS)
+            if not mart.view
+        }
+
+
+def _count(conn: psycopg.Connection, table: str) -> int:
+    row = conn.execute(
+        sql.SQL("select count(*) from {}").format(sql.Identifier("marts", table))
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def main() -> None:
+    args = parse_args()
+    warnings.simplefilter("ignore", category=dg.PreviewWarning)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("bitso_platform").setLevel(logging.WARNING)
+    os.environ["BITSO_WAREHOUSE_URL"] = args.loaded
+    log.info("full marts backfill %s..%s", FIRST_DAY, LAST_DAY)
+    marts = backfill(MARTS)
+    log.info("feature backfill %s..%s", FIRST_DAY, LAST_DAY)
+    features = backfill(FEATURE_MARTS)
+    rng = random.Random(args.seed)
+    span = (LAST_DAY - FIRST_DAY).days
+    days = [
+        FIRST_DAY + timedelta(days=rng.randrange(span // 2, span + 1)) for _ in range(args.days)
+    ]
+    log.info("reads on %s", ", ".join(map(str, days)))
+    reads = {
+        "user_features_as_of, one user": timings(one_user, args.loaded, days),
+        "user_features_as_of, every user": timings(every_user, args.loaded, days),
+        **{
+            f"segment {name}": timings(segment(name), args.loaded, days)
+            for name in questions.SEGMENTS
+        },
+    }
+    print(report(marts, features, reads, sizes(args.loaded)))
+
+
+def report(marts: Run, features: Run, reads: dict[str, str], rows: dict[str, int]) -> str:
+    lines = [
+        "| backfill 2020-01-01..2023-08-23, one run | wall s | Postgres s | checks s | Dagster s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, run in (("the seven daily marts", marts), ("the feature marts", features)):
+        lines.append(
+            f"| {label} | {run.wall:.1f} | {sum(run.marts.values()):.1f} | {run.checks:.1f} |"
+            f" {run.dagster:.1f} |"
+        )
+    lines += [
+        "",
+        f"Feature backfill / marts backfill (wall): {features.wall / marts.wall:.2f}x.",
+        "Postgres seconds per mart: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in (marts.marts | features.marts).items()),
+        "",
+        "Rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()),
+        "",
+        "| read as of a day | p50 s / max s |",
+        "|---|---:|",
+        *(f"| {name} | {value} |" for name, value in reads.items()),
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
