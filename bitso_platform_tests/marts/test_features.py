@@ -15,6 +15,9 @@ from psycopg import sql
 
 from bitso_platform import questions
 from bitso_platform.access import apply_access_roles
+from bitso_platform.defs.marts.checks import CHECKS, run_check
+from bitso_platform.defs.marts.features import USER_SEGMENTS
+from bitso_platform.defs.marts.partitions import Window
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform_tests.marts import world
 
@@ -336,3 +339,20 @@ def test_marketing_and_ml_read_their_views_without_reading_the_facts(built_url: 
                 conn.execute("select count(*) from core.transactions")
     with psycopg.connect(built_url, user="marketing_reader") as conn:
         assert questions.segment(conn, "dormant", world.BURST_DAY) == expected
+
+
+def test_the_segments_check_fails_when_the_features_disagree_with_the_daily_marts(
+    built_url: str,
+) -> None:
+    check = CHECKS[USER_SEGMENTS][0]
+    window = Window(world.BURST_DAY, world.BURST_DAY + timedelta(days=1))
+    with psycopg.connect(built_url) as conn:
+        assert run_check(conn, USER_SEGMENTS, check, window).passed
+        conn.execute(
+            "update marts.daily_user_features set count_deposits_to_date = 0 where user_id = %s",
+            [world.HEAVY],
+        )
+        result = run_check(conn, USER_SEGMENTS, check, window)
+    assert not result.passed
+    assert result.metadata["extra_members"].value == 1  # HEAVY, now never_deposited
+    assert result.metadata["missing_members"].value == 0

@@ -11,6 +11,8 @@
 --                    days ending with the day, ranked by their counted mxn deposit amount in
 --                    those days (no mxn deposit: 0), then by their counted deposits in any
 --                    currency, then by user_id
+-- No CTEs: each branch must see the day filter (a CTE read by several branches would be
+-- computed for every built day).
 create schema if not exists marts;
 
 create or replace view marts.user_segments as
