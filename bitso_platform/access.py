@@ -38,7 +38,6 @@ READERS: dict[str, tuple[str, ...]] = {
     ),
     "marketing_reader": (
         "marts.user_segments",
-        "marts.daily_kpis",  # which days are built, checked before every answer
         "marts.daily_user_status",
         "marts.deposit_ordinals",  # Q2, Q3
         "core.users",  # Q2

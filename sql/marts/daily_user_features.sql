@@ -272,7 +272,8 @@ left join lateral (
         select distinct on (stored.currency) stored.*
         from marts.daily_user_features as stored
         where stored.user_id = users.user_id collate "C" and stored.day <= built.day
-        order by stored.currency, stored.day desc
+        -- the key index read backwards: the latest row of each currency first, no sort
+        order by stored.currency desc, stored.day desc
     ) as latest
 ) as movements on true
 left join lateral (
