@@ -44,7 +44,13 @@ DAILY_USER_FEATURES = Mart(
         "marts.user_currency_features_as_of and marts.user_features_as_of (per user: counts "
         "over currencies, logins over 7 and 30 days, days since, first-seen day, level)."
     ),
-    deps=("marts/daily_movements", "marts/daily_logins", "marts/daily_kpis", "core/user_levels"),
+    deps=(
+        "marts/daily_movements",
+        "marts/daily_logins",
+        "marts/daily_kpis",
+        "core/users",
+        "core/user_levels",
+    ),
     key=("user_id", "currency", "day"),
     columns=(
         _DAY,
