@@ -13,6 +13,7 @@ import psycopg
 import pyarrow as pa
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 # Postgres type (as information_schema.columns.data_type names it) -> the Arrow type pgpq
 # encodes into it. Binary timestamps are microseconds since 2000-01-01 UTC for both
@@ -106,7 +107,9 @@ def copy_batches(
     statement = sql.SQL("copy {} ({}) from stdin ({})").format(table, columns, options)
     encoder = ArrowToPostgresBinaryEncoder(schema)
     rows = 0
-    with conn.cursor().copy(statement) as copy:
+    cursor = conn.cursor()
+    # A worker thread sends while this one judges and encodes the next batch.
+    with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
         copy.write(encoder.write_header())
         for batch in batches:
             copy.write(encoder.write_batch(batch))
