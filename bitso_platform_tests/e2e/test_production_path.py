@@ -126,6 +126,7 @@ def test_the_schedules_turn_on_and_their_ticks_request_the_expected_runs(
     ticks = {
         "daily_snapshot_refresh": (datetime(2024, 3, 1, 0, 15, tzinfo=UTC), None),
         "daily_marts_schedule": (datetime(2024, 3, 1, 1, 0, tzinfo=UTC), "2024-02-29"),
+        "segments_audit_schedule": (datetime(2024, 3, 1, 2, 0, tzinfo=UTC), "2024-02-29"),
         "ticker_windows_schedule": (datetime(2024, 7, 16, 23, 52, tzinfo=UTC), WINDOW),
     }
     for name, (tick, partition) in ticks.items():

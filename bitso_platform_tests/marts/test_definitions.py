@@ -114,3 +114,25 @@ def test_the_daily_marts_job_selects_the_marts_and_the_schedule_builds_yesterday
     assert [r.partition_key for r in requests or []] == [
         (tick - timedelta(days=1)).date().isoformat()
     ]
+
+
+def test_the_segments_check_runs_in_its_own_audit_job_after_the_daily_build() -> None:
+    definitions = defs()
+    daily = definitions.resolve_job_def("daily_marts").asset_layer.asset_graph
+    audit_job = definitions.resolve_job_def("segments_audit")
+    segments = dg.AssetCheckKey(
+        dg.AssetKey(["marts", "user_segments"]), "reconciles_with_daily_marts"
+    )
+    daily_checks = set(daily.asset_check_keys)
+    assert segments not in daily_checks
+    assert dg.AssetCheckKey(dg.AssetKey(["marts", "daily_balances"]), "keys_unique") in daily_checks
+    assert set(audit_job.asset_layer.asset_graph.asset_check_keys) == {segments}
+    assert audit_job.asset_layer.executable_asset_keys == {segments.asset_key}
+    schedule = definitions.resolve_schedule_def("segments_audit_schedule")
+    assert (schedule.cron_schedule, schedule.job_name) == ("0 2 * * *", "segments_audit")
+    tick = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+    context = dg.build_schedule_context(
+        scheduled_execution_time=tick, repository_def=definitions.get_repository_def()
+    )
+    requests = schedule.evaluate_tick(context).run_requests or []
+    assert [r.partition_key for r in requests] == ["2024-02-29"]
