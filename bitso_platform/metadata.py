@@ -57,10 +57,17 @@ def sql_check(
     *,
     asset_key: dg.AssetKey,
     check_name: str,
+    identifiers: dict[str, sql.Composable] | None = None,
 ) -> dg.AssetCheckResult:
-    """Run `sql/checks/<name>.sql`: one row whose `passed` column decides, the rest metadata."""
+    """Run `sql/checks/<name>.sql`: one row whose `passed` column decides, the rest metadata.
+
+    A template names tables and columns as `{placeholders}`, filled from `identifiers`.
+    """
+    query: str | sql.Composed = load_sql(f"checks/{name}")
+    if identifiers is not None:
+        query = sql.SQL(query).format(**identifiers)  # type: ignore[arg-type]
     cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
-    row = cursor.execute(load_sql(f"checks/{name}"), params).fetchone() or {"passed": False}
+    row = cursor.execute(query, params).fetchone() or {"passed": False}
     passed = bool(row.pop("passed"))
     return dg.AssetCheckResult(
         asset_key=asset_key,

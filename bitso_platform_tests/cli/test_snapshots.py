@@ -52,7 +52,6 @@ def test_a_failed_load_exits_non_zero_and_names_the_file(cli_env: Path) -> None:
 
 
 def test_every_command_explains_itself(cli_env: Path) -> None:
-    for command in (["--help"], ["load", "--help"], ["quality", "--help"],
-                    ["generate", "--help"]):
+    for command in (["--help"], ["load", "--help"], ["quality", "--help"], ["generate", "--help"]):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 0 and "Usage:" in result.output

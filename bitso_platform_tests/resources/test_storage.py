@@ -53,8 +53,10 @@ def test_a_missing_required_snapshot_names_the_file_and_the_setting(
         Bucket=s3_bucket, Key="drop/other.csv", Body=b"x"
     )
     source = SnapshotSource(url=f"s3://{s3_bucket}/drop", s3=S3Resource(endpoint_url=s3_endpoint))
-    with pytest.raises(
-        SnapshotFileError, match=r"drop/deposit_sample_data\.csv: missing.*BITSO_SNAPSHOTS_URL"
+    with (
+        pytest.raises(
+            SnapshotFileError, match=r"drop/deposit_sample_data\.csv: missing.*BITSO_SNAPSHOTS_URL"
+        ),
+        source.open(DEPOSITS),
     ):
-        with source.open(DEPOSITS):
-            pass
+        pass

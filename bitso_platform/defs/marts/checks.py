@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 import psycopg
+from psycopg import sql
 
 from bitso_platform.defs.marts.assets import (
     DAILY_BALANCES,
@@ -201,13 +202,13 @@ def run_check(
 
     A monthly mart is checked over the whole months of the window, a view on its last day.
     """
-    result = sql_check(
-        conn,
-        check.sql_name(mart),
-        mart.shown(mart.span(window)).params() if check.windowed else None,
-        asset_key=mart.asset_key,
-        check_name=check.name,
-    )
+    params = mart.shown(mart.span(window)).params() if check.windowed else None
+    if check is KEYS_UNIQUE:
+        result = _keys_unique(conn, mart, params)
+    else:
+        result = sql_check(
+            conn, check.sql_name(mart), params, asset_key=mart.asset_key, check_name=check.name
+        )
     if check.blocking:
         return result
     return dg.AssetCheckResult(
@@ -216,6 +217,24 @@ def run_check(
         passed=result.passed,
         metadata=result.metadata,
         severity=dg.AssetCheckSeverity.WARN,
+    )
+
+
+def _keys_unique(conn: psycopg.Connection, mart: Mart, params: dict) -> dg.AssetCheckResult:
+    """The shared keys_unique template, for this mart's table, key and time column."""
+    identifiers = {
+        "table": sql.Identifier(mart.table),
+        "key": sql.SQL(", ").join(sql.Identifier(column) for column in mart.key),
+        "period": sql.Identifier(mart.period),
+    }
+    key = {"key_index": f"marts.{mart.table}_key", "key_columns": sorted(mart.key)}
+    return sql_check(
+        conn,
+        "marts_keys_unique",
+        {**params, **key},
+        asset_key=mart.asset_key,
+        check_name=KEYS_UNIQUE.name,
+        identifiers=identifiers,
     )
 
 
