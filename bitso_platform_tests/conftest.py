@@ -63,9 +63,7 @@ def temporary_databases(server_url: str) -> Iterator[Callable[[], str]]:
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             for name in created:
-                admin.execute(
-                    sql.SQL("drop database {} with (force)").format(sql.Identifier(name))
-                )
+                admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
 
 
 @pytest.fixture
