@@ -24,35 +24,20 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import dagster as dg
 import psycopg
+from marts import FIRST_DAY, LAST_DAY, Run, dagster_instance, run_marts  # bench/marts.py
 from psycopg import sql
 
 from bitso_platform import questions
-from bitso_platform.definitions import defs
-from bitso_platform.defs.marts.assets import MARTS, Mart
+from bitso_platform.defs.marts.assets import MARTS
 from bitso_platform.defs.marts.features import FEATURE_MARTS
 
+ADMIN_URL = os.environ.get("BITSO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1/postgres")
+
 log = logging.getLogger("bench.features")
-
-FIRST_DAY = date(2020, 1, 1)
-LAST_DAY = date(2023, 8, 23)
-
-
-@dataclass
-class Run:
-    """One daily_marts run over a subset of marts: wall time, Postgres seconds, checks."""
-
-    wall: float
-    marts: dict[str, float] = field(default_factory=dict)
-    checks: float = 0.0
-
-    @property
-    def dagster(self) -> float:
-        return self.wall - sum(self.marts.values()) - self.checks
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,32 +46,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=5, help="Random days for the reads.")
     parser.add_argument("--seed", type=int, default=1)
     return parser.parse_args()
-
-
-def backfill(marts: tuple[Mart, ...]) -> Run:
-    """The daily_marts job over the whole history as one run, for these marts only."""
-    job = defs().resolve_job_def("daily_marts")
-    started = time.perf_counter()
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        tags={
-            "dagster/asset_partition_range_start": FIRST_DAY.isoformat(),
-            "dagster/asset_partition_range_end": LAST_DAY.isoformat(),
-        },
-        asset_selection=[mart.asset_key for mart in marts],
-        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        raise_on_error=False,
-    )
-    run = Run(wall=time.perf_counter() - started)
-    if not result.success:
-        raise RuntimeError("the backfill run failed")
-    for event in result.get_asset_materialization_events():
-        key = event.asset_key.path[1] if event.asset_key else "?"
-        run.marts.setdefault(key, float(event.materialization.metadata["seconds"].value))
-    for event in result.all_events:
-        if event.is_step_success and event.step_key and event.step_key.endswith("_checks"):
-            run.checks += event.event_specific_data.duration_ms / 1000
-    return run
 
 
 def timings(read: Callable[[psycopg.Connection, date], object], url: str, days: list[date]) -> str:
@@ -138,10 +97,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("bitso_platform").setLevel(logging.WARNING)
     os.environ["BITSO_WAREHOUSE_URL"] = args.loaded
-    log.info("full marts backfill %s..%s", FIRST_DAY, LAST_DAY)
-    marts = backfill(MARTS)
-    log.info("feature backfill %s..%s", FIRST_DAY, LAST_DAY)
-    features = backfill(FEATURE_MARTS)
+    with dagster_instance(ADMIN_URL) as instance:
+        log.info("full marts backfill %s..%s", FIRST_DAY, LAST_DAY)
+        marts = run_marts(instance, FIRST_DAY, LAST_DAY)
+        log.info("feature backfill %s..%s", FIRST_DAY, LAST_DAY)
+        features = run_marts(instance, FIRST_DAY, LAST_DAY, FEATURE_MARTS)
     rng = random.Random(args.seed)
     span = (LAST_DAY - FIRST_DAY).days
     days = [
