@@ -20,6 +20,7 @@ Run: .venv/bin/python bench/marts.py [--scales 1 10] [--postgres-url URL]
 """
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -271,8 +272,9 @@ def dagster_instance(admin_url: str) -> Iterator[dg.DagsterInstance]:
             yield instance
 
 
+@functools.cache
 def marts_job(marts: tuple[Mart, ...]) -> dg.JobDefinition:
-    """These marts and their checks, as daily_marts runs them."""
+    """These marts and their checks, as daily_marts runs them (resolved once per set)."""
     selection = dg.AssetSelection.assets(*(mart.asset_key for mart in marts))
     selection = selection - dg.AssetSelection.checks(SEGMENTS_CHECK)
     job = dg.define_asset_job("bench_marts", selection=selection)

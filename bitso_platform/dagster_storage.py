@@ -31,12 +31,13 @@ from typing import Any
 
 from dagster import DagsterEventType, EventLogEntry
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.event_log.schema import (
     AssetCheckExecutionsTable,
     SqlEventLogStorageTable,
 )
 from dagster._serdes import ConfigurableClassData, serialize_value
-from dagster_postgres import DagsterPostgresStorage
+from dagster_postgres import DagsterPostgresStorage, PostgresRunStorage, PostgresScheduleStorage
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 from sqlalchemy import event as sqlalchemy_event
@@ -125,10 +126,18 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         inst_data: ConfigurableClassData | None = None,
         token_provider: Any = None,
     ) -> None:
-        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        # DagsterPostgresStorage's own __init__ would open an event log storage only to
+        # replace it: build the three here, once.
+        DagsterStorage.__init__(self)
+        self.postgres_url = postgres_url
+        self.should_autocreate_tables = should_autocreate_tables
+        self._inst_data = inst_data
+        parts = (postgres_url, should_autocreate_tables)
+        self._run_storage = PostgresRunStorage(*parts, token_provider=token_provider)
         self._event_log_storage = BatchingPostgresEventLogStorage(
-            postgres_url, should_autocreate_tables, token_provider=token_provider
+            *parts, token_provider=token_provider
         )
+        self._schedule_storage = PostgresScheduleStorage(*parts, token_provider=token_provider)
         for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
             _pooled(storage)
 

@@ -46,21 +46,47 @@ def _marts(*tables: str) -> tuple[dg.AssetKey, ...]:
 
 @dataclass(frozen=True)
 class Check:
-    """One named predicate over a mart's window, run from its SQL file."""
+    """One named predicate over a mart's window, run from its SQL file.
+
+    A template (`sql/checks/marts_<name>.sql`) serves every mart: it names the mart's table,
+    key and time column as `{placeholders}` and reads its key index as parameters.
+    """
 
     name: str
     description: str
     reads: tuple[dg.AssetKey, ...] = ()
     blocking: bool = True
     windowed: bool = True
+    template: bool = False
 
     def sql_name(self, mart: Mart) -> str:
-        return f"marts_{mart.table}_{self.name}"
+        return f"marts_{self.name}" if self.template else f"marts_{mart.table}_{self.name}"
+
+    def run(self, conn: psycopg.Connection, mart: Mart, window: Window) -> dg.AssetCheckResult:
+        params = mart.shown(mart.span(window)).params() if self.windowed else None
+        identifiers = None
+        if self.template:
+            identifiers = {
+                "table": sql.Identifier(mart.table),
+                "key": sql.SQL(", ").join(sql.Identifier(column) for column in mart.key),
+                "period": sql.Identifier(mart.period),
+            }
+            index = {"key_index": f"marts.{mart.table}_key", "key_columns": sorted(mart.key)}
+            params = {**(params or {}), **index}
+        return sql_check(
+            conn,
+            self.sql_name(mart),
+            params,
+            asset_key=mart.asset_key,
+            check_name=self.name,
+            identifiers=identifiers,
+        )
 
 
 KEYS_UNIQUE = Check(
     "keys_unique",
     "At most one row per key: the unique index enforces it; without it, the window is counted.",
+    template=True,
 )
 COUNTS_NOT_NEGATIVE = Check("counts_not_negative", "No count_ column is negative in the window.")
 WINDOWS_NEST = Check(
@@ -202,13 +228,7 @@ def run_check(
 
     A monthly mart is checked over the whole months of the window, a view on its last day.
     """
-    params = mart.shown(mart.span(window)).params() if check.windowed else None
-    if check is KEYS_UNIQUE:
-        result = _keys_unique(conn, mart, params)
-    else:
-        result = sql_check(
-            conn, check.sql_name(mart), params, asset_key=mart.asset_key, check_name=check.name
-        )
+    result = check.run(conn, mart, window)
     if check.blocking:
         return result
     return dg.AssetCheckResult(
@@ -217,24 +237,6 @@ def run_check(
         passed=result.passed,
         metadata=result.metadata,
         severity=dg.AssetCheckSeverity.WARN,
-    )
-
-
-def _keys_unique(conn: psycopg.Connection, mart: Mart, params: dict) -> dg.AssetCheckResult:
-    """The shared keys_unique template, for this mart's table, key and time column."""
-    identifiers = {
-        "table": sql.Identifier(mart.table),
-        "key": sql.SQL(", ").join(sql.Identifier(column) for column in mart.key),
-        "period": sql.Identifier(mart.period),
-    }
-    key = {"key_index": f"marts.{mart.table}_key", "key_columns": sorted(mart.key)}
-    return sql_check(
-        conn,
-        "marts_keys_unique",
-        {**params, **key},
-        asset_key=mart.asset_key,
-        check_name=KEYS_UNIQUE.name,
-        identifiers=identifiers,
     )
 
 
