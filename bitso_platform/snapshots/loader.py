@@ -1,15 +1,19 @@
-"""Load one snapshot file into Postgres: stage and validate in DuckDB, COPY the verdicts.
+"""Load one snapshot file into Postgres in one pass: read, judge and COPY block by block.
 
-DuckDB runs the set-based validation with bounded memory (it spills to disk), while
-Postgres receives the clean rows and the quarantine as COPY streams inside the
-caller's transaction: a failure anywhere leaves the previous load intact.
+Each block of lines is split with Arrow, judged by set-based DuckDB SQL, and its clean rows
+stream into Postgres as binary COPY while the next block is read, all inside the caller's
+transaction: a failure anywhere leaves the previous load intact. Memory holds a few blocks
+and DuckDB's working set (it spills to disk beyond `memory_limit`); what must see every row
+(copies in different blocks, rule 7's repeated keys) is settled at the end from 16 bytes
+per row, and the few rows it takes back out are deleted within the same transaction.
 """
 
 import json
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import chain
 from typing import BinaryIO
 
 import duckdb
@@ -21,22 +25,42 @@ from psycopg import sql
 
 from bitso_platform.arrow_copy import copy_batches
 from bitso_platform.snapshots.spec import SNAPSHOTS, Kind, Snapshot
-from bitso_platform.snapshots.staging import SnapshotFileError, stage_lines
+from bitso_platform.snapshots.staging import (
+    Block,
+    SnapshotFileError,
+    Span,
+    field_content,
+    read_blocks,
+    reread_lines,
+    seekable,
+)
 from bitso_platform.snapshots.validation import (
     QUARANTINE_SQL,
     Accounting,
     account,
+    forget,
+    judge,
+    keep,
     prepare,
-    reject_conflicting,
-    verdict_batches,
+    record_conflicting,
+    repeats,
 )
 from bitso_platform.sql import load_sql
 
 BATCH_ROWS = 256_000
 
-
 # DDL of schema `raw`, for `Warehouse.ensure`: run it before loading.
 RAW_DDL = tuple(f"raw/{name}" for name in ("schema", *SNAPSHOTS, "quarantine", "snapshot_loads"))
+
+
+@dataclass
+class _Tally:
+    """Counts kept while the blocks stream."""
+
+    rows_read: int = 0
+    non_blank: int = 0
+    distinct: int = 0
+    spans: list[Span] = field(default_factory=list)
 
 
 def load_snapshot(
@@ -45,20 +69,33 @@ def load_snapshot(
     snapshot: Snapshot,
     *,
     source: str,
-    memory_limit: str = "1GB",
+    memory_limit: str = "512MB",
 ) -> Accounting:
     """Replace `raw.<snapshot>` and its quarantine with the verdicts on `stream`.
 
     Runs in the caller's transaction; schema `raw` must exist (`Warehouse.ensure(*RAW_DDL)`).
+    A stream that cannot seek (an S3 body) is first copied to a temporary file, so that the
+    few lines needed again at the end can be read back.
     """
-    with _duckdb(memory_limit) as db, ThreadPoolExecutor(1) as pool:
-        users = pool.submit(_clean_users, conn) if snapshot.of_kind(Kind.USER_REF) else None
-        rows_read = stage_lines(db, stream, snapshot=snapshot, source=source)
-        if users is not None:
-            _stage_clean_users(db, users.result(), source=source)
+    table = sql.Identifier("raw", snapshot.name)
+    with seekable(stream) as file, _duckdb(memory_limit) as db:
+        if snapshot.of_kind(Kind.USER_REF):
+            _stage_clean_users(db, _clean_users(conn), source=source)
         prepare(db, snapshot)
-        clean = _replace_clean_rows(conn, db, snapshot)
-        accounting = account(db, snapshot, source=source, rows_read=rows_read, clean=clean)
+        tally = _Tally()
+        conn.execute(sql.SQL("truncate {}").format(table))
+        blocks = read_blocks(file, snapshot=snapshot, source=source)
+        clean = _copy_clean_rows(conn, table, snapshot, _verdicts(db, snapshot, blocks, tally))
+        clean -= _settle_repeats(conn, db, snapshot, file, tally)
+        accounting = account(
+            db,
+            snapshot,
+            source=source,
+            rows_read=tally.rows_read,
+            non_blank=tally.non_blank,
+            distinct=tally.distinct,
+            clean=clean,
+        )
         _replace_quarantine(conn, db, snapshot, source=source)
     _record(conn, accounting)
     return accounting
@@ -76,10 +113,12 @@ def _duckdb(memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def _clean_users(conn: psycopg.Connection) -> pa.Array:
-    """The clean user ids (32 hex characters each, so plain text COPY needs no unescaping)."""
-    with conn.cursor().copy("copy (select user_id from raw.users) to stdout") as copy:
-        text = b"".join(bytes(chunk) for chunk in copy).decode()
-    return pa.array(text.splitlines(), pa.string())
+    """The clean user ids, fetched as one value (32 hex characters each: no escaping)."""
+    row = conn.execute("select coalesce(string_agg(user_id, E'\\n'), '') from raw.users").fetchone()
+    text = row[0] if row else ""
+    if not text:
+        return pa.array([], pa.string())
+    return pc.list_flatten(pc.split_pattern(pa.array([text], pa.string()), "\n"))
 
 
 def _stage_clean_users(db: duckdb.DuckDBPyConnection, users: pa.Array, *, source: str) -> None:
@@ -93,60 +132,85 @@ def _stage_clean_users(db: duckdb.DuckDBPyConnection, users: pa.Array, *, source
     db.unregister("users_arrow")
 
 
-def _replace_clean_rows(
-    conn: psycopg.Connection, db: duckdb.DuckDBPyConnection, snapshot: Snapshot
+def _verdicts(
+    db: duckdb.DuckDBPyConnection, snapshot: Snapshot, blocks: Iterator[Block], tally: _Tally
+) -> Iterator[pa.Table]:
+    """Each block's verdicts, counted and kept (`validation.keep`) as they go by."""
+    for block in blocks:
+        verdicts = judge(db, snapshot, block.lines)
+        keep(db, verdicts)
+        tally.rows_read += block.lines.num_rows
+        tally.non_blank += pc.sum(verdicts["copies"]).as_py() or 0
+        tally.distinct += verdicts.num_rows
+        tally.spans.append(block.span)
+        yield verdicts
+
+
+def _copy_clean_rows(
+    conn: psycopg.Connection,
+    table: sql.Identifier,
+    snapshot: Snapshot,
+    verdicts: Iterator[pa.Table],
 ) -> int:
-    """Truncate the raw table and COPY the clean rows in as their verdicts stream; count them.
-
-    Postgres ingests one batch while DuckDB judges the next; rejected rows and the keys of
-    clean ones are kept in DuckDB. Rows that rule 7 rejects afterwards are deleted again.
-    """
-    table = sql.Identifier("raw", snapshot.name)
+    """COPY the clean rows of the verdicts into `table` (truncated in this transaction)."""
     names = [*(c.target for c in snapshot.columns), "source_line"]
-    conn.execute(sql.SQL("truncate {}").format(table))
-    verdicts = verdict_batches(db, snapshot, BATCH_ROWS)
-    keeper = db.cursor()
-
-    def clean_batches() -> Iterator[pa.RecordBatch]:
-        for batch in verdicts:
-            is_clean = pc.is_null(batch.column("reason"))
-            rows = batch.filter(is_clean)
-            _keep(keeper, rejected=batch.filter(pc.invert(is_clean)), clean=rows)
-            yield rows.select(names)
-
-    schema = pa.schema([verdicts.schema.field(n) for n in names])
-    clean = copy_batches(conn, table, clean_batches(), schema, freeze=True)
-    if snapshot.key is None:
-        return clean
-    conflicting = reject_conflicting(db)
-    if conflicting.num_rows:
-        _delete_lines(conn, table, conflicting)
-    return clean - conflicting.num_rows
+    clean = (v.filter(pc.is_null(v["reason"])).select(names) for v in verdicts)
+    first = next(clean, None)
+    if first is None:  # a file without rows
+        return 0
+    batches = (batch for rows in chain([first], clean) for batch in rows.to_batches())
+    return copy_batches(conn, table, batches, first.schema, freeze=True)
 
 
-def _keep(
-    db: duckdb.DuckDBPyConnection, *, rejected: pa.RecordBatch, clean: pa.RecordBatch
-) -> None:
-    """Keep rejected rows (table `rejected`) and the keys of clean ones (`clean_keys`)."""
-    db.register("rejected_batch", rejected)
-    db.register("clean_batch", clean)
-    db.execute(
-        "insert into rejected select source_line, reason from rejected_batch;"
-        " insert into clean_keys select key_value, source_line from clean_batch"
-    )
-    db.unregister("rejected_batch")
-    db.unregister("clean_batch")
+def _settle_repeats(
+    conn: psycopg.Connection,
+    db: duckdb.DuckDBPyConnection,
+    snapshot: Snapshot,
+    file: BinaryIO,
+    tally: _Tally,
+) -> int:
+    """Settle the rows that share a key or fingerprint with a row of another block, on their
+    text: a row whose content an earlier one has is a copy (rule 5); clean rows left sharing
+    a key are conflicting (rule 7). Both leave the raw table; the number of clean rows that
+    did. A hash collision between two different rows changes nothing."""
+    clean_groups, rejected_groups = repeats(db)
+    if not clean_groups and not rejected_groups:
+        return 0
+    wanted = {line for group in (*clean_groups, *rejected_groups) for line in group}
+    text = reread_lines(file, tally.spans, wanted)
+    rejected_copies = [c for g in rejected_groups for c in _copies(g, text)]
+    forget(db, rejected_copies)
+    taken_out, conflicting = [], {}
+    for group in clean_groups:
+        copies = _copies(group, text)
+        taken_out += copies
+        firsts = [line for line in group if line not in copies]
+        if snapshot.key is not None and len(firsts) > 1:
+            conflicting.update((line, text[line]) for line in firsts)
+    tally.distinct -= len(rejected_copies) + len(taken_out)
+    if conflicting:
+        record_conflicting(db, conflicting)
+    _delete_lines(conn, sql.Identifier("raw", snapshot.name), [*taken_out, *conflicting])
+    return len(taken_out) + len(conflicting)
 
 
-def _delete_lines(conn: psycopg.Connection, table: sql.Identifier, lines: pa.Table) -> None:
+def _copies(group: list[int], text: dict[int, str]) -> list[int]:
+    """The lines of `group` (in file order) whose field content an earlier one has."""
+    seen: set[str] = set()
+    copies = []
+    for line in group:
+        content = field_content(text[line])
+        if content in seen:
+            copies.append(line)
+        seen.add(content)
+    return copies
+
+
+def _delete_lines(conn: psycopg.Connection, table: sql.Identifier, lines: list[int]) -> None:
     """Delete the rows of `table` with these source lines (few), in the load's transaction."""
-    conn.execute("create temp table rejected_lines (source_line bigint) on commit drop")
-    copy_batches(conn, sql.Identifier("rejected_lines"), lines.to_batches(), lines.schema)
-    conn.execute(
-        sql.SQL(
-            "delete from {} as t using rejected_lines as r where t.source_line = r.source_line"
-        ).format(table)
-    )
+    if lines:
+        statement = sql.SQL("delete from {} where source_line = any(%s)").format(table)
+        conn.execute(statement, [lines])
 
 
 def _replace_quarantine(

@@ -1,18 +1,24 @@
-"""Stage a snapshot file's lines, numbered, into DuckDB, and check what fails a whole file.
+"""Read a snapshot file as numbered blocks of lines, and check what fails a whole file.
 
-The file is streamed in chunks (memory does not grow with its size); lines are split
-with Arrow compute, not a Python loop. Only lines holding a double quote, rare in
-snapshots, go through Python's csv module to find their field values.
+The file is streamed in chunks (memory does not grow with its size); lines are split with
+Arrow compute, not a Python loop. Only lines holding a double quote, rare in snapshots, go
+through Python's csv module to find their field values. Every block remembers where it
+came from, so the few lines needed again at the end of a load (rule 7's conflicting rows)
+are read back from the file rather than kept.
 """
 
 import codecs
 import csv
 import io
+import shutil
+import tempfile
+import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from queue import Full, Queue
 from typing import BinaryIO
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,60 +26,123 @@ import pyarrow.compute as pc
 from bitso_platform.snapshots.spec import Snapshot
 
 BOM = codecs.BOM_UTF8
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 16 << 20
 
-STAGING_DDL = """
-create or replace table lines (
-    line_no bigint,        -- physical line in the file, the header being line 1
-    line varchar           -- raw text, without BOM and without the CR of a CRLF line end
-);
-create or replace table quoted (
-    line_no bigint,
-    key varchar,           -- canonical text: `"a",b` and `a,b` have the same field values
-    fields varchar[],      -- null when the quoting is malformed
-    quote_error boolean
-);
-"""
+# The columns of a block. `content` is the canonical text of a quoted line (`"a",b` and
+# `a,b` have the same field values, so the same content) and null for the others, whose
+# content is the line itself; `fields` and `quote_error` are likewise set on quoted lines.
+BLOCK_SCHEMA = pa.schema(
+    [
+        ("line_no", pa.int64()),  # physical line in the file, the header being line 1
+        ("line", pa.string()),  # raw text, without BOM and without the CR of a CRLF line end
+        ("content", pa.string()),
+        ("fields", pa.list_(pa.string())),  # null when the quoting is malformed
+        ("quote_error", pa.bool_()),
+    ]
+)
 
 
 class SnapshotFileError(Exception):
     """A whole-file problem (missing, wrong header, not UTF-8): the load fails, nothing changes."""
 
 
-def stage_lines(
-    db: duckdb.DuckDBPyConnection, stream: BinaryIO, *, snapshot: Snapshot, source: str
-) -> int:
-    """Check the header, stage every following line (tables `lines`, `quoted`); rows_read.
+@dataclass(frozen=True)
+class Span:
+    """Where a block's lines are in the file: enough to read any of them back."""
 
-    Splitting a block (Arrow, without the GIL) overlaps with inserting the previous one
-    (DuckDB, on a worker thread); at most two blocks are in memory at once.
+    offset: int
+    size: int
+    first_line: int
+    line_count: int
+
+    def holds(self, line_no: int) -> bool:
+        return self.first_line <= line_no < self.first_line + self.line_count
+
+
+@dataclass(frozen=True)
+class Block:
+    """Whole lines of the file (`lines`, in BLOCK_SCHEMA) and where they came from."""
+
+    span: Span
+    lines: pa.Table
+
+
+def read_blocks(stream: BinaryIO, *, snapshot: Snapshot, source: str) -> Iterator[Block]:
+    """Check the header, then yield every following line, numbered, in blocks.
+
+    A worker thread reads and splits the next block (Arrow works without the GIL) while the
+    caller works on this one; at most two blocks wait.
     """
-    db.execute(STAGING_DDL)
+    return _read_ahead(_blocks(stream, snapshot=snapshot, source=source))
+
+
+def _read_ahead(blocks: Iterator[Block], depth: int = 2) -> Iterator[Block]:
+    """`blocks`, produced on a worker thread up to `depth` ahead; its errors raise here."""
+    queue: Queue[Block | BaseException | None] = Queue(depth)
+    stop = threading.Event()
+
+    def put(item: Block | BaseException | None) -> bool:
+        """Wait for room unless the consumer has gone; whether the item was queued."""
+        while not stop.is_set():
+            with suppress(Full):
+                queue.put(item, timeout=0.1)
+                return True
+        return False
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                if not put(block):
+                    return
+            put(None)
+        except BaseException as error:  # handed to the consumer, which raises it
+            put(error)
+
+    worker = threading.Thread(target=produce, name="snapshot-reader", daemon=True)
+    worker.start()
+    try:
+        while (item := queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _blocks(stream: BinaryIO, *, snapshot: Snapshot, source: str) -> Iterator[Block]:
     chunks = _chunks(stream)
-    rest = _check_header(chunks, snapshot=snapshot, source=source)
-    rows_read = 0
-    writer = db.cursor()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage") as pool:
-        pending: Future | None = None
-        for block in _line_blocks(rest, chunks):
-            lines, quoted = _lines_batch(block, first_line=rows_read + 2, source=source)
-            rows_read += lines.num_rows
-            if pending is not None:
-                pending.result()
-            pending = pool.submit(_append, writer, lines, quoted)
-        if pending is not None:
-            pending.result()
-    return rows_read
+    offset, rest = _check_header(chunks, snapshot=snapshot, source=source)
+    next_line = 2
+    for start, raw in _line_blocks(offset, rest, chunks):
+        lines = _lines_table(_drop_cr(raw), first_line=next_line, source=source)
+        yield Block(Span(start, len(raw), next_line, lines.num_rows), lines)
+        next_line += lines.num_rows
 
 
-def _append(db: duckdb.DuckDBPyConnection, lines: pa.Table, quoted: pa.Table | None) -> None:
-    db.register("arrow_lines", lines)
-    db.execute("insert into lines select * from arrow_lines")
-    db.unregister("arrow_lines")
-    if quoted is not None:
-        db.register("arrow_quoted", quoted)
-        db.execute("insert into quoted select * from arrow_quoted")
-        db.unregister("arrow_quoted")
+def reread_lines(stream: BinaryIO, spans: list[Span], line_nos: set[int]) -> dict[int, str]:
+    """The raw text of `line_nos`, read back from a seekable `stream` by their blocks' spans."""
+    found: dict[int, str] = {}
+    for span in spans:
+        wanted = sorted(n for n in line_nos if span.holds(n))
+        if not wanted:
+            continue
+        stream.seek(span.offset)
+        lines = _drop_cr(stream.read(span.size)).decode("utf-8").split("\n")
+        found.update((n, lines[n - span.first_line]) for n in wanted)
+    return found
+
+
+@contextmanager
+def seekable(stream: BinaryIO) -> Iterator[BinaryIO]:
+    """`stream` itself when it can seek; else a temporary local copy of it (S3 bodies)."""
+    if stream.seekable():
+        yield stream
+        return
+    with tempfile.TemporaryFile(prefix="bitso-snapshot-") as copy:
+        shutil.copyfileobj(stream, copy, CHUNK_BYTES)
+        copy.seek(0)
+        yield copy
 
 
 def _chunks(stream: BinaryIO) -> Iterator[bytes]:
@@ -81,17 +150,16 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-def _check_header(chunks: Iterator[bytes], *, snapshot: Snapshot, source: str) -> bytes:
-    """Check the header line; return the bytes read past it."""
+def _check_header(chunks: Iterator[bytes], *, snapshot: Snapshot, source: str) -> tuple[int, bytes]:
+    """Check the header line; return the offset past it and the bytes read past it."""
     data = b""
     while b"\n" not in data:
         chunk = next(chunks, b"")
         if not chunk:
             break
         data += chunk
-    if data.startswith(BOM):
-        data = data[len(BOM) :]
-    head, _, rest = data.partition(b"\n")
+    bom = len(BOM) if data.startswith(BOM) else 0
+    head, _, rest = data[bom:].partition(b"\n")
     try:
         text = head.decode("utf-8").removesuffix("\r")
     except UnicodeDecodeError as exc:
@@ -105,11 +173,14 @@ def _check_header(chunks: Iterator[bytes], *, snapshot: Snapshot, source: str) -
             f"{source}: wrong header {','.join(found) or '(empty file)'!r}; "
             f"the {snapshot.name} snapshot must start with {','.join(snapshot.header)!r}"
         )
-    return rest
+    return len(data) - len(rest), rest
 
 
-def _line_blocks(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Blocks of whole lines joined by newlines; b"" is one empty line."""
+def _line_blocks(offset: int, first: bytes, chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(offset in the file, bytes) of blocks of whole lines joined by newlines, CRs kept.
+
+    b"" is one empty line; the file's final newline makes no line.
+    """
     carry = first
     for chunk in chunks:
         data = carry + chunk
@@ -118,9 +189,10 @@ def _line_blocks(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
             carry = data
             continue
         carry = data[cut + 1 :]
-        yield _drop_cr(data[:cut])
-    if carry:  # the end of the file: its final newline makes no row
-        yield _drop_cr(carry.removesuffix(b"\n"))
+        yield offset, data[:cut]
+        offset += cut + 1
+    if carry:
+        yield offset, carry.removesuffix(b"\n")
 
 
 def _drop_cr(block: bytes) -> bytes:
@@ -153,24 +225,27 @@ def _decoded(block: bytes, *, first_line: int, source: str) -> pa.Array:
     raise AssertionError("Arrow rejected text that Python decodes")  # pragma: no cover
 
 
-def _lines_batch(block: bytes, *, first_line: int, source: str) -> tuple[pa.Table, pa.Table | None]:
-    """The block's numbered lines, and the field values of its quoted lines (or None)."""
+def _lines_table(block: bytes, *, first_line: int, source: str) -> pa.Table:
+    """The block's numbered lines (BLOCK_SCHEMA), quoted ones with their field values."""
     text = _decoded(block, first_line=first_line, source=source)
     lines = pc.list_flatten(pc.split_pattern(text, "\n"))
-    numbers = np.arange(first_line, first_line + len(lines), dtype=np.int64)
-    table = pa.table({"line_no": numbers, "line": lines})
-    quoted = pc.indices_nonzero(pc.match_substring(lines, '"')).to_pylist()
-    if not quoted:
-        return table, None
-    parsed = [_parse_quoted(lines[i].as_py()) for i in quoted]
-    return table, pa.table(
-        {
-            "line_no": pa.array([first_line + i for i in quoted], pa.int64()),
-            "key": pa.array([key for key, _, _ in parsed], pa.string()),
-            "fields": pa.array([fields for _, fields, _ in parsed], pa.list_(pa.string())),
-            "quote_error": pa.array([error for _, _, error in parsed], pa.bool_()),
-        }
-    )
+    count = len(lines)
+    columns = {
+        "line_no": pa.array(np.arange(first_line, first_line + count, dtype=np.int64)),
+        "line": lines,
+        "content": pa.nulls(count, pa.string()),
+        "fields": pa.nulls(count, pa.list_(pa.string())),
+        "quote_error": pa.nulls(count, pa.bool_()),
+    }
+    quoted = pc.indices_nonzero(pc.match_substring(lines, '"')).to_numpy()
+    if len(quoted):
+        parsed = zip(*(_parse_quoted(lines[i].as_py()) for i in quoted), strict=True)
+        for name, values in zip(("content", "fields", "quote_error"), parsed, strict=True):
+            dense = [None] * count
+            for i, value in zip(quoted, values, strict=True):
+                dense[i] = value
+            columns[name] = pa.array(dense, BLOCK_SCHEMA.field(name).type)
+    return pa.table(columns, schema=BLOCK_SCHEMA)
 
 
 def _parse_quoted(line: str) -> tuple[str, list[str] | None, bool]:
@@ -184,3 +259,8 @@ def _parse_quoted(line: str) -> tuple[str, list[str] | None, bool]:
     out = io.StringIO()
     csv.writer(out, lineterminator="").writerow(rows[0])
     return out.getvalue(), rows[0], False
+
+
+def field_content(line: str) -> str:
+    """What copies of a line have in common: its text, canonical for a quoted line."""
+    return _parse_quoted(line)[0] if '"' in line else line

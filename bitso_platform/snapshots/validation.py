@@ -1,12 +1,12 @@
-"""SPEC 2 validation as set-based DuckDB SQL over the staged `lines` and `quoted` tables.
+"""SPEC 2 validation as set-based DuckDB SQL, one block of lines at a time.
 
-Every non-blank line is grouped with its exact copies (same field values) in
-`distinct_rows`; each distinct row then gets one verdict: clean, or the first reason of
-SPEC 2 rule 6 that applies. Verdicts are streamed (`verdict_batches`) so that clean rows
-can go to Postgres while the rest are still being judged. Only rule 7 needs other rows:
-the keys of rows that stream out clean are kept (`clean_keys`); once all have streamed,
-`reject_conflicting` names those whose key repeats (rare), which the loader takes back
-out within the same transaction.
+Within a block, every non-blank line is grouped with its exact copies (same field values);
+each distinct row then gets one verdict: clean, or the first reason of SPEC 2 rule 6 that
+applies. Verdicts stream (`judge`), so that clean rows go to Postgres while the file is
+still being read. What needs every row waits for the end, from what `keep` keeps: the key
+of each clean row and the 64-bit fingerprint of each rejected one. Copies share both, so
+`repeats` names the few rows that may be copies across blocks or rule 7's conflicting ids
+(clean rows whose key repeats); the loader settles them on their text.
 """
 
 from dataclasses import dataclass, field
@@ -51,45 +51,85 @@ class Accounting:
 
 
 def prepare(db: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
-    """Group exact copies into `distinct_rows`; create the tables verdicts are kept in."""
+    """Create the macros, and the tables that rejected rows and clean keys are kept in."""
     db.execute("set TimeZone = 'UTC'")
     db.execute(load_sql("validate/macros"))
-    db.execute(_distinct_rows_sql(_has_quoted(db)))
-    key_type = "varchar" if snapshot.key and snapshot.key.kind is Kind.USER_KEY else "bigint"
     db.execute(
-        "create or replace table rejected (line_no bigint, reason varchar);"
-        f" create or replace table clean_keys (key_value {key_type}, source_line bigint)"
+        "create or replace table rejected"
+        " (line_no bigint, reason varchar, raw_line varchar, fingerprint ubigint);"
+        f" create or replace table clean_keys (key_value {_key_type(snapshot)}, line_no bigint)"
     )
 
 
-def verdict_batches(
-    db: duckdb.DuckDBPyConnection, snapshot: Snapshot, batch_rows: int
-) -> pa.RecordBatchReader:
-    """Per distinct row: normalised values, source_line, reason (null = clean), key_value."""
-    return db.sql(_verdicts_sql(snapshot, _has_quoted(db))).to_arrow_reader(batch_rows)
+def judge(db: duckdb.DuckDBPyConnection, snapshot: Snapshot, lines: pa.Table) -> pa.Table:
+    """Per distinct row of `lines` (staging.BLOCK_SCHEMA): normalised values, source_line,
+    reason (null = clean), key_value, copies (of it in `lines`), fingerprint (a 64-bit hash
+    of its field content) and raw_line (set on rejected rows)."""
+    has_quoted = lines["content"].null_count < lines.num_rows
+    db.register("block", lines)
+    try:
+        return db.sql(_verdicts_sql(snapshot, has_quoted)).to_arrow_table()
+    finally:
+        db.unregister("block")
 
 
-def reject_conflicting(db: duckdb.DuckDBPyConnection) -> pa.Table:
-    """Reject the clean rows whose key repeats (rule 7); their source lines."""
-    db.execute("""
-        create or replace table conflicting as
-        select source_line from clean_keys
+def keep(db: duckdb.DuckDBPyConnection, verdicts: pa.Table) -> None:
+    """Keep the rejected rows and the keys of the clean ones."""
+    db.register("verdicts", verdicts)
+    try:
+        db.execute(
+            "insert into rejected select source_line, reason, raw_line, fingerprint"
+            " from verdicts where reason is not null;"
+            " insert into clean_keys select key_value, source_line"
+            " from verdicts where reason is null"
+        )
+    finally:
+        db.unregister("verdicts")
+
+
+def repeats(db: duckdb.DuckDBPyConnection) -> tuple[list[list[int]], list[list[int]]]:
+    """Groups of first lines of distinct rows that may be copies of each other, in file order:
+    clean rows sharing a key (or, in a file without one, a fingerprint), and rejected rows
+    sharing a fingerprint. Rows of one block are never copies (the block grouped them)."""
+    clean = db.execute("""
+        select list(line_no order by line_no) from clean_keys
         where key_value in (
             select key_value from clean_keys group by key_value having count(*) > 1
-        );
-        insert into rejected select source_line, 'conflicting_duplicate_id' from conflicting;
-    """)
-    return db.sql("select source_line from conflicting").to_arrow_table()
+        )
+        group by key_value
+    """).fetchall()
+    rejected = db.execute("""
+        select list(line_no order by line_no) from rejected
+        group by fingerprint having count(*) > 1
+    """).fetchall()
+    return [lines for (lines,) in clean], [lines for (lines,) in rejected]
+
+
+def forget(db: duckdb.DuckDBPyConnection, lines: list[int]) -> None:
+    """Take rows that turned out to be copies back out of the rejected rows."""
+    db.execute("delete from rejected where line_no in (select unnest($1::bigint[]))", [lines])
+
+
+def record_conflicting(db: duckdb.DuckDBPyConnection, raw_lines: dict[int, str]) -> None:
+    """Quarantine the conflicting rows (rule 7) with their raw text."""
+    db.execute(
+        "insert into rejected select unnest($1::bigint[]), 'conflicting_duplicate_id',"
+        " unnest($2::varchar[]), null",
+        [list(raw_lines), list(raw_lines.values())],
+    )
 
 
 def account(
-    db: duckdb.DuckDBPyConnection, snapshot: Snapshot, *, source: str, rows_read: int, clean: int
+    db: duckdb.DuckDBPyConnection,
+    snapshot: Snapshot,
+    *,
+    source: str,
+    rows_read: int,
+    non_blank: int,
+    distinct: int,
+    clean: int,
 ) -> Accounting:
-    """The accounting once every verdict is known."""
-    # distinct_rows covers every non-blank line once per copy; the rest are blank
-    [(non_blank, distinct)] = db.execute(
-        "select coalesce(sum(copies), 0), count(*) from distinct_rows"
-    ).fetchall()
+    """The accounting once every verdict is known (`rejected` holds every quarantined row)."""
     by_reason = dict(db.execute("select reason, count(*) from rejected group by all").fetchall())
     return Accounting(
         snapshot=snapshot.name,
@@ -97,62 +137,72 @@ def account(
         rows_read=rows_read,
         clean=clean,
         quarantined={r: by_reason[r] for r in REASONS if r in by_reason},
-        exact_duplicates=int(non_blank - distinct),
-        blank=rows_read - int(non_blank),
+        exact_duplicates=non_blank - distinct,
+        blank=rows_read - non_blank,
     )
 
 
-QUARANTINE_SQL = """
-select rejected.line_no, rejected.reason, lines.line as raw_line
-from rejected
-join lines using (line_no)
-"""
-
-
-def _has_quoted(db: duckdb.DuckDBPyConnection) -> bool:
-    [(has_quoted,)] = db.execute("select count(*) > 0 from quoted").fetchall()
-    return bool(has_quoted)
+QUARANTINE_SQL = "select line_no, reason, raw_line from rejected"
 
 
 def _distinct_rows_sql(has_quoted: bool) -> str:
-    """One row per distinct field content: its first line, content and number of copies.
+    """One row per distinct field content of the block: its first line, raw text, copies.
 
-    Copies have the same field values: for a line without quotes that is the same
-    text; a quoted line is keyed by its canonical text (`"a",b` is keyed `a,b`).
+    Copies have the same field values: for a line without quotes that is the same text;
+    a quoted line is grouped by its canonical text (`"a",b` with `a,b`).
     """
-    content = "coalesce(quoted.key, lines.line)" if has_quoted else "lines.line"
-    return f"""
-create or replace table distinct_rows as
-select {content} as content, min(lines.line_no) as line_no, count(*) as copies
-from lines
-{"left join quoted using (line_no)" if has_quoted else ""}
-where not is_blank(lines.line)
-group by {content}
-"""
-
-
-def _fields_sql(has_quoted: bool) -> str:
-    """Distinct rows with their raw field values (a quoted line's come from the csv parse)."""
     if not has_quoted:
         return """
-    select line_no, false as quote_error, string_split(content, ',') as raw_fields,
-        needs_strip(content) as needs_strip
-    from distinct_rows"""
+    select
+        line as content,
+        min(line_no) as line_no,
+        count(*) as copies,
+        line as raw_line,
+        false as quote_error,
+        string_split(line, ',') as raw_fields
+    from block
+    where not is_blank(line)
+    group by line"""
     return """
     select
+        content,
         line_no,
-        coalesce(quoted.quote_error, false) as quote_error,
-        coalesce(quoted.fields, string_split(content, ',')) as raw_fields,
-        needs_strip(content) as needs_strip
-    from distinct_rows
-    left join quoted using (line_no)"""
+        copies,
+        raw_line,
+        coalesce(quote_error, false) as quote_error,
+        coalesce(quoted_fields, string_split(content, ',')) as raw_fields
+    from (
+        select
+            coalesce(content, line) as content,
+            min(line_no) as line_no,
+            count(*) as copies,
+            arg_min(line, line_no) as raw_line,
+            any_value(fields) as quoted_fields,
+            bool_or(quote_error) as quote_error
+        from block
+        where not is_blank(line)
+        group by coalesce(content, line)
+    )"""
+
+
+# A row's fingerprint: a 64-bit hash of its field content. Copies share it; the loader checks
+# the text of rows that share one, so a collision is never taken for a copy.
+FINGERPRINT = "hash(content)"
+
+
+def _key_type(snapshot: Snapshot) -> str:
+    key = snapshot.key
+    if key is None:
+        return "ubigint"
+    return "varchar" if key.kind is Kind.USER_KEY else "bigint"
 
 
 def _key_value(snapshot: Snapshot) -> str:
-    """The rule 7 key of a row (ids compare as numbers); null for files without one."""
+    """What copies of a row share: its rule 7 key (ids compare as numbers), or for a file
+    without one, its fingerprint."""
     key = snapshot.key
     if key is None:
-        return "null::bigint"
+        return FINGERPRINT
     return f"try_cast({key.target} as bigint)" if key.kind is Kind.ID else key.target
 
 
@@ -167,15 +217,18 @@ def _verdicts_sql(snapshot: Snapshot, has_quoted: bool) -> str:
     )
     clean_values = ", ".join(_clean_value(c) for c in columns)
     return f"""
-with fielded as ({_fields_sql(has_quoted)}
+with distinct_rows as ({_distinct_rows_sql(has_quoted)}
 ),
 valued as (
     select
         line_no,
+        copies,
+        content,
+        raw_line,
         quote_error,
         len(raw_fields) as field_count,
         {values}
-    from fielded
+    from (select *, needs_strip(content) as needs_strip from distinct_rows)
 ),
 checked as (
     select *, {_reason_case(snapshot)} as reason
@@ -185,7 +238,10 @@ select
     {clean_values},
     line_no as source_line,
     reason,
-    {_key_value(snapshot)} as key_value
+    {_key_value(snapshot)} as key_value,
+    copies,
+    {FINGERPRINT} as fingerprint,
+    if(reason is null, null, raw_line) as raw_line
 from checked
 """
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.snapshots import staging, validation
 from bitso_platform.snapshots.loader import RAW_DDL, load_snapshot, reconcile
 from bitso_platform.snapshots.spec import SNAPSHOTS
 from bitso_platform.snapshots.staging import SnapshotFileError
@@ -257,3 +258,69 @@ def test_the_reconciliation_fails_when_the_tables_disagree(with_users: Warehouse
         outcome = reconcile(conn, SNAPSHOTS["deposits"])
     assert outcome["passed"] is False
     assert (outcome["clean"], outcome["clean_in_table"]) == (1, 0)
+
+
+# Copies, conflicts and quarantined rows spread so that, with tiny blocks, each one's
+# partners are in other blocks: a later copy of a clean row, of a quarantined row and of a
+# quoted row, and an id whose rows differ.
+SPREAD = (
+    f"1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete",
+    f"2,not a time,{ALICE},10,mxn,complete",
+    f'"3","2021-01-02 10:00:00+00",{BOB},5,"mxn",complete',
+    f"4,2021-01-03 10:00:00+00,{BOB},7,usd,failed",
+    "",
+    f"1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete",
+    f"2,not a time,{ALICE},10,mxn,complete",
+    f"3,2021-01-02 10:00:00+00,{BOB},5,mxn,complete",
+    f"4,2021-01-03 10:00:00+00,{BOB},8,usd,failed",
+    f"1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete",
+)
+
+
+def loaded_state(warehouse: Warehouse) -> tuple[list[tuple], list[tuple]]:
+    return (
+        rows(warehouse, "select id, source_line from raw.deposits order by source_line"),
+        rows(
+            warehouse,
+            "select line_no, reason, raw_line from raw.quarantine"
+            " where snapshot = 'deposits' order by line_no",
+        ),
+    )
+
+
+@pytest.mark.parametrize("block_bytes", [64, 200])
+def test_copies_and_conflicts_across_blocks_are_settled_as_within_one(
+    with_users: Warehouse, block_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = deposits(with_users, *SPREAD)
+    expected = loaded_state(with_users)
+    monkeypatch.setattr(staging, "CHUNK_BYTES", block_bytes)
+    assert deposits(with_users, *SPREAD) == whole
+    assert loaded_state(with_users) == expected
+    assert whole.as_json() == {
+        "rows_read": 10,
+        "clean": 2,  # ids 1 and 3
+        "quarantined": {"bad_timestamp": 1, "conflicting_duplicate_id": 2},
+        "exact_duplicates": 4,
+        "blank": 1,
+    }
+    assert expected[0] == [(1, 2), (3, 4)]
+    assert [line for line, _, _ in expected[1]] == [3, 5, 10]
+
+
+def test_rows_that_share_a_fingerprint_but_differ_are_both_kept(
+    with_users: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = deposits(with_users, *SPREAD)
+    levels = "\n".join(
+        ["user_id,jurisdiction,level,event_timestamp"]
+        + [f"{ALICE},mx,{level},2021-01-0{day} 10:00:00+00" for day, level in enumerate("1212", 1)]
+        + [f"{ALICE},mx,1,2021-01-01 10:00:00+00", f"{BOB},mx,1,bad"]
+    )
+    expected_levels = load(with_users, "user_levels", levels)
+    # Two fingerprints for every row, and one line per block: nearly every pair collides.
+    monkeypatch.setattr(validation, "FINGERPRINT", "hash(content) % 2")
+    monkeypatch.setattr(staging, "CHUNK_BYTES", 64)
+    assert deposits(with_users, *SPREAD) == expected
+    assert load(with_users, "user_levels", levels) == expected_levels
+    assert (expected_levels.clean, expected_levels.exact_duplicates) == (4, 1)

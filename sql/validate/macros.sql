@@ -2,9 +2,9 @@
 
 -- Whitespace that trimming and blank-line detection remove: space, tab, VT, FF, CR.
 create or replace macro strip(s) as trim(s, E' \t\x0b\x0c\r');
--- Cheap tests first: most lines start with a visible character and need no trimming.
-create or replace macro is_blank(s) as
-    s = '' or (ascii(s) in (32, 9, 11, 12, 13) and strip(s) = '');
+-- Cheap test first: only a line starting with a character below '!' (or empty) can be
+-- blank, and a bytewise comparison rejects the others without looking further.
+create or replace macro is_blank(s) as s < '!' and strip(s) = '';
 -- Whether any field of a line may need trimming (most lines need none and skip the work).
 create or replace macro needs_strip(line) as
     contains(line, ' ,') or contains(line, ', ') or starts_with(line, ' ')
