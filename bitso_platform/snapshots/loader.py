@@ -69,7 +69,7 @@ def load_snapshot(
     snapshot: Snapshot,
     *,
     source: str,
-    memory_limit: str = "512MB",
+    memory_limit: str = "256MB",
 ) -> Accounting:
     """Replace `raw.<snapshot>` and its quarantine with the verdicts on `stream`.
 
