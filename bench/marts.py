@@ -47,6 +47,7 @@ from bitso_platform.definitions import defs
 from bitso_platform.defs.marts.assets import MARTS, Mart
 from bitso_platform.defs.marts.schedules import SEGMENTS_CHECK
 from bitso_platform.generate import generate_snapshots
+from bitso_platform.sql import load_sql
 
 log = logging.getLogger("bench.marts")
 
@@ -64,6 +65,12 @@ QUESTIONS = (
     "currencies_withdrawn",
     "amount_deposited",
 )
+
+# The questions whose answer is a list of user ids, with their SQL parameters.
+LIST_QUESTIONS: dict[str, Callable[[dict], dict]] = {
+    "users_without_deposit": lambda p: {"as_of": p["day"]},
+    "frequent_depositors": lambda p: {"day": p["day"], "more_than": p["more_than"]},
+}
 
 # The reference: one query per mart and day over the raw tables (parameter d = the day).
 REFERENCE_MARTS = {
@@ -205,6 +212,7 @@ class ScaleResult:
     questions: dict[str, tuple[float, float]]
     reference_day_seconds: list[float]
     direct_questions: dict[str, tuple[float, float]]
+    list_floor: dict[str, tuple[float, float, int]]
 
 
 def parse_args() -> argparse.Namespace:
@@ -387,6 +395,21 @@ def percentiles(
     return quantiles[49], quantiles[94]
 
 
+def list_floor(conn: psycopg.Connection, name: str, sets: list[dict]) -> tuple[float, float, int]:
+    """p50 and p95 in ms of only turning the answer's text into a list of str (what the
+    client does after Postgres answers), and the largest answer, over the same sets."""
+    ask = LIST_QUESTIONS[name]
+    timings, largest = [], 0
+    for params in sets:
+        text = conn.execute(load_sql(f"questions/{name}"), ask(params)).fetchone()[0]
+        started = time.perf_counter()
+        ids = text.split("\n") if text else []
+        timings.append((time.perf_counter() - started) * 1000)
+        largest = max(largest, len(ids))
+    quantiles = statistics.quantiles(timings, n=100, method="inclusive")
+    return quantiles[49], quantiles[94], largest
+
+
 def direct(query: str) -> Callable[[psycopg.Connection, dict], object]:
     return lambda conn, params: conn.execute(query, params).fetchall()
 
@@ -437,6 +460,7 @@ def measure(scale: float, url: str, load_seconds: float, args: argparse.Namespac
         sets = parameter_sets(conn, args.question_runs, args.seed)
         log.info("scale %g: questions from the marts", scale)
         from_marts = {name: percentiles(conn, ask_marts(name), sets) for name in QUESTIONS}
+        floor = {name: list_floor(conn, name, sets) for name in LIST_QUESTIONS}
         log.info("scale %g: the reference, per day over the raw tables", scale)
         for statement in RAW_INDEXES:
             conn.execute(statement)
@@ -455,6 +479,7 @@ def measure(scale: float, url: str, load_seconds: float, args: argparse.Namespac
         from_marts,
         reference,
         direct_runs,
+        floor,
     )
 
 
@@ -507,6 +532,13 @@ def _scale_section(r: ScaleResult) -> list[str]:
     for name in QUESTIONS:
         (p50, p95), (d50, d95) = r.questions[name], r.direct_questions[name]
         lines.append(f"| {name} | {p50:.2f} | {p95:.2f} | {d50:.2f} | {d95:.2f} |")
+    lines += [
+        "",
+        "| list answer | only splitting its text into str, p50 ms | p95 ms | largest answer |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, (p50, p95, largest) in r.list_floor.items():
+        lines.append(f"| {name} | {p50:.2f} | {p95:.2f} | {largest:,} ids |")
     return [*lines, ""]
 
 

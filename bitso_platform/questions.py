@@ -50,7 +50,7 @@ def users_without_deposit(source: Source, as_of: date | None = None) -> list[str
     """Q2: clean users without a counted deposit on or before `as_of` (None: ever), sorted."""
     with _connection(source) as conn:
         _require_history(conn, as_of)
-        return _column(conn, "users_without_deposit", {"as_of": as_of})
+        return _user_ids(conn, "users_without_deposit", {"as_of": as_of})
 
 
 def frequent_depositors(source: Source, day: date, more_than: int = 5) -> list[str]:
@@ -59,7 +59,7 @@ def frequent_depositors(source: Source, day: date, more_than: int = 5) -> list[s
         raise ValueError(f"more_than must be 0 or more, not {more_than}")
     with _connection(source) as conn:
         _require_history(conn, day)
-        return _column(conn, "frequent_depositors", {"day": day, "more_than": more_than})
+        return _user_ids(conn, "frequent_depositors", {"day": day, "more_than": more_than})
 
 
 def last_login(source: Source, user_id: str, as_of: date | None = None) -> str | None:
@@ -181,6 +181,12 @@ def _value(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> Any:
 
 def _column(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> list[str]:
     return [row[0] for row in conn.execute(load_sql(f"questions/{name}"), params)]
+
+
+def _user_ids(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> list[str]:
+    """A list of user ids sent as one newline-separated value (the SQL sorts it)."""
+    text = _value(conn, name, params)
+    return text.split("\n") if text else []
 
 
 def _iso_utc(instant: datetime) -> str:

@@ -1,5 +1,7 @@
 -- core.users: one row per clean user of the users snapshot, with the first UTC day the
--- user shows up in transactions or events (null for users without any activity).
+-- user shows up in transactions or events (null for users without any activity). user_id
+-- sorts in code point order (collation "C", as in the marts), so the primary key lists the
+-- users in the order the questions answer in.
 drop table if exists core.users__next;
 
 create table core.users__next as
@@ -17,7 +19,7 @@ first_seen as (
 
 final as (
     select
-        users.user_id,
+        users.user_id collate "C" as user_id,
         (first_seen.first_seen_at at time zone 'UTC')::date as first_seen_on
     from raw.users as users
     left join first_seen on first_seen.user_id = users.user_id

@@ -1,8 +1,9 @@
 -- marts.deposit_ordinals: one row per user and counted (complete) deposit, numbered in time
 -- order per user (ordinal 1 = the user's first counted deposit), with the UTC day it was
 -- made; from the deposit_ordinals ranges of marts.daily_user_status. "More than N counted
--- deposits on or before D" is the users whose (N+1)-th deposit is dated on or before D: one
--- index range (ordinal = N+1, day <= D) holding exactly the answer.
+-- deposits on or before D" is the users whose (N+1)-th deposit is dated on or before D: the
+-- index range ordinal = N+1 of deposit_ordinals_by_user, read in user_id order (the order of
+-- the answer, so nothing is sorted) and filtered on its covering `day`.
 -- Rebuilds the days [window_start, window_end) inside the caller's transaction.
 -- Backfills group millions of nearly unique keys: sorting in memory beats hashing (a state
 -- per group, spilled to disk) and parallel workers (which ship those states between
@@ -44,6 +45,8 @@ final as (
 select * from final;
 
 -- Indexes come last: a full rebuild drops them and builds them again, sorted, after the insert.
-create unique index if not exists deposit_ordinals_key
-    on marts.deposit_ordinals (ordinal, day, user_id);
+-- A user has one k-th deposit: (ordinal, user_id) is unique, `day` rides along for Q2/Q3.
+drop index if exists marts.deposit_ordinals_key;  -- (ordinal, day, user_id), before 2026-12
+create unique index if not exists deposit_ordinals_by_user
+    on marts.deposit_ordinals (ordinal, user_id) include (day);
 create index if not exists deposit_ordinals_by_day on marts.deposit_ordinals (day);
