@@ -12,6 +12,7 @@ import argparse
 import multiprocessing
 import os
 import resource
+import statistics
 import time
 from pathlib import Path
 
@@ -112,12 +113,18 @@ def main() -> None:
         default=Path(".bitso/bench"),
         help="where generated snapshots are kept between runs",
     )
-    parser.add_argument("--repeat", type=int, default=1, help="runs per scale (best is kept)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scale (medians are shown)")
     args = parser.parse_args()
     for scale in args.scale or [10.0]:
         runs = [run(scale, args.url, args.workdir) for _ in range(args.repeat)]
-        best = max(runs, key=lambda r: r["ratio"])
-        print(f"best of {args.repeat} at scale {scale:g}: ratio {best['ratio']:.2f}")
+        bare = statistics.median(r["bare_s"] for r in runs)
+        platform = statistics.median(r["platform_s"] for r in runs)
+        memory = sorted(r["peak_mb"] for r in runs)
+        print(
+            f"median of {args.repeat} at scale {scale:g}: bare COPY {bare:.2f}s,"
+            f" platform {platform:.2f}s, ratio of medians {bare / platform:.2f},"
+            f" peak RSS {memory[0]:,.0f}-{memory[-1]:,.0f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -49,4 +49,8 @@ select * from final;
 drop index if exists marts.deposit_ordinals_key;  -- (ordinal, day, user_id), before 2026-12
 create unique index if not exists deposit_ordinals_by_user
     on marts.deposit_ordinals (ordinal, user_id) include (day);
+-- Q2 merges the first deposits against core.users' key: the planner takes a merge join's
+-- order from an index whose leading column is user_id, hence this one for ordinal 1 alone.
+create unique index if not exists deposit_ordinals_first
+    on marts.deposit_ordinals (user_id) include (day) where ordinal = 1;
 create index if not exists deposit_ordinals_by_day on marts.deposit_ordinals (day);
