@@ -46,7 +46,7 @@ select * from final;
 
 -- Indexes come last: a full rebuild drops them and builds them again, sorted, after the insert.
 -- A user has one k-th deposit: (ordinal, user_id) is unique, `day` rides along for Q2/Q3.
-drop index if exists marts.deposit_ordinals_key;  -- (ordinal, day, user_id), before 2026-12
+drop index if exists marts.deposit_ordinals_key;  -- the earlier key index, (ordinal, day, user_id)
 create unique index if not exists deposit_ordinals_by_user
     on marts.deposit_ordinals (ordinal, user_id) include (day);
 -- Q2 merges the first deposits against core.users' key: the planner takes a merge join's
