@@ -4,8 +4,9 @@ Each block of lines is split with Arrow, judged by set-based DuckDB SQL, and its
 stream into Postgres as binary COPY while the next block is read, all inside the caller's
 transaction: a failure anywhere leaves the previous load intact. Memory holds a few blocks
 and DuckDB's working set (it spills to disk beyond `memory_limit`); what must see every row
-(copies in different blocks, rule 7's repeated keys) is settled at the end from 16 bytes
-per row, and the few rows it takes back out are deleted within the same transaction.
+(copies in different blocks, rule 7's repeated keys) is settled at the end from the key of
+each clean row and a fingerprint of each rejected one, and the few rows it takes back out
+are deleted within the same transaction.
 """
 
 import json
