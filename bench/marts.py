@@ -400,6 +400,10 @@ def percentiles(
         started = time.perf_counter()
         ask(conn, params)
         timings.append((time.perf_counter() - started) * 1000)
+    return p50_p95(timings)
+
+
+def p50_p95(timings: list[float]) -> tuple[float, float]:
     quantiles = statistics.quantiles(timings, n=100, method="inclusive")
     return quantiles[49], quantiles[94]
 
@@ -415,8 +419,7 @@ def list_floor(conn: psycopg.Connection, name: str, sets: list[dict]) -> tuple[f
         ids = text.split("\n") if text else []
         timings.append((time.perf_counter() - started) * 1000)
         largest = max(largest, len(ids))
-    quantiles = statistics.quantiles(timings, n=100, method="inclusive")
-    return quantiles[49], quantiles[94], largest
+    return *p50_p95(timings), largest
 
 
 def direct(query: str) -> Callable[[psycopg.Connection, dict], object]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 import psycopg
+from psycopg import sql
 from pydantic import Field
 
 from bitso_platform.settings import state_dir
@@ -53,6 +54,13 @@ class Warehouse(dg.ConfigurableResource):
             conn.execute("select pg_advisory_xact_lock(%s)", [DDL_LOCK])
             for name in names:
                 self.run_sql(conn, name)
+
+    def tidy(self, schema: str, table: str) -> None:
+        """After a bulk rebuild (committed): refresh the planner's statistics and mark the
+        pages all-visible, so index-only scans skip the heap. VACUUM cannot run inside a
+        transaction, hence a connection of its own."""
+        with self.connection(autocommit=True) as conn:
+            conn.execute(sql.SQL("vacuum (analyze) {}").format(sql.Identifier(schema, table)))
 
     def run_sql(self, conn: psycopg.Connection, name: str, params: Any = None) -> None:
         """Execute the statements of `sql/<name>.sql`, parameters bound by psycopg.

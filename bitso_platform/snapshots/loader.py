@@ -181,9 +181,10 @@ def _settle_repeats(
     text = reread_lines(file, tally.spans, wanted)
     rejected_copies = [c for g in rejected_groups for c in _copies(g, text)]
     forget(db, rejected_copies)
-    taken_out, conflicting = [], {}
+    taken_out: list[int] = []
+    conflicting: dict[int, str] = {}
     for group in clean_groups:
-        copies = _copies(group, text)
+        copies = set(_copies(group, text))
         taken_out += copies
         firsts = [line for line in group if line not in copies]
         if snapshot.key is not None and len(firsts) > 1:

@@ -3,8 +3,8 @@
 The file is streamed in chunks (memory does not grow with its size); lines are split with
 Arrow compute, not a Python loop. Only lines holding a double quote, rare in snapshots, go
 through Python's csv module to find their field values. Every block remembers where it
-came from, so the few lines needed again at the end of a load (rule 7's conflicting rows)
-are read back from the file rather than kept.
+came from, so the few lines needed again at the end of a load (copies across blocks, rule
+7's conflicting rows) are read back from the file rather than kept.
 """
 
 import codecs

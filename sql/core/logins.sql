@@ -26,4 +26,3 @@ alter table core.logins__next rename to logins;
 alter table core.logins add primary key (id);
 create index logins_by_user on core.logins (user_id, logged_in_at);
 create index logins_by_day on core.logins (logged_in_on, (user_id collate "C"));
-analyze core.logins;

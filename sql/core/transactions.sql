@@ -58,4 +58,3 @@ alter table core.transactions
     add check (amount > 0);
 create index transactions_by_day on core.transactions (occurred_on, kind);
 create index transactions_by_user on core.transactions (user_id, kind, occurred_at);
-analyze core.transactions;

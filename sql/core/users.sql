@@ -30,4 +30,3 @@ select * from final;
 drop table if exists core.users;
 alter table core.users__next rename to users;
 alter table core.users add primary key (user_id);
-analyze core.users;

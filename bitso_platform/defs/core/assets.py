@@ -1,7 +1,6 @@
 """Core model assets: typed, keyed, indexed facts and dimensions built from `raw`."""
 
 import dagster as dg
-from psycopg import sql
 
 from bitso_platform.metadata import table_metadata
 from bitso_platform.resources.model import ModelSettings
@@ -18,10 +17,7 @@ def _build(warehouse: Warehouse, table: str, params: dict | None = None) -> dg.M
     with warehouse.connection() as conn:
         warehouse.run_sql(conn, f"core/{table}", params)
         metadata = table_metadata(conn, "core", table)
-    # A table built anew has no page marked all-visible, so index-only scans (Q2 reads
-    # core.users' key) would visit every row; VACUUM marks them, outside any transaction.
-    with warehouse.connection(autocommit=True) as conn:
-        conn.execute(sql.SQL("vacuum (analyze) {}").format(sql.Identifier("core", table)))
+    warehouse.tidy("core", table)  # Q2 reads core.users' key with an index-only scan
     return dg.MaterializeResult(metadata=metadata)
 
 

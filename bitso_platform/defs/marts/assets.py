@@ -279,11 +279,9 @@ def tidy(warehouse: Warehouse, mart: Mart, window: Window) -> None:
 
     A backfill rewrites enough rows to mislead the planner, and the questions' index-only
     scans need the pages marked all-visible; the daily trickle is left to autovacuum.
-    VACUUM cannot run inside a transaction, hence its own autocommit connection.
     """
     if window.days > 1 and not mart.view:
-        with warehouse.connection(autocommit=True) as conn:
-            conn.execute(sql.SQL("vacuum (analyze) {}").format(sql.Identifier("marts", mart.table)))
+        warehouse.tidy("marts", mart.table)
 
 
 def _window_holds_every_row(conn: psycopg.Connection, mart: Mart, window: Window) -> bool:
