@@ -43,7 +43,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from bitso_platform import questions
+from bitso_platform import deposit_history, questions
 from bitso_platform.definitions import defs
 from bitso_platform.defs.marts.assets import MARTS, Mart
 from bitso_platform.defs.marts.schedules import SEGMENTS_CHECK
@@ -203,6 +203,16 @@ class Run:
 
 
 @dataclass
+class ListAnswers:
+    """Q2 and Q3: their SQL forms over the same sets, the largest answers, and the cost of
+    loading the deposit history they are answered from (first answer after a load or build)."""
+
+    sql_form: dict[str, tuple[float, float]]
+    largest: dict[str, int]
+    history_load_ms: float
+
+
+@dataclass
 class ScaleResult:
     scale: float
     counts: dict[str, int]
@@ -213,7 +223,7 @@ class ScaleResult:
     questions: dict[str, tuple[float, float]]
     reference_day_seconds: list[float]
     direct_questions: dict[str, tuple[float, float]]
-    list_floor: dict[str, tuple[float, float, int]]
+    lists: ListAnswers
 
 
 def parse_args() -> argparse.Namespace:
@@ -408,18 +418,30 @@ def p50_p95(timings: list[float]) -> tuple[float, float]:
     return quantiles[49], quantiles[94]
 
 
-def list_floor(conn: psycopg.Connection, name: str, sets: list[dict]) -> tuple[float, float, int]:
-    """p50 and p95 in ms of only turning the answer's text into a list of str (what the
-    client does after Postgres answers), and the largest answer, over the same sets."""
-    ask = LIST_QUESTIONS[name]
-    timings, largest = [], 0
-    for params in sets:
-        text = conn.execute(load_sql(f"questions/{name}"), ask(params)).fetchone()[0]
+def list_answers(conn: psycopg.Connection, sets: list[dict]) -> ListAnswers:
+    sql_form, largest = {}, {}
+    for name in LIST_QUESTIONS:
+        ask = ask_sql(name)
+        sql_form[name] = percentiles(conn, ask, sets)
+        largest[name] = max(len(ask(conn, params)) for params in sets)
+    loads = []
+    for _ in range(3):
+        deposit_history.forget()
         started = time.perf_counter()
-        ids = text.split("\n") if text else []
-        timings.append((time.perf_counter() - started) * 1000)
-        largest = max(largest, len(ids))
-    return *p50_p95(timings), largest
+        deposit_history.deposit_history(conn)
+        loads.append((time.perf_counter() - started) * 1000)
+    return ListAnswers(sql_form, largest, statistics.median(loads))
+
+
+def ask_sql(name: str) -> Callable[[psycopg.Connection, dict], list[str]]:
+    """The list question's SQL form: one newline-separated value, split into ids."""
+    query, sql_params = load_sql(f"questions/{name}"), LIST_QUESTIONS[name]
+
+    def ask(conn: psycopg.Connection, params: dict) -> list[str]:
+        text = conn.execute(query, sql_params(params)).fetchone()[0]  # type: ignore[index]
+        return text.split("\n") if text else []
+
+    return ask
 
 
 def direct(query: str) -> Callable[[psycopg.Connection, dict], object]:
@@ -472,7 +494,7 @@ def measure(scale: float, url: str, load_seconds: float, args: argparse.Namespac
         sets = parameter_sets(conn, args.question_runs, args.seed)
         log.info("scale %g: questions from the marts", scale)
         from_marts = {name: percentiles(conn, ask_marts(name), sets) for name in QUESTIONS}
-        floor = {name: list_floor(conn, name, sets) for name in LIST_QUESTIONS}
+        lists = list_answers(conn, sets)
         log.info("scale %g: the reference, per day over the raw tables", scale)
         for statement in RAW_INDEXES:
             conn.execute(statement)
@@ -491,7 +513,7 @@ def measure(scale: float, url: str, load_seconds: float, args: argparse.Namespac
         from_marts,
         reference,
         direct_runs,
-        floor,
+        lists,
     )
 
 
@@ -501,21 +523,26 @@ def questions_only(url: str, args: argparse.Namespace) -> str:
         conn.execute("set time zone 'UTC'")
         sets = parameter_sets(conn, args.question_runs, args.seed)
         timed = {name: percentiles(conn, ask_marts(name), sets) for name in QUESTIONS}
-        floor = {name: list_floor(conn, name, sets) for name in LIST_QUESTIONS}
+        lists = list_answers(conn, sets)
     lines = ["| question | marts p50 ms | marts p95 ms |", "|---|---:|---:|"]
     lines += [f"| {name} | {p50:.2f} | {p95:.2f} |" for name, (p50, p95) in timed.items()]
-    lines += ["", *_floor_table(floor)]
+    lines += ["", *_lists_table(lists)]
     return "\n".join(lines)
 
 
-def _floor_table(floor: dict[str, tuple[float, float, int]]) -> list[str]:
+def _lists_table(lists: ListAnswers) -> list[str]:
     lines = [
-        "| list answer | only splitting its text into str, p50 ms | p95 ms | largest answer |",
+        "| list answer | largest answer | its SQL form (sql/questions) p50 ms | p95 ms |",
         "|---|---:|---:|---:|",
     ]
-    for name, (p50, p95, largest) in floor.items():
-        lines.append(f"| {name} | {p50:.2f} | {p95:.2f} | {largest:,} ids |")
-    return lines
+    for name, (p50, p95) in lists.sql_form.items():
+        lines.append(f"| {name} | {lists.largest[name]:,} ids | {p50:.2f} | {p95:.2f} |")
+    return [
+        *lines,
+        "",
+        f"Loading the deposit history (the first Q2/Q3 answer after a load or a build, "
+        f"median of 3): {lists.history_load_ms:.0f} ms.",
+    ]
 
 
 def markdown(results: list[ScaleResult], args: argparse.Namespace) -> str:
@@ -567,7 +594,7 @@ def _scale_section(r: ScaleResult) -> list[str]:
     for name in QUESTIONS:
         (p50, p95), (d50, d95) = r.questions[name], r.direct_questions[name]
         lines.append(f"| {name} | {p50:.2f} | {p95:.2f} | {d50:.2f} | {d95:.2f} |")
-    return [*lines, "", *_floor_table(r.list_floor), ""]
+    return [*lines, "", *_lists_table(r.lists), ""]
 
 
 def main() -> None:

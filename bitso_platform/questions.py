@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 import psycopg.errors
 
+from bitso_platform.deposit_history import DepositHistory, deposit_history
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import load_sql
 
@@ -47,19 +48,26 @@ def active_users(source: Source, day: date) -> int:
 
 
 def users_without_deposit(source: Source, as_of: date | None = None) -> list[str]:
-    """Q2: clean users without a counted deposit on or before `as_of` (None: ever), sorted."""
+    """Q2: clean users without a counted deposit on or before `as_of` (None: ever), sorted.
+
+    Answered from the in-memory deposit history (bitso_platform.deposit_history), equal to
+    sql/questions/users_without_deposit.sql.
+    """
     with _connection(source) as conn:
         _require_history(conn, as_of)
-        return _user_ids(conn, "users_without_deposit", {"as_of": as_of})
+        return _deposits(conn).without_deposit(as_of)
 
 
 def frequent_depositors(source: Source, day: date, more_than: int = 5) -> list[str]:
-    """Q3: users with more than `more_than` counted deposits dated on or before `day`, sorted."""
+    """Q3: users with more than `more_than` counted deposits dated on or before `day`, sorted.
+
+    Answered like Q2, equal to sql/questions/frequent_depositors.sql.
+    """
     if more_than < 0:
         raise ValueError(f"more_than must be 0 or more, not {more_than}")
     with _connection(source) as conn:
         _require_history(conn, day)
-        return _user_ids(conn, "frequent_depositors", {"day": day, "more_than": more_than})
+        return _deposits(conn).more_than(more_than, day)
 
 
 def last_login(source: Source, user_id: str, as_of: date | None = None) -> str | None:
@@ -183,10 +191,12 @@ def _column(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> list
     return [row[0] for row in conn.execute(load_sql(f"questions/{name}"), params)]
 
 
-def _user_ids(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> list[str]:
-    """A list of user ids sent as one newline-separated value (the SQL sorts it)."""
-    text = _value(conn, name, params)
-    return text.split("\n") if text else []
+def _deposits(conn: psycopg.Connection) -> DepositHistory:
+    try:
+        return deposit_history(conn)
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        raise MartsNotBuilt("the marts predate marts.refreshes: run `bitso build`") from None
 
 
 def _iso_utc(instant: datetime) -> str:

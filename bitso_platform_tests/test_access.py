@@ -20,6 +20,7 @@ PRIVATE = ("raw.users", "raw.quarantine", "raw.snapshot_loads", "core.transactio
 def create_tables(warehouse: Warehouse, *tables: str) -> None:
     """Tables with one row each, standing in for the marts and core tables of a build."""
     with warehouse.connection() as conn:
+        conn.execute("create schema if not exists core")
         conn.execute("create schema if not exists marts")
         for table in tables:
             name = sql.Identifier(*table.split("."))
@@ -29,7 +30,7 @@ def create_tables(warehouse: Warehouse, *tables: str) -> None:
 
 @pytest.fixture
 def built(warehouse: Warehouse) -> Warehouse:
-    warehouse.ensure(*RAW_DDL, "core/schema")
+    warehouse.ensure(*RAW_DDL)
     create_tables(warehouse, *GRANTABLE, "core.transactions")
     return warehouse
 
@@ -91,7 +92,7 @@ def test_the_pipeline_writer_reads_and_writes_every_pipeline_table(granted: Ware
 
 
 def test_a_table_created_after_an_apply_is_granted_by_the_next(warehouse: Warehouse) -> None:
-    warehouse.ensure(*RAW_DDL, "core/schema")
+    warehouse.ensure(*RAW_DDL)
     create_tables(warehouse, "marts.daily_kpis")
     with warehouse.connection() as conn:
         assert apply_access_roles(conn)["bi_reader"] == ["marts.daily_kpis"]

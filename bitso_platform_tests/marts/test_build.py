@@ -180,3 +180,19 @@ def test_a_failing_blocking_check_stops_the_marts_downstream(
     failed = {c.check_name for c in evaluations(result) if not c.passed}
     assert "reconciles_with_core" in failed
     assert {table for table, _ in materialized(result)} == {"daily_movements", "daily_logins"}
+
+
+def test_snapshots_load_again_once_the_marts_and_their_views_are_built(
+    monkeypatch: pytest.MonkeyPatch, built_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The views of the feature marts read core.users and core.user_levels: a load must refill
+    # those tables, not drop them.
+    snapshots = world.write_snapshots(tmp_path_factory.mktemp("reload"), seed=8)
+    world.load(monkeypatch, built_url, snapshots)
+    with psycopg.connect(built_url) as conn:
+        users = conn.execute("select count(*) from core.users").fetchone()
+        segments = conn.execute(
+            "select count(*) from marts.user_segments where day = %s", [world.BURST_DAY]
+        ).fetchone()
+    assert users and users[0] > len(world.EDGE_USERS)
+    assert segments and segments[0] > 0

@@ -86,8 +86,7 @@ def build(warehouse_url: str, first: date = FIRST_DAY, last: date = LAST_BUILT_D
     warehouse = Warehouse(url=warehouse_url)
     window = Window(first, date.fromordinal(last.toordinal() + 1))
     for mart in (*MARTS, *FEATURE_MARTS):
-        with warehouse.connection() as conn:
-            rebuild(conn, warehouse, mart, window)
+        rebuild(warehouse, mart, window)
         tidy(warehouse, mart, window)
 
 

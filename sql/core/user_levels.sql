@@ -2,9 +2,13 @@
 -- user-levels snapshot. Changes are ordered by time, then file line (several changes in
 -- one instant: the later line wins); valid_to is the next change (null = still valid);
 -- rank 1 is the user's latest level. "Level of U at instant T" is one index lookup.
-drop table if exists core.user_levels__next;
+-- Refilled in place (table: sql/core/schema.sql), inside the caller's transaction; the
+-- indexes are built again after the insert.
+truncate core.user_levels;
+alter table core.user_levels drop constraint if exists user_levels_pkey;
+drop index if exists core.user_levels_as_of;
 
-create table core.user_levels__next as
+insert into core.user_levels (user_id, level, jurisdiction, valid_from, valid_to, rank)
 with ordered as (
     select
         user_id,
@@ -25,8 +29,6 @@ final as (
 
 select * from final;
 
-drop table if exists core.user_levels;
-alter table core.user_levels__next rename to user_levels;
 alter table core.user_levels add primary key (user_id, rank);
 create index user_levels_as_of
     on core.user_levels (user_id, valid_from desc, rank) include (level, jurisdiction);

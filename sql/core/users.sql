@@ -1,10 +1,12 @@
 -- core.users: one row per clean user of the users snapshot, with the first UTC day the
 -- user shows up in transactions or events (null for users without any activity). user_id
 -- sorts in code point order (collation "C", as in the marts), so the primary key lists the
--- users in the order the questions answer in.
-drop table if exists core.users__next;
+-- users in the order the questions answer in. Refilled in place (table: sql/core/schema.sql),
+-- inside the caller's transaction; the key is built again after the insert, sorted.
+truncate core.users;
+alter table core.users drop constraint if exists users_pkey;
 
-create table core.users__next as
+insert into core.users (user_id, first_seen_on)
 with activity as (
     select user_id, min(occurred_at) as first_seen_at from raw.deposits group by user_id
     union all
@@ -27,6 +29,4 @@ final as (
 
 select * from final;
 
-drop table if exists core.users;
-alter table core.users__next rename to users;
 alter table core.users add primary key (user_id);

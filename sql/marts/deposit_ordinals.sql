@@ -49,8 +49,9 @@ select * from final;
 drop index if exists marts.deposit_ordinals_key;  -- the earlier key index, (ordinal, day, user_id)
 create unique index if not exists deposit_ordinals_by_user
     on marts.deposit_ordinals (ordinal, user_id) include (day);
--- Q2 merges the first deposits against core.users' key: the planner takes a merge join's
--- order from an index whose leading column is user_id, hence this one for ordinal 1 alone.
-create unique index if not exists deposit_ordinals_first
-    on marts.deposit_ordinals (user_id) include (day) where ordinal = 1;
+-- Each user's deposits in ordinal order, merged against core.users' key by Q2's SQL and the
+-- deposit history of Q2/Q3 (sql/questions/deposit_history.sql).
+drop index if exists marts.deposit_ordinals_first;  -- the earlier partial index of ordinal 1
+create unique index if not exists deposit_ordinals_of_user
+    on marts.deposit_ordinals (user_id, ordinal) include (day);
 create index if not exists deposit_ordinals_by_day on marts.deposit_ordinals (day);

@@ -2,7 +2,7 @@
 -- before day D, i.e. without a first counted deposit (ordinal 1 of marts.deposit_ordinals)
 -- dated on or before D. Parameter: as_of (null = ever, as far as the marts are built).
 -- A merge anti join of two indexes read in user_id order (core.users' key and
--- deposit_ordinals_first): nothing is hashed or sorted. The answer is one text value, the
+-- deposit_ordinals_of_user): nothing is hashed or sorted. The answer is one text value, the
 -- user ids in code point order separated by newlines ('' for none): one value crosses to the
 -- client many times faster than a row per user.
 with first_deposits as (

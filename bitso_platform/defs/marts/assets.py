@@ -257,21 +257,23 @@ MARTS = (
 )
 
 
-def rebuild(
-    conn: psycopg.Connection, warehouse: Warehouse, mart: Mart, window: Window
-) -> int | None:
-    """Replace the window's rows of the mart (caller's transaction); the rows now in it.
+def rebuild(warehouse: Warehouse, mart: Mart, window: Window) -> int | None:
+    """Replace the window's rows of the mart in one transaction; the rows now in it.
 
-    A view is (re)created instead, and not counted: counting evaluates it.
+    A view is (re)created instead, and not counted: counting evaluates it. Either way the
+    transaction records itself in marts.refreshes.
     """
     window = mart.span(window)
-    if mart.view:
-        warehouse.run_sql(conn, f"marts/{mart.table}")
-        return None
-    if _window_holds_every_row(conn, mart, window):
-        _empty_without_indexes(conn, mart)
-    warehouse.run_sql(conn, f"marts/{mart.table}", window.params())
-    return _count(conn, mart, window)
+    warehouse.ensure("marts/refreshes")
+    with warehouse.connection() as conn:
+        warehouse.run_sql(conn, "marts/record_refresh", {"mart": mart.table, **window.params()})
+        if mart.view:
+            warehouse.run_sql(conn, f"marts/{mart.table}")
+            return None
+        if _window_holds_every_row(conn, mart, window):
+            _empty_without_indexes(conn, mart)
+        warehouse.run_sql(conn, f"marts/{mart.table}", window.params())
+        return _count(conn, mart, window)
 
 
 def tidy(warehouse: Warehouse, mart: Mart, window: Window) -> None:
@@ -366,8 +368,7 @@ def mart_asset(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetsDefi
     def _mart(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         window = mart.span(Window.of(context))
         started = time.perf_counter()
-        with warehouse.connection() as conn:
-            rows = rebuild(conn, warehouse, mart, window)
+        rows = rebuild(warehouse, mart, window)
         tidy(warehouse, mart, window)
         seconds = time.perf_counter() - started
         with warehouse.connection() as conn:
