@@ -1,10 +1,10 @@
 """Team access to the warehouse: read-only roles per team, one writer for the pipeline.
 
 Each reader sees the marts its team uses and nothing else: no raw, quarantine or ticker
-table, and of core only `core.users`, the population Q2 (users without a deposit) needs.
-Applying is idempotent; tables that do not exist yet are granted once they do, and
-`core.users` (swapped in anew by every load) regains its grants: the `warehouse/access_roles`
-asset re-applies after every mart build and snapshot load (`bitso access apply` by hand).
+table, and of core only `core.users`, the population of Q2 (users without a deposit) and of
+the deposit history Q2 and Q3 are answered from. Applying is idempotent; tables that do not
+exist yet are granted once they do: the `warehouse/access_roles` asset re-applies after
+every mart build and snapshot load (`bitso access apply` by hand).
 """
 
 import psycopg
@@ -12,24 +12,26 @@ from psycopg import sql
 
 from bitso_platform.sql import load_sql
 
+# What bitso_platform.questions reads for Q2 and Q3: the deposit history (users and their
+# deposits), the refresh that tells whether it is current, and which days are built.
+DEPOSIT_QUESTIONS = ("marts.deposit_ordinals", "marts.refreshes", "core.users", "marts.daily_kpis")
+
 READERS: dict[str, tuple[str, ...]] = {
     "bi_reader": (
-        "marts.daily_kpis",
+        *DEPOSIT_QUESTIONS,
         "marts.daily_currency_totals",
         "marts.daily_movements",
         "marts.daily_user_status",
         "marts.monthly_currency_stats",
-        "marts.deposit_ordinals",  # Q2, Q3
-        "core.users",  # Q2
     ),
     "ml_reader": (
+        *DEPOSIT_QUESTIONS,  # Q3
         "marts.daily_user_features",
         "marts.user_features_as_of",
         "marts.user_currency_features_as_of",
         "marts.daily_balances",
         "marts.daily_logins",
         "marts.daily_movements",
-        "marts.deposit_ordinals",  # Q3
     ),
     "experimentation_reader": (
         "marts.daily_user_status",
@@ -37,10 +39,9 @@ READERS: dict[str, tuple[str, ...]] = {
         "marts.daily_kpis",
     ),
     "marketing_reader": (
+        *DEPOSIT_QUESTIONS,
         "marts.user_segments",
         "marts.daily_user_status",
-        "marts.deposit_ordinals",  # Q2, Q3
-        "core.users",  # Q2
     ),
 }
 WRITER = "platform_writer"

@@ -78,12 +78,6 @@ def test_a_reader_cannot_write(granted: Warehouse, role: str) -> None:
             conn.execute("create table marts.mine (x int)")
 
 
-def test_the_teams_answering_q2_and_q3_read_the_deposit_ordinals_and_the_users() -> None:
-    for role in ("bi_reader", "marketing_reader"):
-        assert {"marts.deposit_ordinals", "core.users"} <= set(READERS[role])
-    assert "marts.deposit_ordinals" in READERS["ml_reader"]
-
-
 def test_the_pipeline_writer_reads_and_writes_every_pipeline_table(granted: Warehouse) -> None:
     with as_role(granted, WRITER) as conn:
         conn.execute("insert into raw.quarantine values ('users', 'f', 2, 'bad_id', 'x')")

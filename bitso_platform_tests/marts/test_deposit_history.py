@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import psycopg
 
 from bitso_platform import deposit_history, questions
+from bitso_platform.access import apply_access_roles
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import load_sql
 from bitso_platform_tests.marts import world
@@ -78,3 +79,16 @@ def test_the_history_carries_the_stamp_of_what_it_was_read_from(built_url: str) 
         assert after is not before
         assert after.stamp == deposit_history._stamp(conn) != before.stamp
         assert deposit_history.deposit_history(conn) is after  # unchanged: not read again
+
+
+def test_the_teams_that_ask_q2_and_q3_can_answer_them_under_their_own_role(
+    built_url: str,
+) -> None:
+    with psycopg.connect(built_url, autocommit=True) as owner:
+        apply_access_roles(owner)
+        without = questions.users_without_deposit(owner, world.BURST_DAY)
+        frequent = questions.frequent_depositors(owner, world.BURST_DAY, 1)
+    for role in ("bi_reader", "marketing_reader", "ml_reader"):
+        with psycopg.connect(built_url, user=role, autocommit=True) as conn:
+            assert questions.users_without_deposit(conn, world.BURST_DAY) == without, role
+            assert questions.frequent_depositors(conn, world.BURST_DAY, 1) == frequent, role

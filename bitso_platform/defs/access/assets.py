@@ -1,9 +1,9 @@
 """Team access to the warehouse: the read-only roles per team and the pipeline's writer.
 
-Grants are per table: a mart is readable by its teams only once it exists, and `core.users`
-(Q2's population) is swapped in anew by every snapshot load, losing its grants. So the asset
-depends on the marts and `core/users` and re-applies itself whenever one of them is
-materialized (its automation condition, evaluated by the `access_roles_automation` sensor).
+Grants are per table: a mart, or `core.users` (Q2's population), is readable by its teams
+only once it exists. So the asset depends on the marts and `core/users` and re-applies
+itself whenever one of them is materialized (its automation condition, evaluated by the
+`access_roles_automation` sensor).
 """
 
 import dagster as dg
