@@ -120,7 +120,9 @@ def _load(conn: psycopg.Connection) -> DepositHistory:
         load_sql("questions/deposit_history"),
     )
     query = f"select * from ({stamp_sql}) as stamp, ({history_sql}) as history"
-    row = conn.execute(query, binary=True).fetchone()
+    with conn.transaction():
+        conn.execute("set local jit = off")  # compiling this plan costs more than it saves
+        row = conn.execute(query, binary=True).fetchone()
     if row is None:
         raise LookupError("the deposit history query returned no row")
     *stamp, user_ids, ordinals, days = row
