@@ -3,8 +3,10 @@
 Each function takes an open psycopg connection (or the Warehouse, which opens one) and
 returns plain Python values: counts as `int`, user ids and currencies as sorted `list[str]`,
 instants as ISO-8601 UTC strings, amounts as exact `Decimal`. The SQL is in
-`sql/questions/<name>.sql`. A question first makes sure the marts are built for every day it
-reads and raises `MartsNotBuilt`, saying what to run, rather than answer from missing days.
+`sql/questions/<name>.sql`; Q2 and Q3, whose answers are long lists, come from the deposit
+history in memory (bitso_platform.deposit_history), equal to their SQL. A question first
+makes sure the marts are built for every day it reads and raises `MartsNotBuilt`, saying what
+to run, rather than answer from missing days.
 """
 
 from collections.abc import Iterator

@@ -241,6 +241,6 @@ def test_the_team_roles_are_granted_after_the_build_and_read_only_their_marts(
 
     eventually(granted, "the access_roles_automation sensor re-applies the grants", timeout=120)
     with warehouse(loaded, "marketing_reader") as conn:
-        for private in ("raw.users", "raw.quarantine", "marts.daily_kpis"):
+        for private in ("raw.users", "raw.quarantine", "marts.daily_balances"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(f"select count(*) from {private}")
