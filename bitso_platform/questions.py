@@ -131,6 +131,11 @@ def user_level(source: Source, user_id: str, day: date) -> tuple[str, str] | Non
     return (row[0], row[1]) if row else None
 
 
+def sample_user(conn: psycopg.Connection, day: date) -> str | None:
+    """A user to show Q4 and Q5 for: the last to log in on or before `day` (None: nobody)."""
+    return _value(conn, "sample_user", {"day": day})
+
+
 def built(conn: psycopg.Connection, from_day: date | None, to_day: date | None) -> Built:
     """The built days of the marts; raises MartsNotBuilt when there are none."""
     try:

@@ -8,8 +8,9 @@ UTC timestamp or null, or a sorted list.
 import csv
 import io
 import json
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -162,27 +163,102 @@ def segment(name: str, day: date, output_format: str) -> None:
     )
 
 
+@ask.command("all")
+@click.option("--day", required=True, type=Day(), help="UTC day D.")
+@click.option(
+    "--user",
+    "user_id",
+    help="User U of Q4 and Q5 (default: the last user to log in on or before D).",
+)
+@click.option("--currency", default="mxn", show_default=True, help="Currency C of Q8.")
+@_format_option
+def all_questions(day: date, user_id: str | None, currency: str, output_format: str) -> None:
+    """The eight questions for one day D: Q2 and Q4 as of D, Q3 with N = 5, Q5 over the
+    30 days to D (from the first built day if later), Q8 for currency C. A table shows
+    lists as a count and their first ids; JSON is a list of the eight objects that
+    `bitso ask <question> --format json` prints."""
+    with _asking() as conn:
+        since = max(day - timedelta(days=29), questions.built(conn, None, None).first_day)
+        user = user_id or questions.sample_user(conn, day)
+        asked = [
+            (name, _plain(params), answer(conn))
+            for name, params, answer in _eight_questions(day, user, currency, since)
+        ]
+    if output_format == "json":
+        click.echo("[" + ", ".join(render_json(*one) for one in asked) + "]")
+    elif output_format == "csv":
+        click.echo(render_all_csv(asked))
+    else:
+        click.echo(render_all_table(asked))
+
+
+def _eight_questions(
+    day: date, user: str | None, currency: str, since: date
+) -> list[tuple[str, dict[str, Any], Callable[[psycopg.Connection], Answer]]]:
+    user_id = user or ""
+    return [
+        ("active-users", {"day": day}, lambda c: questions.active_users(c, day)),
+        (
+            "users-without-deposit",
+            {"as_of": day},
+            lambda c: questions.users_without_deposit(c, day),
+        ),
+        (
+            "frequent-depositors",
+            {"day": day, "more_than": 5},
+            lambda c: questions.frequent_depositors(c, day),
+        ),
+        (
+            "last-login",
+            {"user": user, "as_of": day},
+            lambda c: questions.last_login(c, user_id, day) if user else None,
+        ),
+        (
+            "login-count",
+            {"user": user, "from": since, "to": day},
+            lambda c: questions.login_count(c, user_id, since, day) if user else 0,
+        ),
+        ("currencies-deposited", {"day": day}, lambda c: questions.currencies_deposited(c, day)),
+        ("currencies-withdrawn", {"day": day}, lambda c: questions.currencies_withdrawn(c, day)),
+        (
+            "amount-deposited",
+            {"currency": currency.strip().lower(), "day": day},
+            lambda c: questions.amount_deposited(c, currency, day),
+        ),
+    ]
+
+
 def _answer(
     name: str,
     params: dict[str, Any],
     output_format: str,
     question: Callable[[psycopg.Connection], Answer],
 ) -> None:
+    with _asking() as conn:
+        answer = question(conn)
+    render = {"json": render_json, "csv": render_csv, "table": render_table}[output_format]
+    click.echo(render(name, _plain(params), answer))
+
+
+@contextmanager
+def _asking() -> Iterator[psycopg.Connection]:
+    """A warehouse connection; what goes wrong becomes a message saying what to do."""
     try:
         with configured_resources() as resources, resources.warehouse.connection() as conn:
-            answer = question(conn)
+            yield conn
     except questions.MartsNotBuilt as error:
         raise click.ClickException(str(error)) from None
     except psycopg.OperationalError as error:
         raise click.ClickException(
             f"cannot reach the warehouse ({error}): check BITSO_WAREHOUSE_URL"
         ) from None
-    plain = {
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    return {
         key: value.isoformat() if isinstance(value, date) else value
         for key, value in params.items()
     }
-    render = {"json": render_json, "csv": render_csv, "table": render_table}[output_format]
-    click.echo(render(name, plain, answer))
 
 
 def render_json(name: str, params: dict[str, Any], answer: Answer) -> str:
@@ -218,6 +294,38 @@ def render_table(name: str, params: dict[str, Any], answer: Answer) -> str:
     if isinstance(answer, list) and answer:
         lines += ["", _item_name(name), *answer]
     return "\n".join(lines)
+
+
+def render_all_table(asked: list[tuple[str, dict[str, Any], Answer]]) -> str:
+    """A line per question: its name, parameters and answer (a list: count, first ids)."""
+    rows = []
+    for number, (name, params, answer) in enumerate(asked, start=1):
+        shown = ", ".join(f"{k} {'-' if v is None else v}" for k, v in params.items())
+        rows.append((f"Q{number} {name}", shown, _summary(answer)))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    return "\n".join(
+        f"{name.ljust(widths[0])}  {shown.ljust(widths[1])}  {answer}"
+        for name, shown, answer in rows
+    )
+
+
+def render_all_csv(asked: list[tuple[str, dict[str, Any], Answer]]) -> str:
+    """A row per question: name, parameters as JSON, answer (a list: its items, space-separated)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["question", "params", "answer"])
+    for name, params, answer in asked:
+        value = " ".join(answer) if isinstance(answer, list) else _cell(answer)
+        writer.writerow([name, json.dumps(params), value])
+    return out.getvalue().rstrip("\n")
+
+
+def _summary(answer: Answer, shown: int = 3) -> str:
+    if not isinstance(answer, list):
+        return "null" if answer is None else _cell(answer)
+    if len(answer) <= shown + 1:
+        return ", ".join(answer) if answer else "none"
+    return f"{len(answer):,}: {', '.join(answer[:shown])}, ..."
 
 
 def _item_name(name: str) -> str:

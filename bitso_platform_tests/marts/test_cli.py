@@ -178,3 +178,80 @@ def test_ask_segment_prints_the_members_as_json_csv_or_a_table(bitso, built_url:
     unknown = bitso(built_url, "ask", "segment", "--name", "whales", "--day", str(DAY))
     assert unknown.exit_code == 2
     assert "never_deposited" in unknown.output
+
+
+def test_ask_all_gives_the_eight_answers_of_a_day_as_the_single_questions_do(
+    bitso, built_url: str
+) -> None:
+    asked = json.loads(bitso(built_url, "ask", "all", "--day", str(DAY), "--format", "json").output)
+    with psycopg.connect(built_url) as conn:
+        user = conn.execute(
+            "select user_id from core.logins where logged_in_at < %s"
+            " order by logged_in_at desc limit 1",
+            [DAY + timedelta(days=1)],
+        ).fetchone()[0]
+        since = DAY - timedelta(days=29)
+        expected = [
+            ("active-users", {"day": str(DAY)}, questions.active_users(conn, DAY)),
+            (
+                "users-without-deposit",
+                {"as_of": str(DAY)},
+                questions.users_without_deposit(conn, DAY),
+            ),
+            (
+                "frequent-depositors",
+                {"day": str(DAY), "more_than": 5},
+                questions.frequent_depositors(conn, DAY),
+            ),
+            (
+                "last-login",
+                {"user": user, "as_of": str(DAY)},
+                questions.last_login(conn, user, DAY),
+            ),
+            (
+                "login-count",
+                {"user": user, "from": str(since), "to": str(DAY)},
+                questions.login_count(conn, user, since, DAY),
+            ),
+            ("currencies-deposited", {"day": str(DAY)}, questions.currencies_deposited(conn, DAY)),
+            ("currencies-withdrawn", {"day": str(DAY)}, questions.currencies_withdrawn(conn, DAY)),
+            (
+                "amount-deposited",
+                {"currency": "mxn", "day": str(DAY)},
+                float(questions.amount_deposited(conn, "mxn", DAY)),
+            ),
+        ]
+    assert [(a["question"], a["params"], a["answer"]) for a in asked] == expected
+    assert expected[3][2] is not None and expected[4][2] > 0  # a user who logged in
+
+
+def test_ask_all_prints_a_line_per_question_and_takes_the_user_and_currency(
+    bitso, built_url: str
+) -> None:
+    first = str(world.FIRST_DAY)
+    args = ("ask", "all", "--day", first, "--user", world.HEAVY, "--currency", "BTC")
+    lines = bitso(built_url, *args).output.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["Q1", "active-users"],
+        ["Q2", "users-without-deposit"],
+        ["Q3", "frequent-depositors"],
+        ["Q4", "last-login"],
+        ["Q5", "login-count"],
+        ["Q6", "currencies-deposited"],
+        ["Q7", "currencies-withdrawn"],
+        ["Q8", "amount-deposited"],
+    ]
+    with psycopg.connect(built_url) as conn:
+        without = questions.users_without_deposit(conn, world.FIRST_DAY)
+    assert lines[1].endswith(f"{len(without):,}: {', '.join(without[:3])}, ...")
+    # Q5 starts at the first built day; the heavy user's login at the first instant counts.
+    assert f"user {world.HEAVY}, from {first}, to {first}  1" in lines[4]
+    assert "currency btc" in lines[7]
+    csv = bitso(built_url, *args, "--format", "csv").output.splitlines()
+    assert csv[0] == "question,params,answer" and len(csv) == 9
+
+
+def test_ask_all_says_what_to_run_when_the_marts_are_missing(bitso, loaded_url: str) -> None:
+    result = bitso(loaded_url, "ask", "all", "--day", str(DAY))
+    assert result.exit_code == 1
+    assert "run `bitso build`" in result.output
