@@ -21,4 +21,4 @@ lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 dev: install
-	mkdir -p .bitso/dagster && (test -f .bitso/dagster/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > .bitso/dagster/dagster.yaml) && DAGSTER_HOME=$(CURDIR)/.bitso/dagster $(VENV)/bin/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$$($(VENV)/bin/python -m bitso_platform.cli.runtime) $(VENV)/bin/dagster dev -w workspace.yaml

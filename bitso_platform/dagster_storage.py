@@ -26,10 +26,14 @@ run workers. dagster.yaml:
           postgres_url: {env: DAGSTER_POSTGRES_URL}
 """
 
+import contextlib
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from dagster import DagsterEventType, EventLogEntry
+import psycopg
+import psycopg.errors
+from dagster import DagsterEventType, EventLogEntry, StringSource
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.event_log.schema import (
@@ -41,7 +45,9 @@ from dagster_postgres import DagsterPostgresStorage, PostgresRunStorage, Postgre
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy.engine import make_url
 
+INSTANCE_DB = "dagster"  # the embedded server's database of the local instance
 NO_STATEMENT_TIMEOUT = 0  # runs may write long batches; the webserver keeps its own
 RECYCLE_SECONDS = 3600
 MAX_OVERFLOW = 10
@@ -151,3 +157,40 @@ class PooledPostgresStorage(DagsterPostgresStorage):
             inst_data,
             get_token_provider_from_config(config_value),
         )
+
+
+class EmbeddedPostgresStorage(PooledPostgresStorage):
+    """PooledPostgresStorage in database `dagster` of the embedded Postgres server of a state
+    folder (started on demand, like the warehouse's): the default instance of the CLI and of
+    `make dev`, so a backfill of years of days does not wait on SQLite's per-event writes.
+
+        storage:
+          custom:
+            module: bitso_platform.dagster_storage
+            class: EmbeddedPostgresStorage
+            config:
+              state_dir: /path/to/.bitso
+    """
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {"state_dir": StringSource}
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> "EmbeddedPostgresStorage":
+        return cls(embedded_instance_url(Path(config_value["state_dir"])), True, inst_data)
+
+
+def embedded_instance_url(state: Path) -> str:
+    """URL of database `dagster` on the embedded server under `state`, created if missing."""
+    from bitso_platform.resources.warehouse import embedded_url
+
+    server = embedded_url(state / "pg")
+    with psycopg.connect(server, autocommit=True) as conn:
+        exists = conn.execute("select from pg_database where datname = %s", [INSTANCE_DB])
+        if exists.fetchone() is None:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # created meanwhile
+                conn.execute(f"create database {INSTANCE_DB}")
+    return make_url(server).set(database=INSTANCE_DB).render_as_string(hide_password=False)

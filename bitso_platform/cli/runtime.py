@@ -1,14 +1,28 @@
 """What CLI commands share: configured resources and the Dagster instance."""
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from bitso_platform.defs.resources import build_resources
 from bitso_platform.settings import state_dir
+
+EVENT_BATCH_SIZE = "10000"
+LOCAL_INSTANCE = """\
+telemetry:
+  enabled: false
+storage:
+  custom:
+    module: bitso_platform.dagster_storage
+    class: EmbeddedPostgresStorage
+    config:
+      state_dir: {state_dir}
+"""
 
 
 @contextmanager
@@ -19,16 +33,24 @@ def configured_resources() -> Iterator[Any]:
 
 
 def dagster_instance() -> dg.DagsterInstance:
-    """The instance at DAGSTER_HOME, by default a folder under the state folder, so runs
-    started here show up in `dagster dev` (`make dev` uses the same folder)."""
+    """The instance at DAGSTER_HOME, by default `local_dagster_home()`."""
     if not os.environ.get("DAGSTER_HOME"):
-        home = state_dir() / "dagster"
-        home.mkdir(parents=True, exist_ok=True)
-        config = home / "dagster.yaml"
-        if not config.exists():
-            config.write_text("telemetry:\n  enabled: false\n")
-        os.environ["DAGSTER_HOME"] = str(home)
+        os.environ["DAGSTER_HOME"] = str(local_dagster_home())
+    # Write a run's planned and materialization events in bulk (the storages that can).
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     return dg.DagsterInstance.get()
+
+
+def local_dagster_home() -> Path:
+    """The Dagster home under the state folder, shared with `make dev` so that runs started
+    from the command line show up in the UI. A new one keeps its runs and events in the
+    embedded Postgres server (EmbeddedPostgresStorage); an existing dagster.yaml is kept."""
+    home = state_dir() / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(LOCAL_INSTANCE.format(state_dir=json.dumps(str(state_dir()))))
+    return home
 
 
 def run_job(
@@ -45,3 +67,7 @@ def run_job(
             instance=dagster_instance(), tags=tags, run_config=run_config, raise_on_error=False
         )
     )
+
+
+if __name__ == "__main__":  # `make dev`: the home to start `dagster dev` in
+    print(local_dagster_home())
