@@ -6,6 +6,8 @@ back (materialized partitions, planned events, check executions, the asset recor
 """
 
 import json
+import os
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +18,13 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
-from bitso_platform.dagster_storage import BatchingPostgresEventLogStorage, PooledPostgresStorage
+from bitso_platform.cli.runtime import dagster_instance, local_dagster_home
+from bitso_platform.dagster_storage import (
+    BatchingPostgresEventLogStorage,
+    EmbeddedPostgresStorage,
+    PooledPostgresStorage,
+    embedded_instance_url,
+)
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2023-01-01", end_date="2023-01-06")
 
@@ -124,3 +132,37 @@ def test_pools_connections_and_commits_asynchronously(new_database_url: Callable
         assert isinstance(engine.pool, QueuePool)
         with engine.connect() as conn:
             assert conn.exec_driver_sql("show synchronous_commit").scalar() == "off"
+
+
+def test_a_new_local_home_keeps_its_runs_in_the_embedded_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    monkeypatch.setenv("BITSO_STATE_DIR", str(state))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+    try:
+        with dagster_instance() as instance:
+            assert isinstance(instance.get_ref().storage, EmbeddedPostgresStorage)
+            run_id = JOB.execute_in_process(instance=instance, tags=RANGE).run_id
+        home = state / "dagster"
+        assert os.environ["DAGSTER_HOME"] == str(home)
+        assert "EmbeddedPostgresStorage" in (home / "dagster.yaml").read_text()
+        with psycopg.connect(embedded_instance_url(state)) as conn:
+            recorded = conn.execute("select count(*) from runs where run_id = %s", [run_id])
+            assert recorded.fetchone() == (1,)
+    finally:  # the embedded server outlives its clients by design: stop this one
+        pid_file = state / "pg" / "postmaster.pid"
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGQUIT)
+
+
+def test_an_existing_local_home_keeps_its_configuration(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BITSO_STATE_DIR", str(tmp_path))
+    (tmp_path / "dagster").mkdir()
+    config = tmp_path / "dagster" / "dagster.yaml"
+    config.write_text("telemetry:\n  enabled: false\n")
+    assert local_dagster_home() == tmp_path / "dagster"
+    assert config.read_text() == "telemetry:\n  enabled: false\n"
