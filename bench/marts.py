@@ -44,6 +44,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from bitso_platform import deposit_history, questions
+from bitso_platform.dagster_storage import EVENT_BATCH_SIZE
 from bitso_platform.definitions import defs
 from bitso_platform.defs.marts.assets import MARTS, Mart
 from bitso_platform.defs.marts.schedules import SEGMENTS_CHECK
@@ -55,7 +56,6 @@ log = logging.getLogger("bench.marts")
 FIRST_DAY = date(2020, 1, 1)
 LAST_DAY = date(2023, 8, 23)
 HISTORY_DAYS = (LAST_DAY - FIRST_DAY).days + 1
-EVENT_BATCH_SIZE = "10000"
 QUESTIONS = (
     "active_users",
     "users_without_deposit",

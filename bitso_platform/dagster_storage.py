@@ -47,6 +47,9 @@ from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_c
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.engine import make_url
 
+from bitso_platform.resources.warehouse import embedded_url
+
+EVENT_BATCH_SIZE = "10000"  # DAGSTER_EVENT_BATCH_SIZE of the CLI and the benchmarks
 INSTANCE_DB = "dagster"  # the embedded server's database of the local instance
 NO_STATEMENT_TIMEOUT = 0  # runs may write long batches; the webserver keeps its own
 RECYCLE_SECONDS = 3600
@@ -185,8 +188,6 @@ class EmbeddedPostgresStorage(PooledPostgresStorage):
 
 def embedded_instance_url(state: Path) -> str:
     """URL of database `dagster` on the embedded server under `state`, created if missing."""
-    from bitso_platform.resources.warehouse import embedded_url
-
     server = embedded_url(state / "pg")
     with psycopg.connect(server, autocommit=True) as conn:
         exists = conn.execute("select from pg_database where datname = %s", [INSTANCE_DB])

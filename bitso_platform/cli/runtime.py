@@ -9,10 +9,10 @@ from typing import Any
 
 import dagster as dg
 
+from bitso_platform.dagster_storage import EVENT_BATCH_SIZE
 from bitso_platform.defs.resources import build_resources
 from bitso_platform.settings import state_dir
 
-EVENT_BATCH_SIZE = "10000"
 LOCAL_INSTANCE = """\
 telemetry:
   enabled: false
