@@ -255,3 +255,14 @@ def test_ask_all_says_what_to_run_when_the_marts_are_missing(bitso, loaded_url: 
     result = bitso(loaded_url, "ask", "all", "--day", str(DAY))
     assert result.exit_code == 1
     assert "run `bitso build`" in result.output
+
+
+def test_make_demo_builds_the_marts_then_prints_the_eight_answers_of_its_last_day() -> None:
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    demo = next(
+        line for line in makefile.splitlines() if line.startswith("\t") and "generate" in line
+    )
+    steps = [step.strip() for step in demo.split("&&")]
+    build = next(i for i, step in enumerate(steps) if step.startswith("$(BITSO) build --to "))
+    asked = steps.index(f"$(BITSO) ask all --day {steps[build].split()[-1]}")
+    assert build < asked
