@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q --upgrade pip && $(VENV)/bin/pip install -q -e '.[dev]' && touch $@
 
 demo: install
-	$(BITSO) generate --out $(DEMO_DIR) --defects && $(BITSO) load --snapshots $(DEMO_DIR) && $(BITSO) build --to 2021-02-19 && $(BITSO) ask all --day 2021-02-19 && $(BITSO) ticker demo ../shared/fixtures/real/ticker/spread_observations_2024-07-16_17.csv
+	$(BITSO) generate --out $(DEMO_DIR) --defects && $(BITSO) load --snapshots $(DEMO_DIR) && $(BITSO) build --to 2021-02-19 && $(BITSO) ask all --day 2021-02-19 && $(BITSO) ticker demo fixtures/real/ticker/spread_observations_2024-07-16_17.csv
 
 test: install
 	$(VENV)/bin/pytest

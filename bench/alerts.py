@@ -49,7 +49,7 @@ from bitso_platform_tests.ticker.alert_reference import (  # noqa: E402
     stored_series,
 )
 
-FIXTURE = ROOT.parent / "shared/fixtures/real/ticker/spread_observations_2024-07-16_17.csv"
+FIXTURE = ROOT / "fixtures/real/ticker/spread_observations_2024-07-16_17.csv"
 BIN = Path(sys.executable).parent
 POLL_SECONDS = 0.05
 

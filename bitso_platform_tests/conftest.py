@@ -20,9 +20,9 @@ from psycopg import sql
 
 from bitso_platform.resources.warehouse import Warehouse, embedded_url
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REAL_SNAPSHOTS = SHARED / "fixtures" / "real" / "snapshots"
-REAL_TICKER = SHARED / "fixtures" / "real" / "ticker" / "spread_observations_2024-07-16_17.csv"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real"
+REAL_SNAPSHOTS = FIXTURES / "snapshots"
+REAL_TICKER = FIXTURES / "ticker" / "spread_observations_2024-07-16_17.csv"
 
 
 def _server_url(tmp_root: Path) -> str:
