@@ -28,7 +28,7 @@ def apply() -> None:
     try:
         with psycopg.connect(warehouse_url()) as conn:
             granted = apply_access_roles(conn)
-    except psycopg.OperationalError as exc:
+    except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:  # down, or a bad URL
         raise unreachable(exc) from exc
     for role, tables in granted.items():
         pending = sorted(set(READERS.get(role, ())) - set(tables))
