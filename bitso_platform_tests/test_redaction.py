@@ -1,6 +1,7 @@
 """Secrets of URLs stay out of what is printed or stored: errors, logs, run events."""
 
 import logging
+import traceback
 
 import dagster as dg
 import pytest
@@ -8,7 +9,9 @@ from click.testing import CliRunner
 
 from bitso_platform.cli import main
 from bitso_platform.defs.access.assets import access_roles
+from bitso_platform.defs.ticker.sensors import spread_alerts
 from bitso_platform.redaction import redact_url, scrub
+from bitso_platform.resources.alerts import SpreadAlerts
 from bitso_platform.resources.warehouse import Warehouse
 
 SECRET = "pw-Hush-0a1b2c3d"
@@ -74,3 +77,17 @@ def test_bitso_access_apply_on_a_bad_warehouse_url_prints_no_password(case: str)
     assert result.exit_code == 1
     assert "cannot reach the warehouse" in result.output
     assert SECRET not in result.output
+
+
+@pytest.mark.parametrize("case", sorted(BAD_WAREHOUSE_URLS))
+def test_the_alert_sensor_on_a_bad_warehouse_url_fails_its_tick_without_the_password(
+    case: str,
+) -> None:
+    resources = {"warehouse": Warehouse(url=BAD_WAREHOUSE_URLS[case]), "alerts": SpreadAlerts()}
+    with (
+        dg.build_sensor_context(resources=resources) as context,
+        pytest.raises(Exception) as failure,
+    ):
+        spread_alerts(context)
+
+    assert SECRET not in "".join(traceback.format_exception(failure.value))
