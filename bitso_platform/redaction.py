@@ -41,7 +41,8 @@ def scrub(text: str, *urls: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """`url` fit to print: `postgresql://bitso:***@postgres/warehouse`, `https://hooks.slack.com/***`."""
+    """`url` fit to print, e.g. `postgresql://bitso:***@postgres/warehouse` or
+    `https://hooks.slack.com/***`."""
     return scrub(url, url)
 
 
