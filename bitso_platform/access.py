@@ -2,9 +2,11 @@
 
 Each reader sees the marts its team uses and nothing else: no raw, quarantine or ticker
 table, and of core only `core.users`, the population of Q2 (users without a deposit) and of
-the deposit history Q2 and Q3 are answered from. Applying is idempotent; tables that do not
-exist yet are granted once they do: the `warehouse/access_roles` asset re-applies after
-every mart build and snapshot load (`bitso access apply` by hand).
+the deposit history Q2 and Q3 are answered from. Readers are bounded too: their statements
+time out (30 s unless an operator set another value) and they cannot create temporary
+tables. Applying is idempotent; tables that do not exist yet are granted once they do: the
+`warehouse/access_roles` asset re-applies after every mart build and snapshot load
+(`bitso access apply` by hand).
 """
 
 import psycopg
@@ -46,6 +48,10 @@ READERS: dict[str, tuple[str, ...]] = {
 }
 WRITER = "platform_writer"
 PIPELINE_SCHEMAS = ("raw", "core", "marts", "ticker")
+# A reader's query is stopped after this long unless an operator chose another value for the
+# role in this database (`alter role marketing_reader in database warehouse set
+# statement_timeout = '2min'`); re-applying keeps the operator's value.
+DEFAULT_READER_STATEMENT_TIMEOUT = "30s"
 
 
 def apply_access_roles(conn: psycopg.Connection) -> dict[str, list[str]]:
@@ -55,7 +61,35 @@ def apply_access_roles(conn: psycopg.Connection) -> dict[str, list[str]]:
     present = [schema for schema in schemas if _schema_exists(conn, schema)]
     granted = {role: _grant_reader(conn, role, tables, present) for role, tables in READERS.items()}
     granted[WRITER] = _grant_writer(conn)
+    _bound_readers(conn)
     return granted
+
+
+def _bound_readers(conn: psycopg.Connection) -> None:
+    """No temporary tables (TEMP is PUBLIC's by default: take it back, give it to the
+    writer only) and a statement timeout in this database for every reader without one."""
+    database = sql.Identifier(_current_database(conn))
+    conn.execute(sql.SQL("revoke temporary on database {} from public").format(database))
+    conn.execute(
+        sql.SQL("grant temporary on database {} to {}").format(database, sql.Identifier(WRITER))
+    )
+    for role in READERS:
+        if _has_statement_timeout(conn, role):
+            continue
+        conn.execute(
+            sql.SQL("alter role {} in database {} set statement_timeout = {}").format(
+                sql.Identifier(role), database, sql.Literal(DEFAULT_READER_STATEMENT_TIMEOUT)
+            )
+        )
+
+
+def _has_statement_timeout(conn: psycopg.Connection, role: str) -> bool:
+    row = conn.execute(load_sql("roles/statement_timeout_is_set"), {"role": role}).fetchone()
+    return bool(row and row[0])
+
+
+def _current_database(conn: psycopg.Connection) -> str:
+    return conn.execute("select current_database()").fetchone()[0]  # type: ignore[index]
 
 
 def _grant_reader(
@@ -87,10 +121,9 @@ def _exists(conn: psycopg.Connection, table: str) -> bool:
 def _grant_writer(conn: psycopg.Connection) -> list[str]:
     """The pipeline's role: creates schemas, reads and writes every pipeline table."""
     writer = sql.Identifier(WRITER)
-    database = conn.execute("select current_database()").fetchone()[0]  # type: ignore[index]
     conn.execute(
         sql.SQL("grant connect, create on database {} to {}").format(
-            sql.Identifier(database), writer
+            sql.Identifier(_current_database(conn)), writer
         )
     )
     schemas = [s for s in PIPELINE_SCHEMAS if _schema_exists(conn, s)]

@@ -6,7 +6,12 @@ import pytest
 from click.testing import CliRunner
 from psycopg import sql
 
-from bitso_platform.access import READERS, WRITER, apply_access_roles
+from bitso_platform.access import (
+    DEFAULT_READER_STATEMENT_TIMEOUT,
+    READERS,
+    WRITER,
+    apply_access_roles,
+)
 from bitso_platform.cli import main
 from bitso_platform.definitions import defs
 from bitso_platform.defs.access.assets import ACCESS_ROLES, access_roles
@@ -76,6 +81,40 @@ def test_a_reader_cannot_write(granted: Warehouse, role: str) -> None:
                 conn.execute(sql.SQL(statement).format(table))
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("create table marts.mine (x int)")
+
+
+@pytest.mark.parametrize("role", sorted(READERS))
+def test_a_reader_session_stops_statements_after_30_seconds(granted: Warehouse, role: str) -> None:
+    with as_role(granted, role) as conn:
+        assert conn.execute("show statement_timeout").fetchone() == ("30s",)
+    assert DEFAULT_READER_STATEMENT_TIMEOUT == "30s"
+
+
+@pytest.mark.parametrize("role", sorted(READERS))
+def test_a_reader_cannot_create_a_temporary_table(granted: Warehouse, role: str) -> None:
+    with as_role(granted, role) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("create temp table scratch (x int)")
+
+
+def test_an_operators_statement_timeout_for_a_reader_survives_a_reapply(
+    granted: Warehouse,
+) -> None:
+    with granted.connection() as conn:
+        database = sql.Identifier(conn.execute("select current_database()").fetchone()[0])
+        conn.execute(
+            sql.SQL("alter role ml_reader in database {} set statement_timeout = '2min'").format(
+                database
+            )
+        )
+        apply_access_roles(conn)
+
+    with as_role(granted, "ml_reader") as conn:
+        assert conn.execute("show statement_timeout").fetchone() == ("2min",)
+
+
+def test_the_pipeline_writer_may_still_create_temporary_tables(granted: Warehouse) -> None:
+    with as_role(granted, WRITER) as conn:
+        conn.execute("create temp table scratch (x int)")
 
 
 def test_the_pipeline_writer_reads_and_writes_every_pipeline_table(granted: Warehouse) -> None:

@@ -3,6 +3,7 @@
 import click
 import psycopg
 
+from bitso_platform.redaction import scrub
 from bitso_platform.settings import env
 
 
@@ -13,9 +14,11 @@ def warehouse_url() -> str:
     return Warehouse(url=env("BITSO_WAREHOUSE_URL", "")).resolved_url()
 
 
-def unreachable(exc: psycopg.OperationalError) -> click.ClickException:
-    """The error to show when the warehouse does not answer, with what to check."""
+def unreachable(exc: psycopg.Error) -> click.ClickException:
+    """The error to show when the warehouse does not answer (or its URL does not parse), with
+    what to check and without the URL's password, which libpq quotes in some messages."""
+    reason = scrub(str(exc).strip(), env("BITSO_WAREHOUSE_URL", ""))
     return click.ClickException(
-        f"cannot reach the warehouse: {str(exc).strip()}; check that Postgres is up and "
+        f"cannot reach the warehouse: {reason}; check that Postgres is up and "
         "BITSO_WAREHOUSE_URL is right"
     )

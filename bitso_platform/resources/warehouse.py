@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 from pydantic import Field
 
+from bitso_platform.redaction import errors_scrubbed
 from bitso_platform.settings import state_dir
 from bitso_platform.sql import load_sql
 
@@ -38,9 +39,10 @@ class Warehouse(dg.ConfigurableResource):
     @contextmanager
     def connection(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
         """A UTC session; without autocommit, the block is one transaction committed at exit."""
-        with psycopg.connect(
-            self.resolved_url(), autocommit=autocommit, options="-c TimeZone=UTC"
-        ) as conn:
+        url = self.resolved_url()
+        with errors_scrubbed(url):
+            conn = psycopg.connect(url, autocommit=autocommit, options="-c TimeZone=UTC")
+        with conn:
             yield conn
 
     def ensure(self, *names: str) -> None:

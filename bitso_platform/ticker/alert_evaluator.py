@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import psycopg
 import psycopg.rows
 
+from bitso_platform.redaction import errors_scrubbed
 from bitso_platform.sql import load_sql
 from bitso_platform.ticker.alerts import (
     AlertRules,
@@ -119,13 +120,14 @@ class AlertEvaluator:
         return dataclasses.replace(report, delivery=delivery)
 
     def connect(self) -> psycopg.Connection:
-        return psycopg.connect(
-            self.url,
-            autocommit=True,
-            connect_timeout=5,
-            application_name=APPLICATION_NAME,
-            options="-c TimeZone=UTC",
-        )
+        with errors_scrubbed(self.url):
+            return psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=5,
+                application_name=APPLICATION_NAME,
+                options="-c TimeZone=UTC",
+            )
 
     def _evaluate(self, conn: psycopg.Connection, horizon: int | None) -> PassReport:
         with conn.transaction():

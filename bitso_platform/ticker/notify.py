@@ -9,6 +9,9 @@ the repeat. A failure is recorded and retried with exponential backoff on later 
 the sink acknowledges; a sink that fails is skipped for the rest of the pass, so a dead
 webhook costs one timeout per pass and never stops evaluation (nor the sampler, which is
 another process).
+
+A webhook URL is a credential: it appears nowhere we print or store (`last_error`, logs) but
+as `https://host/***`.
 """
 
 import logging
@@ -20,6 +23,7 @@ from typing import Protocol
 import httpx
 import psycopg
 
+from bitso_platform.redaction import hide_from_http_logs, redact_url, scrub
 from bitso_platform.sql import load_sql
 
 log = logging.getLogger("bitso_platform.alerts")
@@ -60,6 +64,10 @@ class LogSink:
         self.logger.log(level, "%s [%s]", notification.message, notification.idempotency_key)
 
 
+class WebhookError(Exception):
+    """A webhook did not acknowledge; the message names the URL redacted."""
+
+
 class WebhookSink:
     """A Slack-compatible incoming webhook: POST `{"text": ...}` with an idempotency key."""
 
@@ -68,15 +76,24 @@ class WebhookSink:
     def __init__(self, url: str, *, timeout: float = 5.0):
         self.url = url
         self.timeout = timeout
+        hide_from_http_logs(url)
+
+    def __repr__(self) -> str:
+        return f"WebhookSink({redact_url(self.url)!r})"
 
     def send(self, notification: Notification) -> None:
-        response = httpx.post(
-            self.url,
-            json={"text": notification.message},
-            headers={IDEMPOTENCY_HEADER: notification.idempotency_key},
-            timeout=self.timeout,
-        )
-        response.raise_for_status()
+        try:
+            response = httpx.post(
+                self.url,
+                json={"text": notification.message},
+                headers={IDEMPOTENCY_HEADER: notification.idempotency_key},
+                timeout=self.timeout,
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            # httpx's messages quote the URL; `from None` keeps the original out of tracebacks.
+            detail = scrub(f"{type(exc).__name__}: {exc}".splitlines()[0], self.url)
+            raise WebhookError(f"{detail} ({redact_url(self.url)})") from None
 
 
 @dataclass(frozen=True)
