@@ -41,8 +41,7 @@ log = logging.getLogger("bench.capture")
 
 FIXTURE = (
     Path(__file__).resolve().parents[1]
-    / "fixtures/real/ticker"
-    / "spread_observations_2024-07-16_17.csv"
+    / "fixtures/real/ticker/spread_observations_2024-07-16_17.csv"
 )
 SHIFT_SECONDS = 97
 
