@@ -1,6 +1,11 @@
 # Two commands on a fresh machine with Python 3.11+ and make: `make demo`, `make test`.
+# Dependencies come from uv.lock; uv itself is taken from PATH, else installed from PyPI into
+# $(TOOLS) on first use.
 PYTHON ?= python3
 VENV ?= .venv
+TOOLS ?= .venv-tools
+UV_VERSION := 0.13.9
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 BITSO := $(VENV)/bin/bitso
 DEMO_DIR := .bitso/snapshots
 
@@ -8,8 +13,11 @@ DEMO_DIR := .bitso/snapshots
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q --upgrade pip && $(VENV)/bin/pip install -q -e '.[dev]' && touch $@
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install -q uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra dev --python $(PYTHON) && touch $@
 
 demo: install
 	$(BITSO) generate --out $(DEMO_DIR) --defects && $(BITSO) load --snapshots $(DEMO_DIR) && $(BITSO) build --to 2021-02-19 && $(BITSO) ask all --day 2021-02-19 && $(BITSO) ticker demo fixtures/real/ticker/spread_observations_2024-07-16_17.csv

@@ -19,6 +19,7 @@ import pytest
 from psycopg import sql
 
 from bitso_platform.resources.warehouse import Warehouse, embedded_url
+from bitso_platform_tests.wheel import build_wheel, install
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real"
 REAL_SNAPSHOTS = FIXTURES / "snapshots"
@@ -107,3 +108,16 @@ def s3_bucket(s3_endpoint: str) -> str:
     name = f"bitso-test-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from this source tree."""
+    return build_wheel(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="session")
+def installed_bin(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bin directory of a fresh virtual environment holding the wheel and the locked
+    runtime dependencies, as the image installs them."""
+    return install(wheel, tmp_path_factory.mktemp("installed") / "venv")

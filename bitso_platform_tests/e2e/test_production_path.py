@@ -3,15 +3,12 @@ daemon runs the queue, the schedules and the sensors: load the snapshots, backfi
 marts, turn the schedules and the alert sensor on against a replayed exchange feed, and
 run every asset check of the code location.
 
-Runs execute in process (run config): each step in its own Python process costs seconds
-of start-up on the 2 CI cores; the path through queue, daemon and run worker is the same.
+Runs execute in process (IN_PROCESS run config).
 """
 
 import json
-import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,11 +17,9 @@ import psycopg
 import pytest
 
 from bitso_platform.generate import END_DAY, START_DAY
-from bitso_platform_tests.conftest import REAL_TICKER
-from bitso_platform_tests.e2e.conftest import BIN, free_port, spawn, stop
+from bitso_platform_tests.e2e.conftest import IN_PROCESS, eventually, run_bitso, sampling
 from bitso_platform_tests.e2e.graphql import Dagster
 
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 # The recorded 10-minute window holding the 11 % btc_mxn spike (23:40:44), replayed 20x
 # faster than real time (30 s), and a few seconds more so the sampler closes its last second.
 FEED = ("2024-07-16T23:40:00+00:00", "2024-07-16T23:50:05+00:00")
@@ -32,31 +27,8 @@ SPEED = "20"
 WINDOW = "2024-07-16-23:40"  # the 10-minute window holding the replayed slice
 
 
-def eventually(condition: Callable[[], Any], what: str, timeout: float = 90) -> Any:
-    """The condition's first truthy value, polled every second."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} within {timeout}s")
-        time.sleep(1)
-    return value
-
-
-def listening(port: int, process: subprocess.Popen) -> bool:
-    if process.poll() is not None:
-        raise RuntimeError(f"the process serving port {port} exited; see its log")
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 def bitso(dagster: Dagster, *arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "bitso"), *arguments],
-        env=dagster.env,  # type: ignore[attr-defined]
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_bitso(dagster.env, *arguments)  # type: ignore[attr-defined]
 
 
 def warehouse(dagster: Dagster, role: str | None = None) -> psycopg.Connection:
@@ -67,30 +39,9 @@ def warehouse(dagster: Dagster, role: str | None = None) -> psycopg.Connection:
 @pytest.fixture(scope="module")
 def sampler(services: Dagster) -> Iterator[subprocess.Popen]:
     """The replay exchange serving FEED, and `bitso ticker run` sampling it at its speed."""
-    port = free_port()
-    env = {
-        **services.env,  # type: ignore[attr-defined]
-        "BITSO_API_URL": f"http://127.0.0.1:{port}",
-        "BITSO_WS_URL": f"ws://127.0.0.1:{port}/",
-    }
-    logs = services.logs  # type: ignore[attr-defined]
-    replay = spawn(
-        [
-            *(str(BIN / "bitso"), "ticker", "replay", str(REAL_TICKER), "--speed", SPEED),
-            *("--port", str(port), "--from", FEED[0], "--until", FEED[1]),
-            *("--wait-for-client", "--linger", "60"),
-        ],
-        env,
-        logs / "replay.log",
-    )
-    eventually(lambda: listening(port, replay), "the replay exchange listens", timeout=30)
-    process = spawn(
-        [str(BIN / "bitso"), "ticker", "run", "--speed", SPEED, "--for", "600"],
-        env,
-        logs / "sampler.log",
-    )
-    yield process
-    stop([process, replay])
+    env, logs = services.env, services.logs  # type: ignore[attr-defined]
+    with sampling(env, logs, feed=FEED, speed=SPEED, seconds="600") as process:
+        yield process
 
 
 @pytest.fixture(scope="module")
