@@ -9,7 +9,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 BITSO := $(VENV)/bin/bitso
 DEMO_DIR := .bitso/snapshots
 
-.PHONY: install demo test lint dev bench
+.PHONY: install demo test lint dev stack-demo
 
 install: $(VENV)/.installed
 
@@ -30,3 +30,6 @@ lint: install
 
 dev: install
 	DAGSTER_HOME=$$($(VENV)/bin/python -m bitso_platform.cli.runtime) $(VENV)/bin/dagster dev -w workspace.yaml
+
+stack-demo: install  # the demo snapshots into the compose stack's bucket, then load + marts there
+	$(BITSO) generate --out $(DEMO_DIR) --defects && $(VENV)/bin/python deploy/stack.py demo --snapshots $(DEMO_DIR)
