@@ -4,7 +4,7 @@ A chart plots the spread (percent) on a fixed time axis covering the whole span,
 (or, on a day chart, a minute) without a quote is a break in the line and a shaded band,
 never a line drawn across it. The book's alert thresholds are dashed lines; thresholds far
 above every spread of the span are named in a note instead, so they do not flatten the line.
-The title gives the span, the highest and mean spread and the share of seconds quoted.
+The title gives the span, the highest and mean spread and how many seconds were quoted.
 
 Day charts plot each minute's highest spread (86,400 points make a file too heavy to open):
 a spike of one second still shows at its full height. Nothing here imports Dagster.
@@ -51,10 +51,6 @@ class SpreadSeries:
     def seconds(self) -> int:
         return int((self.end - self.start).total_seconds())
 
-    @property
-    def coverage(self) -> float:
-        return self.quoted_seconds / self.seconds
-
 
 def spread_series(
     records: pd.DataFrame, book: str, start: datetime, end: datetime, step: timedelta = SECOND
@@ -89,7 +85,7 @@ def _quoted_spreads(records: pd.DataFrame, book: str, start: datetime, end: date
 
 
 def title(series: SpreadSeries) -> str:
-    """Book, span, highest and mean spread, share of seconds quoted."""
+    """Book, span, highest and mean spread, seconds quoted."""
     if series.end - series.start >= DAY:
         span = f"{series.start:%Y-%m-%d} UTC, highest spread of each minute"
     else:
@@ -99,7 +95,7 @@ def title(series: SpreadSeries) -> str:
     return (
         f"{series.book} spread, {span}\n"
         f"max {percent(series.max_spread)} · mean {percent(series.mean_spread)} · "
-        f"{series.coverage:.1%} of seconds quoted"
+        f"{series.quoted_seconds:,} of {series.seconds:,} seconds quoted"
     )
 
 

@@ -33,7 +33,7 @@ def test_thresholds_inside_the_chart_are_lines_and_those_far_above_are_named_in_
 
     assert "alert thresholds 0.1 %" in svg
     assert "alert thresholds above the chart: 0.5 %, 1 %" in svg
-    assert "max 0.3 % · mean 0.25 % · 0.3% of seconds quoted" in svg
+    assert "max 0.3 % · mean 0.25 % · 2 of 600 seconds quoted" in svg
 
 
 def test_a_spread_is_printed_with_significant_digits_never_rounded_to_zero() -> None:

@@ -141,7 +141,7 @@ def test_seconds_without_a_quote_are_breaks_in_the_line_and_shaded_never_drawn_a
         assert gap_bands and gap_bands.group(1).count("<path") == runs(records["is_gap"])
 
 
-def test_a_range_run_redraws_the_day_chart_from_every_window_of_the_day_written_so_far(
+def test_a_range_run_redraws_the_chart_of_each_day_it_touches_from_the_day_s_window_files(
     warehouse: Warehouse, lake: Lake, stored: list[Observation]
 ) -> None:
     resources = resources_for(warehouse, lake)
@@ -152,25 +152,32 @@ def test_a_range_run_redraws_the_day_chart_from_every_window_of_the_day_written_
         resources=resources,
         tags={
             "dagster/asset_partition_range_start": "2024-07-16-23:00",
-            "dagster/asset_partition_range_end": "2024-07-16-23:50",
+            "dagster/asset_partition_range_end": "2024-07-17-00:00",
         },
     )
 
     location = lake.location()
     window_charts = [k for k in location.keys("ticker_spread_chart") if "/minute=" in k]
-    assert len(window_charts) == 14  # 22:40 and 23:00..23:50, for two books
+    assert len(window_charts) == 16  # 22:40 and 23:00..00:00, for two books
     metadata = chart_metadata(result, "2024-07-16-23:30")
-    assert metadata["window_charts_written"].value == 12
+    assert metadata["window_charts_written"].value == 14
     assert not any(name.startswith(("chart_", "max_spread_")) for name in metadata)
+    day_charts = [k for k in location.keys("ticker_spread_chart") if "/minute=" not in k]
+    assert [k.split("/", 2)[1:] for k in sorted(day_charts)] == [
+        ["book=btc_mxn", "date=2024-07-16/chart.svg"],
+        ["book=btc_mxn", "date=2024-07-17/chart.svg"],
+        ["book=usd_mxn", "date=2024-07-16/chart.svg"],
+        ["book=usd_mxn", "date=2024-07-17/chart.svg"],
+    ]
+    assert all(location.uri(key) in metadata["day_charts"].value for key in day_charts)
     day = text(location, "ticker_spread_chart/book=btc_mxn/date=2024-07-16/chart.svg")
     quoted = [o for o in stored if o.book == "btc_mxn" and o.second >= at("22:40:00")]
     quoted = [o for o in quoted if not at("22:50:00") <= o.second < at("23:00:00")]
     assert "btc_mxn spread, 2024-07-16 UTC, highest spread of each minute" in day
     assert "max 11.2 % · mean" in day  # the spike at 23:40:44
-    assert f"{len(quoted) / 86_400:.1%} of seconds quoted" in day
-    assert location.uri("ticker_spread_chart/book=btc_mxn/date=2024-07-16/chart.svg") in (
-        metadata["day_charts"].value
-    )
+    assert f"{len(quoted):,} of 86,400 seconds quoted" in day
+    next_day = text(location, "ticker_spread_chart/book=btc_mxn/date=2024-07-17/chart.svg")
+    assert "no quote in this span" in next_day
 
 
 def test_a_window_without_any_quote_is_charted_as_one_gap_that_says_so(
