@@ -6,7 +6,7 @@ never a line drawn across it. The book's alert thresholds are dashed lines; thre
 above every spread of the span are named in a note instead, so they do not flatten the line.
 The title gives the span, the highest and mean spread and how many seconds were quoted.
 
-Day charts plot each minute's highest spread (86,400 points make a file too heavy to open):
+Day charts plot each minute's highest spread (86,400 points would make a file of megabytes):
 a spike of one second still shows at its full height. Nothing here imports Dagster.
 """
 

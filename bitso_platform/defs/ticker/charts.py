@@ -27,6 +27,7 @@ from bitso_platform.ticker.alerts import Thresholds
 from bitso_platform.ticker.chart import (
     DAY,
     MINUTE,
+    SECOND,
     SpreadSeries,
     percent,
     spread_chart_svg,
@@ -66,7 +67,7 @@ def ticker_spread_chart(
     window_charts = [
         _write(location, series, thresholds)
         for start in expected_windows(window.start, window.end)
-        for series in _series_of(records, books, start, start + WINDOW, step=timedelta(seconds=1))
+        for series in _series_of(records, books, start, start + WINDOW, SECOND)
     ]
     day_charts = [
         _write(location, series, thresholds)
