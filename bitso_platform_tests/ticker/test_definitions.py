@@ -19,7 +19,11 @@ def test_the_ticker_group_declares_exactly_its_assets_checks_job_schedule_and_se
         if check.asset_key.to_user_string() in ticker_assets
     }
 
-    assert ticker_assets == {"lake/ticker_spread", "ticker/spread_window_stats"}
+    assert ticker_assets == {
+        "lake/ticker_spread",
+        "lake/ticker_spread_chart",
+        "ticker/spread_window_stats",
+    }
     assert ticker_checks == {
         ("lake/ticker_spread", "six_hundred_records_per_book"),
         ("lake/ticker_spread", "seconds_unique_and_increasing"),
@@ -37,7 +41,7 @@ def test_the_ticker_group_declares_exactly_its_assets_checks_job_schedule_and_se
 
 def test_every_ticker_asset_backfills_a_range_in_a_single_run() -> None:
     graph = defs().resolve_asset_graph()
-    for key in ("lake/ticker_spread", "ticker/spread_window_stats"):
+    for key in ("lake/ticker_spread", "lake/ticker_spread_chart", "ticker/spread_window_stats"):
         node = graph.get(dg.AssetKey.from_user_string(key))
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
         assert node.partitions_def is not None
