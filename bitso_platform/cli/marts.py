@@ -147,7 +147,7 @@ def _record_check(summary: Summary, event: dg.DagsterEvent) -> None:
 
 def _summary_table(summary: Summary, first: date, last: date, wall: float) -> str:
     rows = [
-        (key, "view" if count is None else count, summary.seconds[key])
+        (key, "view" if count is None else count, round(summary.seconds[key], 2))
         for key, count in summary.rows.items()
     ]
     lines = [render.table(rows, header=("mart", "rows", "seconds"))]

@@ -1,7 +1,7 @@
 """How every `bitso` command prints: one table, CSV and JSON writer and one number format.
 
 Tables are for people: integers and decimals with thousands separators (`18,176`,
-`4,450,243.79`), floats to four significant digits (`0.00035`), `-` for nothing. JSON and CSV
+`4,450,243.79`), floats to six significant digits (`0.00035`), `-` for nothing. JSON and CSV
 are for scripts: plain numbers, exact decimals with all their digits (`4450243.79`), no
 separators.
 """
@@ -103,8 +103,9 @@ def _trimmed(text: str) -> str:
 
 
 def _float_text(value: float) -> str:
-    """Four significant digits, the whole integer part, no exponent: 0.00035, 12.35, 1,234."""
+    """Six significant digits (as %g), the whole integer part, no exponent: 0.00035, 1.00035,
+    12.3457, 1,234,568."""
     if value == 0 or not math.isfinite(value):
         return f"{value:g}"
-    decimals = max(0, 3 - math.floor(math.log10(abs(value))))
+    decimals = max(0, 5 - math.floor(math.log10(abs(value))))
     return _trimmed(f"{value:,.{decimals}f}")

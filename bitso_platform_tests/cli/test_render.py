@@ -6,16 +6,16 @@ from decimal import Decimal
 from bitso_platform.cli import render
 
 
-def test_tables_write_numbers_with_thousands_separators_and_floats_to_four_digits() -> None:
-    cells = [18176, Decimal("4450243.790000"), 0.0000035, 12.3456, 4450243.79, None, True]
+def test_tables_write_numbers_with_thousands_separators_and_floats_to_six_digits() -> None:
+    cells = [18176, Decimal("4450243.790000"), 0.0000035, 1.00035, 12.345678, 4450243.79, None]
     assert [render.number_text(cell) for cell in cells] == [
         "18,176",
         "4,450,243.79",
         "0.0000035",
-        "12.35",
+        "1.00035",
+        "12.3457",
         "4,450,244",
         "-",
-        "yes",
     ]
 
 
