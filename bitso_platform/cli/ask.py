@@ -27,7 +27,7 @@ from bitso_platform.cli.warehouse import unreachable, warehouse_url
 Answer = int | str | list[str] | Decimal | None
 Question = Callable[[psycopg.Connection], "Asked"]
 
-DAY_OPTION = {"type": Day(up_to_today=True)}
+ASK_DAY = Day(up_to_today=True)  # nothing can be dated after today
 
 
 @dataclass
@@ -61,7 +61,7 @@ def _format_option(command: Callable) -> Callable:
 
 
 @ask.command("active-users")
-@click.option("--day", required=True, **DAY_OPTION, help="UTC day D.")
+@click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
 @_format_option
 def active_users(day: date, output_format: str) -> None:
     """Q1: users with at least one counted deposit or withdrawal on D."""
@@ -71,7 +71,7 @@ def active_users(day: date, output_format: str) -> None:
 @ask.command("users-without-deposit")
 @click.option(
     "--as-of",
-    **DAY_OPTION,
+    type=ASK_DAY,
     help="Count deposits on or before this day (default: through the last built day).",
 )
 @_format_option
@@ -81,7 +81,7 @@ def users_without_deposit(as_of: date | None, output_format: str) -> None:
 
 
 @ask.command("frequent-depositors")
-@click.option("--day", required=True, **DAY_OPTION, help="Count deposits on or before D.")
+@click.option("--day", required=True, type=ASK_DAY, help="Count deposits on or before D.")
 @click.option("--more-than", default=5, show_default=True, type=click.IntRange(min=0), help="N.")
 @_format_option
 def frequent_depositors(day: date, more_than: int, output_format: str) -> None:
@@ -93,7 +93,7 @@ def frequent_depositors(day: date, more_than: int, output_format: str) -> None:
 @click.option("--user", "user_id", required=True, type=UserId(), help="User id U.")
 @click.option(
     "--as-of",
-    **DAY_OPTION,
+    type=ASK_DAY,
     help="Latest login as of the end of this day (default: the latest loaded).",
 )
 @_format_option
@@ -104,8 +104,8 @@ def last_login(user_id: str, as_of: date | None, output_format: str) -> None:
 
 @ask.command("login-count")
 @click.option("--user", "user_id", required=True, type=UserId(), help="User id U.")
-@click.option("--from", "from_day", required=True, **DAY_OPTION, help="First day D1.")
-@click.option("--to", "to_day", required=True, **DAY_OPTION, help="Last day D2 (inclusive).")
+@click.option("--from", "from_day", required=True, type=ASK_DAY, help="First day D1.")
+@click.option("--to", "to_day", required=True, type=ASK_DAY, help="Last day D2 (inclusive).")
 @_format_option
 def login_count(user_id: str, from_day: date, to_day: date, output_format: str) -> None:
     """Q5: the user's logins dated from D1 to D2, both inclusive."""
@@ -115,7 +115,7 @@ def login_count(user_id: str, from_day: date, to_day: date, output_format: str) 
 
 
 @ask.command("currencies-deposited")
-@click.option("--day", required=True, **DAY_OPTION, help="UTC day D.")
+@click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
 @_format_option
 def currencies_deposited(day: date, output_format: str) -> None:
     """Q6: the number of distinct currencies of the counted deposits on D (and which)."""
@@ -123,7 +123,7 @@ def currencies_deposited(day: date, output_format: str) -> None:
 
 
 @ask.command("currencies-withdrawn")
-@click.option("--day", required=True, **DAY_OPTION, help="UTC day D.")
+@click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
 @_format_option
 def currencies_withdrawn(day: date, output_format: str) -> None:
     """Q7: the number of distinct currencies of the counted withdrawals on D (and which)."""
@@ -132,7 +132,7 @@ def currencies_withdrawn(day: date, output_format: str) -> None:
 
 @ask.command("amount-deposited")
 @click.option("--currency", required=True, type=Currency(), help="Currency C, e.g. mxn (any case).")
-@click.option("--day", required=True, **DAY_OPTION, help="UTC day D.")
+@click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
 @_format_option
 def amount_deposited(currency: str, day: date, output_format: str) -> None:
     """Q8: exact total of the counted deposits of C on D; 0 when none."""
@@ -141,7 +141,7 @@ def amount_deposited(currency: str, day: date, output_format: str) -> None:
 
 @ask.command("segment")
 @click.option("--name", required=True, type=click.Choice(questions.SEGMENTS), help="Segment N.")
-@click.option("--day", required=True, **DAY_OPTION, help="As of the end of this UTC day D.")
+@click.option("--day", required=True, type=ASK_DAY, help="As of the end of this UTC day D.")
 @_format_option
 def segment(name: str, day: date, output_format: str) -> None:
     """Marketing: the users of segment N as of the end of D (rules: docs/marts.md)."""
@@ -152,7 +152,7 @@ def segment(name: str, day: date, output_format: str) -> None:
 
 
 @ask.command("all")
-@click.option("--day", required=True, **DAY_OPTION, help="UTC day D.")
+@click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
 @click.option(
     "--user",
     "user_id",
@@ -169,7 +169,7 @@ def all_questions(day: date, user_id: str | None, currency: str, output_format: 
     lists as a count and their first ids; JSON is a list of the eight objects that
     `bitso ask <question> --format json` prints."""
     with _asking() as conn:
-        asked = [question(conn) for question in _eight_questions(conn, day, user_id, currency)]
+        asked = _eight_answers(conn, day, user_id, currency)
     if output_format == "json":
         click.echo(render.json_text([one.as_json() for one in asked]))
     elif output_format == "csv":
@@ -179,22 +179,22 @@ def all_questions(day: date, user_id: str | None, currency: str, output_format: 
         click.echo(render.table([_all_row(number, one) for number, one in enumerate(asked, 1)]))
 
 
-def _eight_questions(
+def _eight_answers(
     conn: psycopg.Connection, day: date, user_id: str | None, currency: str
-) -> list[Question]:
+) -> list[Asked]:
     first_built = questions.built(conn, None, None).first_day
     # max(day - 29, first_built) without going below the first representable day.
     since = max(day, first_built + timedelta(days=29)) - timedelta(days=29)
     user = user_id or questions.sample_user(conn, day)
     return [
-        lambda c: _active_users(c, day),
-        lambda c: _users_without_deposit(c, day),
-        lambda c: _frequent_depositors(c, day, 5),
-        lambda c: _last_login(c, user, day),
-        lambda c: _login_count(c, user, since, day),
-        lambda c: _currencies(c, "currencies-deposited", day),
-        lambda c: _currencies(c, "currencies-withdrawn", day),
-        lambda c: _amount_deposited(c, currency, day),
+        _active_users(conn, day),
+        _users_without_deposit(conn, day),
+        _frequent_depositors(conn, day, 5),
+        _last_login(conn, user, day),
+        _login_count(conn, user, since, day),
+        _currencies(conn, "currencies-deposited", day),
+        _currencies(conn, "currencies-withdrawn", day),
+        _amount_deposited(conn, currency, day),
     ]
 
 
@@ -307,13 +307,12 @@ def _csv(asked: Asked) -> str:
 
 def _table(asked: Asked) -> str:
     """Parameters, answer and extras as key and value lines; a list's items follow."""
-    lines: list[tuple[str, render.Cell]] = [("question", asked.name), *asked.params.items()]
+    lines: list[tuple[str, Any]] = [("question", asked.name), *asked.params.items()]
     if isinstance(asked.answer, list):
         lines.append(("count", len(asked.answer)))
     else:
         lines.append(("answer", "null" if asked.answer is None else asked.answer))
-    lines += [(key, _shown(value)) for key, value in asked.extra.items()]
-    lines += [("note", note) for note in asked.notes]
+    lines += [*asked.extra.items(), *(("note", note) for note in asked.notes)]
     text = render.table([(key, _shown(value)) for key, value in lines])
     if isinstance(asked.answer, list) and asked.answer:
         text += "\n\n" + "\n".join(["user_id", *asked.answer])
