@@ -57,14 +57,15 @@ def active_users(source: Source, day: date) -> int:
 
 
 def users_without_deposit(source: Source, as_of: date | None = None) -> list[str]:
-    """Q2: clean users without a counted deposit on or before `as_of` (None: ever), sorted.
+    """Q2: clean users without a counted deposit on or before `as_of` (None: the last built
+    day), sorted.
 
     Answered from the in-memory deposit history (bitso_platform.deposit_history), equal to
     sql/questions/users_without_deposit.sql.
     """
     with _connection(source) as conn:
-        _require_history(conn, as_of)
-        return _deposits(conn).without_deposit(as_of)
+        last = _require_history(conn, as_of)
+        return _deposits(conn).without_deposit(last)
 
 
 def frequent_depositors(source: Source, day: date, more_than: int = 5) -> list[str]:
@@ -186,13 +187,15 @@ def _require_days(conn: psycopg.Connection, first: date, last: date) -> None:
         raise MartsNotBuilt(_not_covered(conn, coverage, first, last))
 
 
-def _require_history(conn: psycopg.Connection, as_of: date | None) -> None:
-    """Every day from the first built one through `as_of` (None: the last built) is built."""
+def _require_history(conn: psycopg.Connection, as_of: date | None) -> date:
+    """Every day from the first built one through `as_of` (None: the last built) is built;
+    returns that last day."""
     coverage = built(conn, None, as_of)
     last = as_of or coverage.last_day
     first = min(coverage.first_day, last)
     if coverage.built_days != (last - first).days + 1:
         raise MartsNotBuilt(_not_covered(conn, coverage, first, last))
+    return last
 
 
 def _not_covered(conn: psycopg.Connection, coverage: Built, first: date, last: date) -> str:

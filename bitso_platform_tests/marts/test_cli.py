@@ -346,8 +346,14 @@ def test_ask_without_a_day_answers_from_the_loaded_data_or_says_its_day(
     last_login = bitso(built_url, "ask", "last-login", "--user", world.HEAVY, "--format", "json")
     assert json.loads(last_login.output)["answer"] == latest.isoformat(timespec="microseconds")
 
-    without = bitso(built_url, "ask", "users-without-deposit", "--format", "json")
-    assert json.loads(without.output)["answered_as_of"] == str(DAY)
+    without = json.loads(
+        bitso(built_url, "ask", "users-without-deposit", "--format", "json").output
+    )
+    assert without["answered_as_of"] == str(DAY)
+    as_of_day = bitso(
+        built_url, "ask", "users-without-deposit", "--as-of", str(DAY), "--format", "json"
+    )
+    assert without["answer"] == json.loads(as_of_day.output)["answer"]
     table = bitso(built_url, "ask", "users-without-deposit").output
     assert (
         f"note            as of {DAY}, the last day the marts are built for; the loaded deposits"
