@@ -179,6 +179,10 @@ def test_ask_says_plainly_when_the_user_or_currency_is_unknown(bitso, built_url:
     known = json.loads(bitso(built_url, *args[:3], "mxn", *args[4:], "--format", "json").output)
     assert known["known"] is True and known["answer"] > 0
 
+    lines = bitso(built_url, "ask", "all", "--day", str(DAY), "--user", unknown_user).output
+    assert lines.splitlines()[3].endswith("  null (unknown user)")
+    assert lines.splitlines()[4].endswith("  0 (unknown user)")
+
 
 def test_ask_tables_write_numbers_with_thousands_separators_and_scripts_plainly(
     bitso, built_url: str
