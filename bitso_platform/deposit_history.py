@@ -86,7 +86,7 @@ class DepositHistory:
 
 
 def _nth_days(counts: np.ndarray, starts: np.ndarray, days: np.ndarray, n: int) -> np.ndarray:
-    if not len(days):
+    if n >= len(days):  # nobody has more deposits than there are; n may not even fit int64
         return np.full(len(counts), NEVER, dtype=np.int32)
     nth = days[np.minimum(starts + n, len(days) - 1)]  # clipped: masked out below
     return np.where(counts > n, nth, NEVER)

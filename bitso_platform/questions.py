@@ -6,7 +6,12 @@ instants as ISO-8601 UTC strings, amounts as exact `Decimal`. The SQL is in
 `sql/questions/<name>.sql`; Q2 and Q3, whose answers are long lists, come from the deposit
 history in memory (bitso_platform.deposit_history), equal to their SQL. A question first
 makes sure the marts are built for every day it reads and raises `MartsNotBuilt`, saying what
-to run, rather than answer from missing days.
+to run (a command that works) or why no build can cover those days, rather than answer from
+missing days. Q4 without a day is the latest login of the loaded data (core.logins), not of
+the last built day.
+
+Nothing here imports Dagster or numpy until it needs them: `bitso ask` answers in a fraction
+of a second.
 """
 
 from collections.abc import Iterator
@@ -14,16 +19,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import psycopg
 import psycopg.errors
 
-from bitso_platform.deposit_history import DepositHistory, deposit_history
-from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import load_sql
 
-Source = psycopg.Connection | Warehouse
+if TYPE_CHECKING:
+    from bitso_platform.deposit_history import DepositHistory
+    from bitso_platform.resources.warehouse import Warehouse
+
+Source: TypeAlias = "psycopg.Connection | Warehouse"
 
 # Marketing's segments (marts.user_segments; rules in docs/marts.md).
 SEGMENTS = ("never_deposited", "dormant", "new_this_week", "high_value")
@@ -50,14 +57,15 @@ def active_users(source: Source, day: date) -> int:
 
 
 def users_without_deposit(source: Source, as_of: date | None = None) -> list[str]:
-    """Q2: clean users without a counted deposit on or before `as_of` (None: ever), sorted.
+    """Q2: clean users without a counted deposit on or before `as_of` (None: the last built
+    day), sorted.
 
     Answered from the in-memory deposit history (bitso_platform.deposit_history), equal to
     sql/questions/users_without_deposit.sql.
     """
     with _connection(source) as conn:
-        _require_history(conn, as_of)
-        return _deposits(conn).without_deposit(as_of)
+        last = _require_history(conn, as_of)
+        return _deposits(conn).without_deposit(last)
 
 
 def frequent_depositors(source: Source, day: date, more_than: int = 5) -> list[str]:
@@ -73,10 +81,17 @@ def frequent_depositors(source: Source, day: date, more_than: int = 5) -> list[s
 
 
 def last_login(source: Source, user_id: str, as_of: date | None = None) -> str | None:
-    """Q4: the user's latest login as of the end of `as_of` (None: latest), ISO-8601 UTC."""
+    """Q4: the user's latest login as of the end of `as_of`, ISO-8601 UTC, or None.
+
+    Without `as_of`, the latest login of the loaded data (core.logins), which may be later
+    than the last day the marts are built for.
+    """
     with _connection(source) as conn:
-        _require_history(conn, as_of)
-        instant = _value(conn, "last_login", {"user_id": user_id.strip(), "as_of": as_of})
+        if as_of is None:
+            instant = _loaded_value(conn, "latest_login", {"user_id": user_id.strip()})
+        else:
+            _require_history(conn, as_of)
+            instant = _value(conn, "last_login", {"user_id": user_id.strip(), "as_of": as_of})
     return _iso_utc(instant) if instant is not None else None
 
 
@@ -131,6 +146,21 @@ def user_level(source: Source, user_id: str, day: date) -> tuple[str, str] | Non
     return (row[0], row[1]) if row else None
 
 
+def is_known_user(conn: psycopg.Connection, user_id: str) -> bool:
+    """Whether `user_id` is a clean user of the loaded users snapshot (core.users)."""
+    return bool(_loaded_value(conn, "known_user", {"user_id": user_id.strip()}))
+
+
+def is_known_currency(conn: psycopg.Connection, currency: str) -> bool:
+    """Whether a clean transaction of the loaded snapshots has `currency` (core.currencies)."""
+    return bool(_loaded_value(conn, "known_currency", {"currency": currency}))
+
+
+def last_deposit_day(conn: psycopg.Connection) -> date | None:
+    """The day of the latest counted deposit of the loaded data (None: no deposit)."""
+    return _loaded_value(conn, "last_deposit_day", {})
+
+
 def sample_user(conn: psycopg.Connection, day: date) -> str | None:
     """A user to show Q4 and Q5 for: the last to log in on or before `day` (None: nobody)."""
     return _value(conn, "sample_user", {"day": day})
@@ -154,22 +184,41 @@ def _require_days(conn: psycopg.Connection, first: date, last: date) -> None:
     """Every day first..last is built."""
     coverage = built(conn, first, last)
     if coverage.built_days != (last - first).days + 1:
-        raise MartsNotBuilt(_not_covered(coverage, first, last))
+        raise MartsNotBuilt(_not_covered(conn, coverage, first, last))
 
 
-def _require_history(conn: psycopg.Connection, as_of: date | None) -> None:
-    """Every day from the first built one through `as_of` (None: the last built) is built."""
+def _require_history(conn: psycopg.Connection, as_of: date | None) -> date:
+    """Every day from the first built one through `as_of` (None: the last built) is built;
+    returns that last day."""
     coverage = built(conn, None, as_of)
     last = as_of or coverage.last_day
-    if last < coverage.first_day or coverage.built_days != (last - coverage.first_day).days + 1:
-        raise MartsNotBuilt(_not_covered(coverage, coverage.first_day, last))
+    first = min(coverage.first_day, last)
+    if coverage.built_days != (last - first).days + 1:
+        raise MartsNotBuilt(_not_covered(conn, coverage, first, last))
+    return last
 
 
-def _not_covered(coverage: Built, first: date, last: date) -> str:
+def _not_covered(conn: psycopg.Connection, coverage: Built, first: date, last: date) -> str:
+    """Why the days first..last cannot be answered, with a build command that will work: it
+    starts at the first unbuilt day, so the running totals (balances, deposit ordinals) find
+    every earlier day built."""
+    # Only this refusal needs the partitions (and so Dagster): answers stay fast.
+    from bitso_platform.defs.marts.partitions import partitions_start
+
     span = str(first) if first == last else f"{first}..{last}"
+    start, today = partitions_start(), datetime.now(UTC).date()
+    if last > today:
+        return f"{span} reaches past today ({today}, UTC): no later day can be built"
+    if first < start:
+        return (
+            f"{span} starts before the first daily partition {start}: the marts hold no "
+            "earlier day (BITSO_PARTITIONS_START sets the first)"
+        )
+    from_day = _value(conn, "first_unbuilt_day", {"start": start, "last": last})
     return (
         f"the marts are not built for every day of {span} (built days span "
-        f"{coverage.first_day}..{coverage.last_day}): run `bitso build --from {first} --to {last}`"
+        f"{coverage.first_day}..{coverage.last_day}): run "
+        f"`bitso build --from {from_day} --to {last}`"
     )
 
 
@@ -182,11 +231,11 @@ def _nothing_built(conn: psycopg.Connection) -> str:
 
 @contextmanager
 def _connection(source: Source) -> Iterator[psycopg.Connection]:
-    if isinstance(source, Warehouse):
+    if isinstance(source, psycopg.Connection):
+        yield source
+    else:
         with source.connection() as conn:
             yield conn
-    else:
-        yield source
 
 
 def _value(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> Any:
@@ -194,11 +243,22 @@ def _value(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> Any:
     return row[0] if row else None
 
 
+def _loaded_value(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> Any:
+    """A value read from core, which exists once something is loaded."""
+    try:
+        return _value(conn, name, params)
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        raise MartsNotBuilt("nothing loaded yet: run `bitso load` first") from None
+
+
 def _column(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> list[str]:
     return [row[0] for row in conn.execute(load_sql(f"questions/{name}"), params)]
 
 
-def _deposits(conn: psycopg.Connection) -> DepositHistory:
+def _deposits(conn: psycopg.Connection) -> "DepositHistory":
+    from bitso_platform.deposit_history import deposit_history  # numpy: only Q2 and Q3 need it
+
     try:
         return deposit_history(conn)
     except psycopg.errors.UndefinedTable:

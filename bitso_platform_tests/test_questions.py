@@ -7,6 +7,7 @@ independently of the marts and of sql/questions.
 """
 
 import random
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -247,19 +248,36 @@ def test_questions_accept_the_warehouse_as_well_as_a_connection(
     )
 
 
-def test_questions_refuse_days_the_marts_do_not_cover(conn: psycopg.Connection) -> None:
-    after = world.LAST_BUILT_DAY + timedelta(days=1)
-    before = world.FIRST_DAY - timedelta(days=1)
+def test_questions_refuse_days_the_marts_do_not_cover_with_a_build_that_extends_them(
+    conn: psycopg.Connection,
+) -> None:
+    after = world.LAST_BUILT_DAY + timedelta(days=3)
+    # The build starts at the first unbuilt day: the running totals need every earlier day.
+    build = f"run `bitso build --from {world.LAST_BUILT_DAY + timedelta(days=1)} --to {after}`"
     for ask in (
         lambda: questions.active_users(conn, after),
-        lambda: questions.currencies_deposited(conn, before),
         lambda: questions.frequent_depositors(conn, after),
-        lambda: questions.users_without_deposit(conn, before),
         lambda: questions.last_login(conn, world.HEAVY, after),
+        lambda: questions.login_count(conn, world.HEAVY, world.FIRST_DAY, after),
+    ):
+        with pytest.raises(questions.MartsNotBuilt, match=re.escape(build)):
+            ask()
+
+
+def test_questions_before_the_first_partition_or_after_today_say_no_build_can_cover_them(
+    conn: psycopg.Connection,
+) -> None:
+    before = world.FIRST_DAY - timedelta(days=1)
+    for ask in (
+        lambda: questions.currencies_deposited(conn, before),
+        lambda: questions.users_without_deposit(conn, before),
         lambda: questions.login_count(conn, world.HEAVY, before, world.FIRST_DAY),
     ):
-        with pytest.raises(questions.MartsNotBuilt, match="run `bitso build --from"):
+        with pytest.raises(questions.MartsNotBuilt, match="before the first daily partition"):
             ask()
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    with pytest.raises(questions.MartsNotBuilt, match="past today"):
+        questions.active_users(conn, tomorrow)
 
 
 def test_questions_refuse_to_answer_across_a_day_that_is_not_built(
@@ -275,6 +293,8 @@ def test_questions_refuse_to_answer_across_a_day_that_is_not_built(
         assert questions.active_users(gapped, date(2021, 5, 31)) >= 0
         with pytest.raises(questions.MartsNotBuilt, match="2021-06-01"):
             questions.active_users(gapped, date(2021, 6, 1))
+        with pytest.raises(questions.MartsNotBuilt, match="--from 2021-06-01 --to 2021-06-03"):
+            questions.frequent_depositors(gapped, date(2021, 6, 3))
         with pytest.raises(questions.MartsNotBuilt):
             questions.frequent_depositors(gapped, date(2022, 1, 1))
         with pytest.raises(questions.MartsNotBuilt):

@@ -1,28 +1,75 @@
-"""The `bitso` command: one group, subcommands defined per domain in this package."""
+"""The `bitso` command: one group whose subcommands, defined per domain in this package, are
+imported only when run, so that `bitso --help` and `bitso ask` do not pay for Dagster."""
+
+from importlib import import_module
 
 import click
+from click.utils import make_default_short_help
 
-from bitso_platform.cli.access import access
-from bitso_platform.cli.ask import ask
-from bitso_platform.cli.generate import generate
-from bitso_platform.cli.marts import build
-from bitso_platform.cli.snapshots import load, quality
-from bitso_platform.cli.ticker import ticker
+# name: (module:attribute, its short help, which `bitso --help` lists without importing it;
+# a test keeps each equal to the command's own)
+COMMANDS = {
+    "generate": (
+        "generate:generate",
+        "Write synthetic snapshot CSVs (users, deposits, withdrawals, events, user levels).",
+    ),
+    "load": (
+        "snapshots:load",
+        "Validate and load the snapshots into `raw`, then rebuild `core`, as one Dagster run.",
+    ),
+    "quality": (
+        "snapshots:quality",
+        "Print the per-file accounting of the last load of each snapshot.",
+    ),
+    "build": (
+        "marts:build",
+        "Build the marts for the days FROM..TO (inclusive) as ONE Dagster run.",
+    ),
+    "ask": (
+        "ask:ask",
+        "Answer a question, or list a segment, from the marts (build them with `bitso build`).",
+    ),
+    "ticker": (
+        "ticker:ticker",
+        "Order-book spread capture and alerts: the sampler, a replay exchange, alert passes.",
+    ),
+    "access": (
+        "access:access",
+        "Warehouse access: one read-only role per team, `platform_writer` for the pipeline.",
+    ),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module when the subcommand is run or asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name][0].split(":")
+        return getattr(import_module(f"{__name__}.{module}"), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # As click.Group lists them, from the short help kept here.
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [
+            (name, make_default_short_help(COMMANDS[name][1], limit))
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 def main() -> None:
     """bitso-platform: snapshot marts and order-book spread monitoring.
 
     Configuration comes from BITSO_* environment variables (see README); without any,
     everything runs on embedded defaults under ./.bitso.
     """
-
-
-main.add_command(generate)
-main.add_command(load)
-main.add_command(quality)
-main.add_command(build)
-main.add_command(ask)
-main.add_command(ticker)
-main.add_command(access)

@@ -1,16 +1,18 @@
 """`bitso ask`: the eight questions of SPEC 4 and Marketing's segments, from the marts.
 
 Every subcommand takes `--format table|json|csv`. JSON is one object
-`{"question": NAME, "params": {...}, "answer": VALUE}`: a number (amounts exact), an ISO-8601
-UTC timestamp or null, or a sorted list.
+`{"question": NAME, "params": {...}, "answer": VALUE, ...}`: a number (amounts exact), an
+ISO-8601 UTC timestamp or null, or a sorted list. Extra keys never change what `answer` means:
+`currencies` (Q6, Q7), `known` (false: the user or currency is not in the loaded data),
+`answered_as_of` (Q2 without a day: the last built day it is answered as of).
+
+This module imports no Dagster: an answer takes a fraction of a second.
 """
 
-import csv
-import io
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,13 +20,28 @@ import click
 import psycopg
 
 from bitso_platform import questions
-from bitso_platform.cli.marts import Day
-from bitso_platform.cli.runtime import configured_resources
+from bitso_platform.cli import render
+from bitso_platform.cli.params import Currency, Day, UserId
+from bitso_platform.cli.warehouse import unreachable, warehouse_url
 
 Answer = int | str | list[str] | Decimal | None
+Question = Callable[[psycopg.Connection], "Asked"]
 
-# Placeholder for an exact decimal in JSON: json.dumps can only write floats.
-_DECIMAL_SLOT = "\x00decimal\x00"
+ASK_DAY = Day(up_to_today=True)  # nothing can be dated after today
+
+
+@dataclass
+class Asked:
+    """One answered question: what JSON and CSV print, and sentences a table adds."""
+
+    name: str
+    params: dict[str, Any]
+    answer: Answer
+    extra: dict[str, Any] = field(default_factory=dict)  # more JSON keys beside `answer`
+    notes: list[str] = field(default_factory=list)  # said in tables only
+
+    def as_json(self) -> dict[str, Any]:
+        return {"question": self.name, "params": self.params, "answer": self.answer, **self.extra}
 
 
 @click.group()
@@ -44,133 +61,107 @@ def _format_option(command: Callable) -> Callable:
 
 
 @ask.command("active-users")
-@click.option("--day", required=True, type=Day(), help="UTC day D.")
+@click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
 @_format_option
 def active_users(day: date, output_format: str) -> None:
     """Q1: users with at least one counted deposit or withdrawal on D."""
-    _answer("active-users", {"day": day}, output_format, lambda c: questions.active_users(c, day))
+    _print(output_format, lambda c: _active_users(c, day))
 
 
 @ask.command("users-without-deposit")
-@click.option("--as-of", type=Day(), help="Count deposits on or before this day (default: all).")
+@click.option(
+    "--as-of",
+    type=ASK_DAY,
+    help="Count deposits on or before this day (default: through the last built day).",
+)
 @_format_option
 def users_without_deposit(as_of: date | None, output_format: str) -> None:
     """Q2: users of the users snapshot without a counted deposit (as of a day)."""
-    _answer(
-        "users-without-deposit",
-        {"as_of": as_of},
-        output_format,
-        lambda c: questions.users_without_deposit(c, as_of),
-    )
+    _print(output_format, lambda c: _users_without_deposit(c, as_of))
 
 
 @ask.command("frequent-depositors")
-@click.option("--day", required=True, type=Day(), help="Count deposits on or before D.")
+@click.option("--day", required=True, type=ASK_DAY, help="Count deposits on or before D.")
 @click.option("--more-than", default=5, show_default=True, type=click.IntRange(min=0), help="N.")
 @_format_option
 def frequent_depositors(day: date, more_than: int, output_format: str) -> None:
     """Q3: users with more than N counted deposits dated on or before D."""
-    _answer(
-        "frequent-depositors",
-        {"day": day, "more_than": more_than},
-        output_format,
-        lambda c: questions.frequent_depositors(c, day, more_than),
-    )
+    _print(output_format, lambda c: _frequent_depositors(c, day, more_than))
 
 
 @ask.command("last-login")
-@click.option("--user", "user_id", required=True, help="User id U.")
-@click.option("--as-of", type=Day(), help="Latest login as of the end of this day.")
+@click.option("--user", "user_id", required=True, type=UserId(), help="User id U.")
+@click.option(
+    "--as-of",
+    type=ASK_DAY,
+    help="Latest login as of the end of this day (default: the latest loaded).",
+)
 @_format_option
 def last_login(user_id: str, as_of: date | None, output_format: str) -> None:
     """Q4: the user's latest login (ISO-8601 UTC), or null."""
-    _answer(
-        "last-login",
-        {"user": user_id, "as_of": as_of},
-        output_format,
-        lambda c: questions.last_login(c, user_id, as_of),
-    )
+    _print(output_format, lambda c: _last_login(c, user_id, as_of))
 
 
 @ask.command("login-count")
-@click.option("--user", "user_id", required=True, help="User id U.")
-@click.option("--from", "from_day", required=True, type=Day(), help="First day D1.")
-@click.option("--to", "to_day", required=True, type=Day(), help="Last day D2 (inclusive).")
+@click.option("--user", "user_id", required=True, type=UserId(), help="User id U.")
+@click.option("--from", "from_day", required=True, type=ASK_DAY, help="First day D1.")
+@click.option("--to", "to_day", required=True, type=ASK_DAY, help="Last day D2 (inclusive).")
 @_format_option
 def login_count(user_id: str, from_day: date, to_day: date, output_format: str) -> None:
     """Q5: the user's logins dated from D1 to D2, both inclusive."""
     if from_day > to_day:
         raise click.BadParameter(f"--from {from_day} is after --to {to_day}")
-    _answer(
-        "login-count",
-        {"user": user_id, "from": from_day, "to": to_day},
-        output_format,
-        lambda c: questions.login_count(c, user_id, from_day, to_day),
-    )
+    _print(output_format, lambda c: _login_count(c, user_id, from_day, to_day))
 
 
 @ask.command("currencies-deposited")
-@click.option("--day", required=True, type=Day(), help="UTC day D.")
+@click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
 @_format_option
 def currencies_deposited(day: date, output_format: str) -> None:
-    """Q6: distinct currencies of the counted deposits on D."""
-    _answer(
-        "currencies-deposited",
-        {"day": day},
-        output_format,
-        lambda c: questions.currencies_deposited(c, day),
-    )
+    """Q6: the number of distinct currencies of the counted deposits on D (and which)."""
+    _print(output_format, lambda c: _currencies(c, "currencies-deposited", day))
 
 
 @ask.command("currencies-withdrawn")
-@click.option("--day", required=True, type=Day(), help="UTC day D.")
+@click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
 @_format_option
 def currencies_withdrawn(day: date, output_format: str) -> None:
-    """Q7: distinct currencies of the counted withdrawals on D."""
-    _answer(
-        "currencies-withdrawn",
-        {"day": day},
-        output_format,
-        lambda c: questions.currencies_withdrawn(c, day),
-    )
+    """Q7: the number of distinct currencies of the counted withdrawals on D (and which)."""
+    _print(output_format, lambda c: _currencies(c, "currencies-withdrawn", day))
 
 
 @ask.command("amount-deposited")
-@click.option("--currency", required=True, help="Currency C, e.g. mxn (case-insensitive).")
-@click.option("--day", required=True, type=Day(), help="UTC day D.")
+@click.option("--currency", required=True, type=Currency(), help="Currency C, e.g. mxn (any case).")
+@click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
 @_format_option
 def amount_deposited(currency: str, day: date, output_format: str) -> None:
     """Q8: exact total of the counted deposits of C on D; 0 when none."""
-    _answer(
-        "amount-deposited",
-        {"currency": currency.strip().lower(), "day": day},
-        output_format,
-        lambda c: questions.amount_deposited(c, currency, day),
-    )
+    _print(output_format, lambda c: _amount_deposited(c, currency, day))
 
 
 @ask.command("segment")
 @click.option("--name", required=True, type=click.Choice(questions.SEGMENTS), help="Segment N.")
-@click.option("--day", required=True, type=Day(), help="As of the end of this UTC day D.")
+@click.option("--day", required=True, type=ASK_DAY, help="As of the end of this UTC day D.")
 @_format_option
 def segment(name: str, day: date, output_format: str) -> None:
     """Marketing: the users of segment N as of the end of D (rules: docs/marts.md)."""
-    _answer(
-        "segment",
-        {"name": name, "day": day},
+    _print(
         output_format,
-        lambda c: questions.segment(c, name, day),
+        lambda c: Asked("segment", {"name": name, "day": day}, questions.segment(c, name, day)),
     )
 
 
 @ask.command("all")
-@click.option("--day", required=True, type=Day(), help="UTC day D.")
+@click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
 @click.option(
     "--user",
     "user_id",
+    type=UserId(),
     help="User U of Q4 and Q5 (default: the last user to log in on or before D).",
 )
-@click.option("--currency", default="mxn", show_default=True, help="Currency C of Q8.")
+@click.option(
+    "--currency", default="mxn", show_default=True, type=Currency(), help="Currency C of Q8."
+)
 @_format_option
 def all_questions(day: date, user_id: str | None, currency: str, output_format: str) -> None:
     """The eight questions for one day D: Q2 and Q4 as of D, Q3 with N = 5, Q5 over the
@@ -178,167 +169,181 @@ def all_questions(day: date, user_id: str | None, currency: str, output_format: 
     lists as a count and their first ids; JSON is a list of the eight objects that
     `bitso ask <question> --format json` prints."""
     with _asking() as conn:
-        since = max(day - timedelta(days=29), questions.built(conn, None, None).first_day)
-        user = user_id or questions.sample_user(conn, day)
-        asked = [
-            (name, _plain(params), answer(conn))
-            for name, params, answer in _eight_questions(day, user, currency, since)
-        ]
+        asked = _eight_answers(conn, day, user_id, currency)
     if output_format == "json":
-        click.echo("[" + ", ".join(render_json(*one) for one in asked) + "]")
+        click.echo(render.json_text([one.as_json() for one in asked]))
     elif output_format == "csv":
-        click.echo(render_all_csv(asked))
+        rows = [(one.name, render.json_text(one.params), one.answer) for one in asked]
+        click.echo(render.csv_text(rows, header=("question", "params", "answer")))
     else:
-        click.echo(render_all_table(asked))
+        click.echo(render.table([_all_row(number, one) for number, one in enumerate(asked, 1)]))
 
 
-def _eight_questions(
-    day: date, user: str | None, currency: str, since: date
-) -> list[tuple[str, dict[str, Any], Callable[[psycopg.Connection], Answer]]]:
-    user_id = user or ""
+def _eight_answers(
+    conn: psycopg.Connection, day: date, user_id: str | None, currency: str
+) -> list[Asked]:
+    first_built = questions.built(conn, None, None).first_day
+    # max(day - 29, first_built) without going below the first representable day.
+    since = max(day, first_built + timedelta(days=29)) - timedelta(days=29)
+    user = user_id or questions.sample_user(conn, day)
     return [
-        ("active-users", {"day": day}, lambda c: questions.active_users(c, day)),
-        (
-            "users-without-deposit",
-            {"as_of": day},
-            lambda c: questions.users_without_deposit(c, day),
-        ),
-        (
-            "frequent-depositors",
-            {"day": day, "more_than": 5},
-            lambda c: questions.frequent_depositors(c, day),
-        ),
-        (
-            "last-login",
-            {"user": user, "as_of": day},
-            lambda c: questions.last_login(c, user_id, day) if user else None,
-        ),
-        (
-            "login-count",
-            {"user": user, "from": since, "to": day},
-            lambda c: questions.login_count(c, user_id, since, day) if user else 0,
-        ),
-        ("currencies-deposited", {"day": day}, lambda c: questions.currencies_deposited(c, day)),
-        ("currencies-withdrawn", {"day": day}, lambda c: questions.currencies_withdrawn(c, day)),
-        (
-            "amount-deposited",
-            {"currency": currency.strip().lower(), "day": day},
-            lambda c: questions.amount_deposited(c, currency, day),
-        ),
+        _active_users(conn, day),
+        _users_without_deposit(conn, day),
+        _frequent_depositors(conn, day, 5),
+        _last_login(conn, user, day),
+        _login_count(conn, user, since, day),
+        _currencies(conn, "currencies-deposited", day),
+        _currencies(conn, "currencies-withdrawn", day),
+        _amount_deposited(conn, currency, day),
     ]
 
 
-def _answer(
-    name: str,
-    params: dict[str, Any],
-    output_format: str,
-    question: Callable[[psycopg.Connection], Answer],
-) -> None:
+def _active_users(conn: psycopg.Connection, day: date) -> Asked:
+    return Asked("active-users", {"day": day}, questions.active_users(conn, day))
+
+
+def _users_without_deposit(conn: psycopg.Connection, as_of: date | None) -> Asked:
+    asked = Asked(
+        "users-without-deposit", {"as_of": as_of}, questions.users_without_deposit(conn, as_of)
+    )
+    if as_of is None:
+        _say_last_built_day(conn, asked)
+    return asked
+
+
+def _frequent_depositors(conn: psycopg.Connection, day: date, more_than: int) -> Asked:
+    answer = questions.frequent_depositors(conn, day, more_than)
+    return Asked("frequent-depositors", {"day": day, "more_than": more_than}, answer)
+
+
+def _last_login(conn: psycopg.Connection, user: str | None, as_of: date | None) -> Asked:
+    answer = questions.last_login(conn, user, as_of) if user else None
+    return _about_user(conn, Asked("last-login", {"user": user, "as_of": as_of}, answer))
+
+
+def _login_count(conn: psycopg.Connection, user: str | None, first: date, last: date) -> Asked:
+    answer = questions.login_count(conn, user, first, last) if user else 0
+    return _about_user(
+        conn, Asked("login-count", {"user": user, "from": first, "to": last}, answer)
+    )
+
+
+def _currencies(conn: psycopg.Connection, name: str, day: date) -> Asked:
+    of_day = {
+        "currencies-deposited": questions.currencies_deposited,
+        "currencies-withdrawn": questions.currencies_withdrawn,
+    }[name]
+    currencies = of_day(conn, day)
+    return Asked(name, {"day": day}, len(currencies), extra={"currencies": currencies})
+
+
+def _amount_deposited(conn: psycopg.Connection, currency: str, day: date) -> Asked:
+    answer = questions.amount_deposited(conn, currency, day)
+    asked = Asked("amount-deposited", {"currency": currency, "day": day}, answer)
+    known = questions.is_known_currency(conn, currency)
+    asked.extra["known"] = known
+    if not known:
+        asked.notes.append(f"unknown currency: no loaded transaction is in {currency}")
+    return asked
+
+
+def _about_user(conn: psycopg.Connection, asked: Asked) -> Asked:
+    """Flag an answer about a user who is not among the loaded users."""
+    user = asked.params["user"]
+    if user is not None:
+        known = questions.is_known_user(conn, user)
+        asked.extra["known"] = known
+        if not known:
+            asked.notes.append(f"unknown user: {user} is not among the loaded users")
+    return asked
+
+
+def _say_last_built_day(conn: psycopg.Connection, asked: Asked) -> None:
+    """Q2 without a day is answered as of the last built day: say which, and when the loaded
+    data has later deposits, the build that would take them in."""
+    last_built = questions.built(conn, None, None).last_day
+    asked.extra["answered_as_of"] = last_built
+    last_deposit = questions.last_deposit_day(conn)
+    if last_deposit is None or last_deposit <= last_built:
+        return
+    to_day = min(last_deposit, datetime.now(UTC).date())
+    asked.notes.append(
+        f"as of {last_built}, the last day the marts are built for; the loaded deposits reach "
+        f"{last_deposit}: `bitso build --from {last_built + timedelta(days=1)} --to {to_day}` "
+        "takes them in"
+    )
+
+
+def _print(output_format: str, question: Question) -> None:
     with _asking() as conn:
-        answer = question(conn)
-    render = {"json": render_json, "csv": render_csv, "table": render_table}[output_format]
-    click.echo(render(name, _plain(params), answer))
+        asked = question(conn)
+    writer = {"json": _json, "csv": _csv, "table": _table}[output_format]
+    click.echo(writer(asked))
 
 
 @contextmanager
 def _asking() -> Iterator[psycopg.Connection]:
     """A warehouse connection; what goes wrong becomes a message saying what to do."""
     try:
-        with configured_resources() as resources, resources.warehouse.connection() as conn:
+        with psycopg.connect(warehouse_url(), options="-c TimeZone=UTC") as conn:
             yield conn
     except questions.MartsNotBuilt as error:
         raise click.ClickException(str(error)) from None
     except psycopg.OperationalError as error:
-        raise click.ClickException(
-            f"cannot reach the warehouse ({error}): check BITSO_WAREHOUSE_URL"
-        ) from None
+        raise unreachable(error) from None
 
 
-def _plain(params: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: value.isoformat() if isinstance(value, date) else value
-        for key, value in params.items()
-    }
+def _json(asked: Asked) -> str:
+    return render.json_text(asked.as_json())
 
 
-def render_json(name: str, params: dict[str, Any], answer: Answer) -> str:
-    """One JSON object; an exact decimal is written as a JSON number with all its digits."""
-    if isinstance(answer, Decimal):
-        text = json.dumps({"question": name, "params": params, "answer": _DECIMAL_SLOT})
-        return text.replace(json.dumps(_DECIMAL_SLOT), _plain_decimal(answer))
-    return json.dumps({"question": name, "params": params, "answer": answer})
+def _csv(asked: Asked) -> str:
+    """A list: one row per item under its column name; a value: params, answer and extras."""
+    if isinstance(asked.answer, list):
+        return render.csv_text([[item] for item in asked.answer], header=["user_id"])
+    columns = {**asked.params, "answer": asked.answer, **asked.extra}
+    return render.csv_text([list(columns.values())], header=list(columns))
 
 
-def render_csv(name: str, params: dict[str, Any], answer: Answer) -> str:
-    """A list: one row per item under its column name; a value: params and answer columns."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    if isinstance(answer, list):
-        writer.writerow([_item_name(name)])
-        writer.writerows([item] for item in answer)
+def _table(asked: Asked) -> str:
+    """Parameters, answer and extras as key and value lines; a list's items follow."""
+    lines: list[tuple[str, Any]] = [("question", asked.name), *asked.params.items()]
+    if isinstance(asked.answer, list):
+        lines.append(("count", len(asked.answer)))
     else:
-        writer.writerow([*params, "answer"])
-        writer.writerow([*("" if v is None else v for v in params.values()), _cell(answer)])
-    return out.getvalue().rstrip("\n")
+        lines.append(("answer", "null" if asked.answer is None else asked.answer))
+    lines += [*asked.extra.items(), *(("note", note) for note in asked.notes)]
+    text = render.table([(key, _shown(value)) for key, value in lines])
+    if isinstance(asked.answer, list) and asked.answer:
+        text += "\n\n" + "\n".join(["user_id", *asked.answer])
+    return text
 
 
-def render_table(name: str, params: dict[str, Any], answer: Answer) -> str:
-    """Parameters and answer as aligned lines; a list's items follow, one per line."""
-    shown = {"question": name, **{k: "-" if v is None else str(v) for k, v in params.items()}}
+def _all_row(number: int, asked: Asked) -> tuple[str, str, str]:
+    """Q<n> and the question, its parameters, its answer (a list: count and first ids)."""
+    params = ", ".join(f"{key} {render.number_text(_shown(v))}" for key, v in asked.params.items())
+    answer = asked.answer
     if isinstance(answer, list):
-        shown["count"] = f"{len(answer):,}"
+        shown = _first_items(answer)
+    elif "currencies" in asked.extra:
+        shown = f"{render.number_text(answer)}: {', '.join(asked.extra['currencies']) or 'none'}"
     else:
-        shown["answer"] = "null" if answer is None else _cell(answer)
-    width = max(len(key) for key in shown)
-    lines = [f"{key.ljust(width)}  {value}" for key, value in shown.items()]
-    if isinstance(answer, list) and answer:
-        lines += ["", _item_name(name), *answer]
-    return "\n".join(lines)
+        shown = "null" if answer is None else render.number_text(answer)
+    if asked.extra.get("known") is False:
+        shown += f" (unknown {'user' if 'user' in asked.params else 'currency'})"
+    return (f"Q{number} {asked.name}", params, shown)
 
 
-def render_all_table(asked: list[tuple[str, dict[str, Any], Answer]]) -> str:
-    """A line per question: its name, parameters and answer (a list: count, first ids)."""
-    rows = []
-    for number, (name, params, answer) in enumerate(asked, start=1):
-        shown = ", ".join(f"{k} {'-' if v is None else v}" for k, v in params.items())
-        rows.append((f"Q{number} {name}", shown, _summary(answer)))
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
-    return "\n".join(
-        f"{name.ljust(widths[0])}  {shown.ljust(widths[1])}  {answer}"
-        for name, shown, answer in rows
-    )
+def _first_items(items: list[str], shown: int = 3) -> str:
+    if len(items) <= shown + 1:
+        return ", ".join(items) if items else "none"
+    return f"{len(items):,}: {', '.join(items[:shown])}, ..."
 
 
-def render_all_csv(asked: list[tuple[str, dict[str, Any], Answer]]) -> str:
-    """A row per question: name, parameters as JSON, answer (a list: its items, space-separated)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["question", "params", "answer"])
-    for name, params, answer in asked:
-        value = " ".join(answer) if isinstance(answer, list) else _cell(answer)
-        writer.writerow([name, json.dumps(params), value])
-    return out.getvalue().rstrip("\n")
-
-
-def _summary(answer: Answer, shown: int = 3) -> str:
-    if not isinstance(answer, list):
-        return "null" if answer is None else _cell(answer)
-    if len(answer) <= shown + 1:
-        return ", ".join(answer) if answer else "none"
-    return f"{len(answer):,}: {', '.join(answer[:shown])}, ..."
-
-
-def _item_name(name: str) -> str:
-    return "currency" if name.startswith("currencies") else "user_id"
-
-
-def _cell(answer: Answer) -> str:
-    if isinstance(answer, Decimal):
-        return _plain_decimal(answer)
-    return "" if answer is None else str(answer)
-
-
-def _plain_decimal(value: Decimal) -> str:
-    """All the digits, no exponent, no trailing fractional zeros: 6117760.50, 0, 1e12 as 10^12."""
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+def _shown(value: Any) -> render.Cell:
+    """A parameter or extra as a table cell: days as ISO, lists comma-separated."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return ", ".join(value) if value else "none"
+    return value

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import click
 
+from bitso_platform.cli import render
+
 SUMMARY_COLUMNS = ("rows_read", "clean", "quarantined", "exact_duplicates", "blank")
 
 
@@ -59,18 +61,9 @@ def generate(out: Path, scale: float, seed: int, defects: bool) -> None:
 
 def _summary(manifest: dict) -> str:
     """A plain text table of the manifest's per-file accounting."""
-    header = ("snapshot", "file", *SUMMARY_COLUMNS)
-    rows = [header]
+    rows = []
     for name, entry in manifest.items():
         quarantined = sum(entry["quarantined"].values())
         counts = [entry[c] if c != "quarantined" else quarantined for c in SUMMARY_COLUMNS]
-        rows.append((name, entry["file"], *(f"{c:,}" for c in counts)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.ljust(width) if i < 2 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+        rows.append((name, entry["file"], *counts))
+    return render.table(rows, header=("snapshot", "file", *SUMMARY_COLUMNS))

@@ -11,25 +11,9 @@ from datetime import UTC, date, datetime
 import click
 import dagster as dg
 
+from bitso_platform.cli import render
+from bitso_platform.cli.params import Day
 from bitso_platform.cli.runtime import run_job
-
-DAY_FORMAT = "%Y-%m-%d"
-
-
-class Day(click.ParamType):
-    """A UTC calendar day written YYYY-MM-DD."""
-
-    name = "DAY"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return datetime.strptime(str(value), DAY_FORMAT).date()
-        except ValueError:
-            self.fail(f"{value!r} is not a day: write it like 2021-02-19", param, ctx)
 
 
 @dataclass
@@ -162,19 +146,14 @@ def _record_check(summary: Summary, event: dg.DagsterEvent) -> None:
 
 
 def _summary_table(summary: Summary, first: date, last: date, wall: float) -> str:
-    rows = [("mart", "rows", "seconds")]
-    rows += [
-        (key, "view" if count is None else f"{count:,}", f"{summary.seconds[key]:.2f}")
+    rows = [
+        (key, "view" if count is None else count, round(summary.seconds[key], 2))
         for key, count in summary.rows.items()
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [
-        f"{row[0].ljust(widths[0])}  {row[1].rjust(widths[1])}  {row[2].rjust(widths[2])}"
-        for row in rows
-    ]
-    checks = f"{summary.checks_passed} passed"
+    lines = [render.table(rows, header=("mart", "rows", "seconds"))]
+    checks = f"{summary.checks_passed:,} passed"
     if summary.checks_failed:
-        checks += f", {len(summary.checks_failed)} failed"
+        checks += f", {len(summary.checks_failed):,} failed"
     if summary.checks_warned:
         checks += f", warnings: {', '.join(summary.checks_warned)}"
     sql_seconds = sum(summary.seconds.values())

@@ -1,12 +1,11 @@
 """`bitso load` and `bitso quality`: snapshots into the warehouse, and their accounting."""
 
-import json
 import os
-from collections.abc import Iterable
 
 import click
 import psycopg.rows
 
+from bitso_platform.cli import render
 from bitso_platform.cli.runtime import configured_resources, run_job
 from bitso_platform.snapshots.spec import REASONS, SNAPSHOTS
 
@@ -58,7 +57,7 @@ def quality(output_format: str) -> None:
     """
     accounting = latest_accounting()
     if output_format == "json":
-        click.echo(json.dumps({name: accounting.get(name) for name in SNAPSHOTS}, indent=2))
+        click.echo(render.json_text({name: accounting.get(name) for name in SNAPSHOTS}, indent=2))
     else:
         click.echo(_accounting_table(accounting))
 
@@ -90,32 +89,19 @@ def latest_accounting() -> dict[str, dict]:
 
 
 def _accounting_table(accounting: dict[str, dict]) -> str:
-    header = ("snapshot", *ACCOUNTING_COLUMNS, "reasons")
-    rows = [header]
+    rows: list[tuple[render.Cell, ...]] = []
     for name in SNAPSHOTS:
         entry = accounting.get(name)
         if entry is None:
-            rows.append((name, *(["-"] * len(ACCOUNTING_COLUMNS)), "not loaded"))
+            rows.append((name, *([None] * len(ACCOUNTING_COLUMNS)), "not loaded"))
             continue
-        reasons = ", ".join(f"{r}={n:,}" for r, n in entry["quarantined"].items())
+        reasons = ", ".join(f"{r}={render.number_text(n)}" for r, n in entry["quarantined"].items())
         counts = [
             sum(entry["quarantined"].values()) if c == "quarantined" else entry[c]
             for c in ACCOUNTING_COLUMNS
         ]
-        rows.append((name, *(f"{c:,}" for c in counts), reasons or "-"))
-    return _render(rows)
-
-
-def _render(rows: Iterable[tuple[str, ...]]) -> str:
-    rows = list(rows)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(
-            cell.ljust(w) if i in (0, len(row) - 1) else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in rows
-    )
+        rows.append((name, *counts, reasons or None))
+    return render.table(rows, header=("snapshot", *ACCOUNTING_COLUMNS, "reasons"))
 
 
 def _report_steps(result) -> None:

@@ -2,7 +2,6 @@
 
 import asyncio
 import dataclasses
-import json
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import click
 import psycopg
 
+from bitso_platform.cli import render
 from bitso_platform.cli.warehouse import unreachable, warehouse_url
 from bitso_platform.settings import DEFAULT_BOOKS, env
 from bitso_platform.ticker.alert_evaluator import AlertEvaluator, list_episodes
@@ -314,7 +314,7 @@ def alerts(output_format: str) -> None:
     except psycopg.OperationalError as exc:
         raise unreachable(exc) from exc
     if output_format == "json":
-        click.echo(json.dumps(episodes, indent=2))
+        click.echo(render.json_text(episodes, indent=2))
         return
     click.echo(_episodes_table(episodes))
 
@@ -326,19 +326,15 @@ def _episodes_table(episodes: list[dict[str, object]]) -> str:
     rows = [
         (
             str(e["book"]),
-            f"{e['threshold']:g}",
+            float(e["threshold"]),  # type: ignore[arg-type]
             str(e["opened_at"]),
-            f"{e['opening_spread']:.4f}",
-            f"{e['peak_spread']:.4f}",
+            float(e["opening_spread"]),  # type: ignore[arg-type]
+            float(e["peak_spread"]),  # type: ignore[arg-type]
             str(e["resolved_at"] or "open"),
         )
         for e in episodes
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    )
+    return render.table(rows, header=header)
 
 
 @ticker.command()

@@ -3,15 +3,14 @@
 import click
 import psycopg
 
+from bitso_platform.embedded_postgres import resolved_url
 from bitso_platform.redaction import scrub
 from bitso_platform.settings import env
 
 
 def warehouse_url() -> str:
     """BITSO_WAREHOUSE_URL, or the embedded server's URL (started on demand)."""
-    from bitso_platform.resources.warehouse import Warehouse  # lazily: it imports Dagster
-
-    return Warehouse(url=env("BITSO_WAREHOUSE_URL", "")).resolved_url()
+    return resolved_url(env("BITSO_WAREHOUSE_URL", ""))
 
 
 def unreachable(exc: psycopg.Error) -> click.ClickException:

@@ -2,7 +2,6 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -10,19 +9,14 @@ import psycopg
 from psycopg import sql
 from pydantic import Field
 
+from bitso_platform import embedded_postgres
+from bitso_platform.embedded_postgres import embedded_url
 from bitso_platform.redaction import errors_scrubbed
-from bitso_platform.settings import state_dir
 from bitso_platform.sql import load_sql
 
+__all__ = ["Warehouse", "embedded_url"]
+
 DDL_LOCK = 0x6269_7473_6F  # advisory lock key held while creating schemas and tables
-
-
-def embedded_url(folder: Path) -> str:
-    """URL of the embedded Postgres server kept in `folder`, starting it if needed."""
-    import pgserver  # imported lazily: only the embedded default needs it
-
-    folder.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(folder, cleanup_mode=None).get_uri()
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -32,9 +26,7 @@ class Warehouse(dg.ConfigurableResource):
     embedded_dir: str = Field(default="", description="Folder of the embedded server's data")
 
     def resolved_url(self) -> str:
-        if self.url:
-            return self.url
-        return embedded_url(Path(self.embedded_dir) if self.embedded_dir else state_dir() / "pg")
+        return embedded_postgres.resolved_url(self.url, self.embedded_dir)
 
     @contextmanager
     def connection(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:

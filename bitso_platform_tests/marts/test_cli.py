@@ -1,7 +1,8 @@
 """`bitso build` and `bitso ask`, run as a user runs them, against real Postgres."""
 
 import json
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -112,6 +113,7 @@ def test_ask_answers_null_and_zero_for_a_user_without_logins(bitso, built_url: s
         "question": "last-login",
         "params": {"user": world.IDLE, "as_of": None},
         "answer": None,
+        "known": True,
     }
     count = bitso(
         built_url,
@@ -126,21 +128,76 @@ def test_ask_answers_null_and_zero_for_a_user_without_logins(bitso, built_url: s
         "--format",
         "csv",
     ).output
-    assert count.splitlines() == ["user,from,to,answer", f"{world.IDLE},2020-01-01,2023-08-23,0"]
+    assert count.splitlines() == [
+        "user,from,to,answer,known",
+        f"{world.IDLE},2020-01-01,2023-08-23,0,true",
+    ]
 
 
-def test_ask_prints_a_table_and_csv_of_lists(bitso, built_url: str) -> None:
+def test_ask_currencies_answers_their_number_with_the_currencies_beside_it(
+    bitso, built_url: str
+) -> None:
     with psycopg.connect(built_url) as conn:
         currencies = questions.currencies_deposited(conn, DAY)
-    table = bitso(built_url, "ask", "currencies-deposited", "--day", str(DAY)).output
-    assert table.splitlines()[:3] == [
-        "question  currencies-deposited",
-        f"day       {DAY}",
-        f"count     {len(currencies)}",
+    assert len(currencies) > 1
+    args = ("ask", "currencies-deposited", "--day", str(DAY))
+    assert json.loads(bitso(built_url, *args, "--format", "json").output) == {
+        "question": "currencies-deposited",
+        "params": {"day": str(DAY)},
+        "answer": len(currencies),
+        "currencies": currencies,
+    }
+    assert bitso(built_url, *args).output.splitlines() == [
+        "question    currencies-deposited",
+        f"day         {DAY}",
+        f"answer      {len(currencies)}",
+        f"currencies  {', '.join(currencies)}",
     ]
-    assert table.splitlines()[-len(currencies) :] == currencies
-    csv = bitso(built_url, "ask", "currencies-deposited", "--day", str(DAY), "--format", "csv")
-    assert csv.output.splitlines() == ["currency", *currencies]
+    assert bitso(built_url, *args, "--format", "csv").output.splitlines() == [
+        "day,answer,currencies",
+        f"{DAY},{len(currencies)},{' '.join(currencies)}",
+    ]
+
+
+def test_ask_says_plainly_when_the_user_or_currency_is_unknown(bitso, built_url: str) -> None:
+    unknown_user = "ffff0000000000000000000000000009"
+    args = ("ask", "last-login", "--user", unknown_user)
+    assert json.loads(bitso(built_url, *args, "--format", "json").output) == {
+        "question": "last-login",
+        "params": {"user": unknown_user, "as_of": None},
+        "answer": None,
+        "known": False,
+    }
+    table = bitso(built_url, *args).output
+    assert f"note      unknown user: {unknown_user} is not among the loaded users" in table
+    assert "answer    null" in table
+
+    args = ("ask", "amount-deposited", "--currency", "XYZ", "--day", str(DAY))
+    answer = json.loads(bitso(built_url, *args, "--format", "json").output)
+    assert (answer["answer"], answer["known"]) == (0, False)
+    assert "unknown currency: no loaded transaction is in xyz" in bitso(built_url, *args).output
+    known = json.loads(bitso(built_url, *args[:3], "mxn", *args[4:], "--format", "json").output)
+    assert known["known"] is True and known["answer"] > 0
+
+    lines = bitso(built_url, "ask", "all", "--day", str(DAY), "--user", unknown_user).output
+    assert lines.splitlines()[3].endswith("  null (unknown user)")
+    assert lines.splitlines()[4].endswith("  0 (unknown user)")
+
+
+def test_ask_tables_write_numbers_with_thousands_separators_and_scripts_plainly(
+    bitso, built_url: str
+) -> None:
+    with psycopg.connect(built_url) as conn:
+        amount = questions.amount_deposited(conn, "mxn", DAY)
+    assert amount >= 1000 and amount != amount.to_integral_value()
+    args = ("ask", "amount-deposited", "--currency", "mxn", "--day", str(DAY))
+    table = bitso(built_url, *args).output
+    assert f"answer    {amount.normalize():,f}" in table
+    csv = bitso(built_url, *args, "--format", "csv").output.splitlines()
+    assert csv[1] == f"mxn,{DAY},{amount.normalize():f},true"
+    assert (
+        f'"answer": {amount.normalize():f},' in bitso(built_url, *args, "--format", "json").output
+    )
 
 
 def test_ask_explains_what_to_run_when_the_marts_are_missing(
@@ -191,6 +248,8 @@ def test_ask_all_gives_the_eight_answers_of_a_day_as_the_single_questions_do(
             [DAY + timedelta(days=1)],
         ).fetchone()[0]
         since = DAY - timedelta(days=29)
+        deposited = questions.currencies_deposited(conn, DAY)
+        withdrawn = questions.currencies_withdrawn(conn, DAY)
         expected = [
             ("active-users", {"day": str(DAY)}, questions.active_users(conn, DAY)),
             (
@@ -213,8 +272,8 @@ def test_ask_all_gives_the_eight_answers_of_a_day_as_the_single_questions_do(
                 {"user": user, "from": str(since), "to": str(DAY)},
                 questions.login_count(conn, user, since, DAY),
             ),
-            ("currencies-deposited", {"day": str(DAY)}, questions.currencies_deposited(conn, DAY)),
-            ("currencies-withdrawn", {"day": str(DAY)}, questions.currencies_withdrawn(conn, DAY)),
+            ("currencies-deposited", {"day": str(DAY)}, len(deposited)),
+            ("currencies-withdrawn", {"day": str(DAY)}, len(withdrawn)),
             (
                 "amount-deposited",
                 {"currency": "mxn", "day": str(DAY)},
@@ -222,6 +281,7 @@ def test_ask_all_gives_the_eight_answers_of_a_day_as_the_single_questions_do(
             ),
         ]
     assert [(a["question"], a["params"], a["answer"]) for a in asked] == expected
+    assert (asked[5]["currencies"], asked[6]["currencies"]) == (deposited, withdrawn)
     assert expected[3][2] is not None and expected[4][2] > 0  # a user who logged in
 
 
@@ -266,3 +326,68 @@ def test_make_demo_builds_the_marts_then_prints_the_eight_answers_of_its_last_da
     build = next(i for i, step in enumerate(steps) if step.startswith("$(BITSO) build --to "))
     asked = steps.index(f"$(BITSO) ask all --day {steps[build].split()[-1]}")
     assert build < asked
+
+
+def built_only_through(url: str, last: date) -> None:
+    """Make the marts look built through `last` only (their built days are daily_kpis')."""
+    with psycopg.connect(url) as conn:
+        conn.execute("delete from marts.daily_kpis where day > %s", [last])
+
+
+def test_ask_without_a_day_answers_from_the_loaded_data_or_says_its_day(
+    bitso, built_url: str
+) -> None:
+    built_only_through(built_url, DAY)
+    with psycopg.connect(built_url) as conn:
+        (latest,) = conn.execute(
+            "select max(logged_in_at) from core.logins where user_id = %s", [world.HEAVY]
+        ).fetchone()
+        (last_deposit,) = conn.execute(
+            "select max(occurred_on) from core.transactions"
+            " where kind = 'deposit' and status = 'complete'"
+        ).fetchone()
+    assert latest.date() > DAY
+    last_login = bitso(built_url, "ask", "last-login", "--user", world.HEAVY, "--format", "json")
+    assert json.loads(last_login.output)["answer"] == latest.isoformat(timespec="microseconds")
+
+    without = json.loads(
+        bitso(built_url, "ask", "users-without-deposit", "--format", "json").output
+    )
+    assert without["answered_as_of"] == str(DAY)
+    as_of_day = bitso(
+        built_url, "ask", "users-without-deposit", "--as-of", str(DAY), "--format", "json"
+    )
+    assert without["answer"] == json.loads(as_of_day.output)["answer"]
+    table = bitso(built_url, "ask", "users-without-deposit").output
+    assert (
+        f"note            as of {DAY}, the last day the marts are built for; the loaded deposits"
+        f" reach {last_deposit}: `bitso build --from {DAY + timedelta(days=1)} --to "
+        f"{last_deposit}` takes them in"
+    ) in table
+
+
+def test_a_suggested_build_works_and_then_the_question_is_answered(bitso, built_url: str) -> None:
+    built_only_through(built_url, world.LAST_BUILT_DAY - timedelta(days=5))
+    refused = bitso(built_url, "ask", "active-users", "--day", str(world.LAST_BUILT_DAY))
+    assert refused.exit_code == 1
+    suggested = re.search(r"`bitso (build [^`]+)`", refused.output)
+    assert suggested, refused.output
+    assert suggested[1] == (
+        f"build --from {world.LAST_BUILT_DAY - timedelta(days=4)} --to {world.LAST_BUILT_DAY}"
+    )
+    built = bitso(built_url, *suggested[1].split())
+    assert built.exit_code == 0, built.output
+    answered = bitso(built_url, "ask", "active-users", "--day", str(world.LAST_BUILT_DAY))
+    assert answered.exit_code == 0, answered.output
+
+
+def test_ask_before_the_first_partition_says_why_instead_of_a_build_that_fails(
+    bitso, built_url: str
+) -> None:
+    result = bitso(built_url, "ask", "active-users", "--day", "2019-01-01")
+    assert result.exit_code == 1
+    assert "before the first daily partition 2020-01-01" in result.output
+    assert "bitso build" not in result.output
+    future = bitso(built_url, "ask", "active-users", "--day", "9999-12-31")
+    assert future.exit_code == 2
+    assert "is after today" in future.output

@@ -92,3 +92,11 @@ def test_the_teams_that_ask_q2_and_q3_can_answer_them_under_their_own_role(
         with psycopg.connect(built_url, user=role, autocommit=True) as conn:
             assert questions.users_without_deposit(conn, world.BURST_DAY) == without, role
             assert questions.frequent_depositors(conn, world.BURST_DAY, 1) == frequent, role
+
+
+def test_more_deposits_than_anyone_has_answer_nobody_however_large_the_number(
+    built_url: str,
+) -> None:
+    with psycopg.connect(built_url, autocommit=True) as conn:
+        for more_than in (10_000, 2**63 - 1, 10**23):
+            assert questions.frequent_depositors(conn, world.LAST_FACT_DAY, more_than) == []
