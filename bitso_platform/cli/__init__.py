@@ -4,6 +4,7 @@ import click
 
 from bitso_platform.cli.access import access
 from bitso_platform.cli.ask import ask
+from bitso_platform.cli.config import current_settings
 from bitso_platform.cli.generate import generate
 from bitso_platform.cli.marts import build
 from bitso_platform.cli.snapshots import load, quality
@@ -15,8 +16,10 @@ def main() -> None:
     """bitso-platform: snapshot marts and order-book spread monitoring.
 
     Configuration comes from BITSO_* environment variables (see README); without any,
-    everything runs on embedded defaults under ./.bitso.
+    everything runs on embedded defaults under ./.bitso. Every setting is checked before
+    a command starts.
     """
+    current_settings()
 
 
 main.add_command(generate)

@@ -2,16 +2,17 @@
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from bitso_platform.cli.config import current_settings
 from bitso_platform.dagster_storage import EVENT_BATCH_SIZE
 from bitso_platform.defs.resources import build_resources
-from bitso_platform.settings import state_dir
+from bitso_platform.settings import Settings
 
 LOCAL_INSTANCE = """\
 telemetry:
@@ -26,9 +27,10 @@ storage:
 
 
 @contextmanager
-def configured_resources() -> Iterator[Any]:
-    """The code location's resources with BITSO_* configuration resolved."""
-    with dg.build_resources(build_resources()) as resources:
+def configured_resources(settings: Settings | None = None) -> Iterator[Any]:
+    """The code location's resources, configured by `settings` (default: this invocation's)."""
+    bound = build_resources(settings or current_settings(), env_vars=False)
+    with dg.build_resources(bound) as resources:
         yield resources
 
 
@@ -45,21 +47,36 @@ def local_dagster_home() -> Path:
     """The Dagster home under the state folder, shared with `make dev` so that runs started
     from the command line show up in the UI. A new one keeps its runs and events in the
     embedded Postgres server (EmbeddedPostgresStorage); an existing dagster.yaml is kept."""
-    home = state_dir() / "dagster"
+    state_dir = current_settings().state_dir
+    home = state_dir / "dagster"
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(LOCAL_INSTANCE.format(state_dir=json.dumps(str(state_dir()))))
+        config.write_text(LOCAL_INSTANCE.format(state_dir=json.dumps(str(state_dir))))
     return home
 
 
 def run_job(
-    job_name: str, *, tags: dict[str, str] | None = None, quiet: bool = True
+    job_name: str,
+    *,
+    tags: dict[str, str] | None = None,
+    resource_config: Mapping[str, Mapping[str, Any]] | None = None,
+    quiet: bool = True,
 ) -> dg.ExecuteInProcessResult:
-    """Execute a job of the code location in this process, on the persistent instance."""
+    """Execute a job of the code location in this process, on the persistent instance.
+
+    `resource_config` overrides fields of the bound resources for this run only (the run
+    config shows them), e.g. `{"snapshot_source": {"url": "drop/"}}`.
+    """
     from bitso_platform.definitions import defs
 
-    run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}} if quiet else {}
+    run_config: dict[str, Any] = {
+        "resources": {
+            key: {"config": dict(config)} for key, config in (resource_config or {}).items()
+        }
+    }
+    if quiet:
+        run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
     return (
         defs()
         .resolve_job_def(job_name)

@@ -3,14 +3,14 @@
 import click
 import psycopg
 
-from bitso_platform.settings import env
+from bitso_platform.cli.config import current_settings
 
 
 def warehouse_url() -> str:
     """BITSO_WAREHOUSE_URL, or the embedded server's URL (started on demand)."""
     from bitso_platform.resources.warehouse import Warehouse  # lazily: it imports Dagster
 
-    return Warehouse(url=env("BITSO_WAREHOUSE_URL", "")).resolved_url()
+    return Warehouse(url=current_settings().warehouse_url).resolved_url()
 
 
 def unreachable(exc: psycopg.OperationalError) -> click.ClickException:
