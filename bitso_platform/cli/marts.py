@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import click
 import dagster as dg
 
-from bitso_platform.cli.runtime import run_job
+from bitso_platform.cli.runtime import FinishedRun, run_job
 
 DAY_FORMAT = "%Y-%m-%d"
 
@@ -124,7 +124,7 @@ def _progress_to_stderr() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _summary(result: dg.ExecuteInProcessResult) -> Summary:
+def _summary(result: FinishedRun) -> Summary:
     summary = Summary()
     for event in result.all_events:
         if event.is_step_failure and event.step_key:

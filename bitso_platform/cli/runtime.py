@@ -2,11 +2,17 @@
 
 import json
 import os
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
 import dagster as dg
 
 from bitso_platform.cli.config import current_settings
@@ -14,6 +20,7 @@ from bitso_platform.dagster_storage import EVENT_BATCH_SIZE
 from bitso_platform.defs.resources import build_resources
 from bitso_platform.settings import Settings
 
+FOLLOW_POLL_SECONDS = 1.0
 LOCAL_INSTANCE = """\
 telemetry:
   enabled: false
@@ -56,20 +63,31 @@ def local_dagster_home() -> Path:
     return home
 
 
+@dataclass(frozen=True)
+class FinishedRun:
+    """What a command reads of a run that ended: whether it succeeded, and its events."""
+
+    run_id: str
+    success: bool
+    all_events: list[dg.DagsterEvent]
+
+
 def run_job(
     job_name: str,
     *,
     tags: dict[str, str] | None = None,
     resource_config: Mapping[str, Mapping[str, Any]] | None = None,
     quiet: bool = True,
-) -> dg.ExecuteInProcessResult:
-    """Execute a job of the code location in this process, on the persistent instance.
+) -> FinishedRun:
+    """Run a job of the code location on the instance at DAGSTER_HOME and wait for its end.
 
-    `resource_config` overrides fields of the bound resources for this run only (the run
+    On a deployment's instance (its home holds the workspace.yaml that its webserver and
+    daemon load, as deploy/ installs it) the run is submitted through the instance's run
+    coordinator, so its queue, launcher and run monitoring apply, and followed to its end;
+    the local default instance (no workspace.yaml) executes it in this process.
+    `resource_config` overrides fields of the bound resources for this run only (its run
     config shows them), e.g. `{"snapshot_source": {"url": "drop/"}}`.
     """
-    from bitso_platform.definitions import defs
-
     run_config: dict[str, Any] = {
         "resources": {
             key: {"config": dict(config)} for key, config in (resource_config or {}).items()
@@ -77,13 +95,69 @@ def run_job(
     }
     if quiet:
         run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
-    return (
-        defs()
-        .resolve_job_def(job_name)
-        .execute_in_process(
-            instance=dagster_instance(), tags=tags, run_config=run_config, raise_on_error=False
+    instance = dagster_instance()
+    workspace = Path(instance.root_directory) / "workspace.yaml"
+    if not workspace.is_file():
+        from bitso_platform.definitions import defs
+
+        result = (
+            defs()
+            .resolve_job_def(job_name)
+            .execute_in_process(
+                instance=instance, tags=tags, run_config=run_config, raise_on_error=False
+            )
         )
+        return FinishedRun(result.run_id, result.success, result.all_events)
+    run_id = _submit(workspace, job_name, tags or {}, run_config)
+    return _follow(instance, run_id)
+
+
+def _submit(workspace: Path, job_name: str, tags: dict[str, str], run_config: dict) -> str:
+    """Submit a run through the instance's run coordinator (`dagster job launch`), in the
+    code location `workspace` names, as the deployment's UI would."""
+    run_id = str(uuid.uuid4())
+    launched = subprocess.run(
+        [
+            *(sys.executable, "-m", "dagster", "job", "launch", "-w", str(workspace)),
+            *("-j", job_name, "--run-id", run_id, "--tags", json.dumps(tags)),
+            *("--config-json", json.dumps(run_config)),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    if launched.returncode != 0:
+        reason = (launched.stderr.strip().splitlines() or ["no output"])[-1]
+        raise click.ClickException(f"could not submit the {job_name} run: {reason}")
+    click.echo(f"submitted run {run_id} ({job_name}) to the instance's run queue", err=True)
+    return run_id
+
+
+def _follow(instance: dg.DagsterInstance, run_id: str) -> FinishedRun:
+    """Poll the run until it ends, echoing its status changes and step progress."""
+    cursor, status, events = None, None, []
+    while True:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status != status:
+            status = run.status
+            click.echo(f"  run {run_id}: {status.value.lower()}", err=True)
+        page = instance.get_records_for_run(run_id, cursor=cursor)
+        cursor = page.cursor
+        for record in page.records:
+            event = record.event_log_entry.dagster_event
+            if event is not None:
+                events.append(event)
+                _echo_progress(event)
+        if run is not None and run.is_finished and not page.has_more:
+            return FinishedRun(run_id, run.is_success, events)
+        if not page.has_more:
+            time.sleep(FOLLOW_POLL_SECONDS)
+
+
+def _echo_progress(event: dg.DagsterEvent) -> None:
+    if event.is_step_start or event.is_step_success or event.is_step_failure:
+        verb = "started" if event.is_step_start else "done" if event.is_step_success else "FAILED"
+        click.echo(f"  {verb}: {event.step_key}", err=True)
 
 
 if __name__ == "__main__":  # `make dev`: the home to start `dagster dev` in
