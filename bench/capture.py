@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import logging
 import multiprocessing
-import os
 import socket
 import time
 import uuid
@@ -28,6 +27,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from bitso_platform.settings import load_settings
 from bitso_platform.ticker.config import ExchangeSettings
 from bitso_platform.ticker.replay import (
     Observation,
@@ -217,7 +217,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("BITSO_WAREHOUSE_URL"),
+        default=load_settings().warehouse_url or None,
         help="server for the throwaway database (default: BITSO_WAREHOUSE_URL, else "
         "127.0.0.1:5432, else the embedded server)",
     )

@@ -18,7 +18,6 @@ Run: .venv/bin/python bench/features.py --loaded URL [--days 5]
 
 import argparse
 import logging
-import os
 import random
 import statistics
 import time
@@ -28,14 +27,19 @@ from datetime import date, timedelta
 
 import dagster as dg
 import psycopg
-from marts import FIRST_DAY, LAST_DAY, Run, dagster_instance, run_marts  # bench/marts.py
+from marts import (  # bench/marts.py
+    ADMIN_URL,
+    FIRST_DAY,
+    LAST_DAY,
+    Run,
+    dagster_instance,
+    run_marts,
+)
 from psycopg import sql
 
 from bitso_platform import questions
 from bitso_platform.defs.marts.assets import MARTS
 from bitso_platform.defs.marts.features import FEATURE_MARTS
-
-ADMIN_URL = os.environ.get("BITSO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1/postgres")
 
 log = logging.getLogger("bench.features")
 
@@ -96,12 +100,11 @@ def main() -> None:
     warnings.simplefilter("ignore", category=dg.PreviewWarning)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("bitso_platform").setLevel(logging.WARNING)
-    os.environ["BITSO_WAREHOUSE_URL"] = args.loaded
     with dagster_instance(ADMIN_URL) as instance:
         log.info("full marts backfill %s..%s", FIRST_DAY, LAST_DAY)
-        marts = run_marts(instance, FIRST_DAY, LAST_DAY)
+        marts = run_marts(instance, args.loaded, FIRST_DAY, LAST_DAY)
         log.info("feature backfill %s..%s", FIRST_DAY, LAST_DAY)
-        features = run_marts(instance, FIRST_DAY, LAST_DAY, FEATURE_MARTS)
+        features = run_marts(instance, args.loaded, FIRST_DAY, LAST_DAY, FEATURE_MARTS)
     rng = random.Random(args.seed)
     span = (LAST_DAY - FIRST_DAY).days
     days = [

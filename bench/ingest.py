@@ -10,7 +10,6 @@ Not a test: numbers go to docs/benchmarks.md.
 
 import argparse
 import multiprocessing
-import os
 import resource
 import statistics
 import time
@@ -20,6 +19,7 @@ import psycopg
 
 from bitso_platform.generate import generate_snapshots
 from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.settings import load_settings
 from bitso_platform.snapshots.loader import RAW_DDL, load_snapshot
 from bitso_platform.snapshots.spec import EVENTS, USERS
 
@@ -104,7 +104,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--url",
-        default=os.environ.get("BITSO_WAREHOUSE_URL", DEFAULT_URL),
+        default=load_settings().warehouse_url or DEFAULT_URL,
         help="Postgres URL to load into (default BITSO_WAREHOUSE_URL or the local server)",
     )
     parser.add_argument(

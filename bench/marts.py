@@ -53,6 +53,7 @@ from bitso_platform.sql import load_sql
 
 log = logging.getLogger("bench.marts")
 
+ADMIN_URL = "postgresql://postgres@127.0.0.1/postgres"
 FIRST_DAY = date(2020, 1, 1)
 LAST_DAY = date(2023, 8, 23)
 HISTORY_DAYS = (LAST_DAY - FIRST_DAY).days + 1
@@ -232,9 +233,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get(
-            "BITSO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1/postgres"
-        ),
+        default=ADMIN_URL,
         help="Admin URL of the server; a throwaway database is created and dropped on it.",
     )
     parser.add_argument("--question-runs", type=int, default=200)
@@ -308,8 +307,21 @@ def marts_job(marts: tuple[Mart, ...]) -> dg.JobDefinition:
     return dg.Definitions.merge(defs(), dg.Definitions(jobs=[job])).resolve_job_def("bench_marts")
 
 
+def run_config(**resources: dict[str, str]) -> dict:
+    """Quiet run config pointing resources at this benchmark's databases and files: they
+    are parameters of the run, not of the environment."""
+    return {
+        "resources": {key: {"config": config} for key, config in resources.items()},
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+    }
+
+
 def run_marts(
-    instance: dg.DagsterInstance, first: date, last: date, marts: tuple[Mart, ...] = MARTS
+    instance: dg.DagsterInstance,
+    warehouse_url: str,
+    first: date,
+    last: date,
+    marts: tuple[Mart, ...] = MARTS,
 ) -> Run:
     """The marts (by default those of the eight questions) over first..last as one run."""
     if first == last:
@@ -323,7 +335,7 @@ def run_marts(
     result = marts_job(marts).execute_in_process(
         instance=instance,
         tags=tags,
-        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        run_config=run_config(warehouse={"url": warehouse_url}),
         raise_on_error=False,
     )
     run = Run(wall=time.perf_counter() - started)
@@ -339,15 +351,13 @@ def run_marts(
 
 
 def load(url: str, snapshots: Path) -> float:
-    os.environ["BITSO_WAREHOUSE_URL"] = url
-    os.environ["BITSO_SNAPSHOTS_URL"] = str(snapshots)
     started = time.perf_counter()
     result = (
         defs()
         .resolve_job_def("load_snapshots")
         .execute_in_process(
             instance=dg.DagsterInstance.ephemeral(),
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            run_config=run_config(warehouse={"url": url}, snapshot_source={"url": str(snapshots)}),
             raise_on_error=False,
         )
     )
@@ -477,16 +487,17 @@ def bench_scale(scale: float, args: argparse.Namespace) -> ScaleResult:
 
 
 def measure(scale: float, url: str, load_seconds: float, args: argparse.Namespace) -> ScaleResult:
-    os.environ["BITSO_WAREHOUSE_URL"] = url  # the daily_marts runs' warehouse
     log.info("scale %g: full backfill %s..%s in one run", scale, FIRST_DAY, LAST_DAY)
     with dagster_instance(args.postgres_url) as instance:
-        backfill = run_marts(instance, FIRST_DAY, LAST_DAY)
+        backfill = run_marts(instance, url, FIRST_DAY, LAST_DAY)
         log.info("scale %g: one day, first and last", scale)
         first_day = min(
-            (run_marts(instance, FIRST_DAY, FIRST_DAY) for _ in range(3)), key=lambda r: r.wall
+            (run_marts(instance, url, FIRST_DAY, FIRST_DAY) for _ in range(3)),
+            key=lambda r: r.wall,
         )
         last_day = min(
-            (run_marts(instance, LAST_DAY, LAST_DAY) for _ in range(3)), key=lambda r: r.wall
+            (run_marts(instance, url, LAST_DAY, LAST_DAY) for _ in range(3)),
+            key=lambda r: r.wall,
         )
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("set time zone 'UTC'")

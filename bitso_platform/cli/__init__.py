@@ -6,6 +6,8 @@ from importlib import import_module
 import click
 from click.utils import make_default_short_help
 
+from bitso_platform.cli.config import current_settings
+
 # name: (module:attribute, its short help, which `bitso --help` lists without importing it;
 # a test keeps each equal to the command's own)
 COMMANDS = {
@@ -71,5 +73,7 @@ def main() -> None:
     """bitso-platform: snapshot marts and order-book spread monitoring.
 
     Configuration comes from BITSO_* environment variables (see README); without any,
-    everything runs on embedded defaults under ./.bitso.
+    everything runs on embedded defaults under ./.bitso. Every setting is checked before
+    a command starts.
     """
+    current_settings()

@@ -13,7 +13,7 @@ import dagster as dg
 
 from bitso_platform.cli import render
 from bitso_platform.cli.params import Day
-from bitso_platform.cli.runtime import run_job
+from bitso_platform.cli.runtime import FinishedRun, run_job
 
 
 @dataclass
@@ -108,7 +108,7 @@ def _progress_to_stderr() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _summary(result: dg.ExecuteInProcessResult) -> Summary:
+def _summary(result: FinishedRun) -> Summary:
     summary = Summary()
     for event in result.all_events:
         if event.is_step_failure and event.step_key:

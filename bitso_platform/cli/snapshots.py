@@ -1,12 +1,14 @@
 """`bitso load` and `bitso quality`: snapshots into the warehouse, and their accounting."""
 
-import os
+import dataclasses
 
 import click
 import psycopg.rows
 
 from bitso_platform.cli import render
+from bitso_platform.cli.config import current_settings
 from bitso_platform.cli.runtime import configured_resources, run_job
+from bitso_platform.settings import parse_location
 from bitso_platform.snapshots.spec import REASONS, SNAPSHOTS
 
 ACCOUNTING_COLUMNS = ("rows_read", "clean", "quarantined", "exact_duplicates", "blank")
@@ -19,6 +21,7 @@ ACCOUNTING_COLUMNS = ("rows_read", "clean", "quarantined", "exact_duplicates", "
     metavar="PATH_OR_S3_URL",
     help="Folder or s3://bucket/prefix holding the snapshot CSVs "
     "(default: BITSO_SNAPSHOTS_URL, else the demo data folder .bitso/snapshots).",
+    callback=lambda _ctx, _param, value: _location(value),
 )
 def load(snapshots_url: str | None) -> None:
     """Validate and load the snapshots into `raw`, then rebuild `core`, as one Dagster run.
@@ -27,16 +30,26 @@ def load(snapshots_url: str | None) -> None:
     the end (and any time later by `bitso quality`). A missing required file, a wrong
     header or bytes that are not UTF-8 fail the run and leave the previous load intact.
     """
+    settings = current_settings()
     if snapshots_url:
-        os.environ["BITSO_SNAPSHOTS_URL"] = snapshots_url
-    with configured_resources() as resources:
+        settings = dataclasses.replace(settings, snapshots_url=snapshots_url)
+    with configured_resources(settings) as resources:
         source = resources.snapshot_source.location().uri("")
     click.echo(f"loading snapshots from {source} into the warehouse ...", err=True)
-    result = run_job("load_snapshots")
+    # The folder is a parameter of this run (its run config), not of the environment.
+    overrides = {"snapshot_source": {"url": snapshots_url}} if snapshots_url else None
+    result = run_job("load_snapshots", resource_config=overrides)
     _report_steps(result)
     if not result.success:
         raise click.ClickException(_failure_message(result))
     click.echo(_accounting_table(latest_accounting()))
+
+
+def _location(value: str | None) -> str | None:
+    try:
+        return parse_location(value) if value else value
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is refused: {exc}") from None
 
 
 @click.command()

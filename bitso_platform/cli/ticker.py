@@ -1,25 +1,19 @@
 """`bitso ticker`: the sampler, the replay exchange, spread alerts and the demo."""
 
 import asyncio
-import dataclasses
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 import psycopg
 
 from bitso_platform.cli import render
+from bitso_platform.cli.config import current_settings
 from bitso_platform.cli.warehouse import unreachable, warehouse_url
-from bitso_platform.settings import DEFAULT_BOOKS, env
 from bitso_platform.ticker.alert_evaluator import AlertEvaluator, list_episodes
 from bitso_platform.ticker.alerts import iso
-from bitso_platform.ticker.config import (
-    DEFAULT_REST_BUDGET_PER_MINUTE,
-    ExchangeSettings,
-    parse_books,
-)
+from bitso_platform.ticker.config import DEFAULT_REST_BUDGET_PER_MINUTE, ExchangeSettings
 from bitso_platform.ticker.health import book_freshness
 from bitso_platform.ticker.replay import Observation, ReplayExchange, read_observations
 from bitso_platform.ticker.sampler import Sampler, SamplerOptions
@@ -103,12 +97,7 @@ def run(
     writing what was sampled.
     """
     _configure_logging(verbose)
-    try:
-        exchange = dataclasses.replace(
-            ExchangeSettings.from_env(), rest_budget_per_minute=rest_budget
-        )
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+    exchange = ExchangeSettings.of(current_settings(), rest_budget_per_minute=rest_budget)
     url = warehouse_url()
     options = SamplerOptions(speed=speed, log_every=log_every)
     click.echo(
@@ -251,28 +240,13 @@ async def _report_progress(exchange: ReplayExchange, every: float = 10.0) -> Non
 
 
 def _alert_evaluator() -> AlertEvaluator:
-    """The evaluator the sensor runs, configured from BITSO_* by the code location's bindings."""
+    """The evaluator the sensor runs, configured as the code location binds it."""
     from bitso_platform.defs.resources import build_resources  # lazily: imports Dagster
 
-    resources = build_resources()
-    warehouse = _resolved(resources["warehouse"])
-    try:
-        return _resolved(resources["alerts"]).evaluator(warehouse.resolved_url())
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-
-
-def _resolved(resource: Any) -> Any:
-    """A copy of a bound resource with its `dg.EnvVar` fields read from the environment.
-
-    (Dagster resolves them when it initialises resources, which also starts an ephemeral
-    instance: seconds of start-up a one-pass command does not need.)
-    """
-    values = {
-        name: value.get_value() if hasattr(value, "get_value") else value  # EnvVar, IntEnvVar
-        for name, value in dict(resource).items()
-    }
-    return type(resource)(**values)
+    # Bound as plain values: initialising resources through Dagster would start an
+    # ephemeral instance, seconds of start-up a one-pass command does not need.
+    resources = build_resources(current_settings(), env_vars=False)
+    return resources["alerts"].evaluator(resources["warehouse"].resolved_url())
 
 
 @ticker.command()
@@ -353,10 +327,7 @@ def health(max_age: float) -> None:
     the exchange feed arrives and Postgres accepts the writes. Gap rows do not count.
     Used as the compose `ticker` service's health check.
     """
-    try:
-        books = parse_books(env("BITSO_BOOKS", ",".join(DEFAULT_BOOKS)))
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+    books = current_settings().books
     try:
         with psycopg.connect(warehouse_url(), options="-c TimeZone=UTC") as conn:
             freshness = book_freshness(conn, books)

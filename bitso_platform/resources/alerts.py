@@ -5,8 +5,9 @@ import logging
 import dagster as dg
 from pydantic import Field
 
+from bitso_platform.settings import DEFAULT_QUIET_SECONDS, DEFAULT_SPREAD_THRESHOLDS
 from bitso_platform.ticker.alert_evaluator import AlertEvaluator
-from bitso_platform.ticker.alerts import DEFAULT_QUIET_SECONDS, AlertRules, Thresholds
+from bitso_platform.ticker.alerts import AlertRules, Thresholds
 from bitso_platform.ticker.notify import LogSink, Retry, Sink, WebhookSink
 
 
@@ -19,7 +20,8 @@ class SpreadAlerts(dg.ConfigurableResource):
     """
 
     thresholds: str = Field(
-        default="0.1,0.5,1.0", description="Percent thresholds (BITSO_SPREAD_THRESHOLDS)"
+        default=DEFAULT_SPREAD_THRESHOLDS,
+        description="Percent thresholds (BITSO_SPREAD_THRESHOLDS)",
     )
     quiet_seconds: int = Field(
         default=DEFAULT_QUIET_SECONDS,

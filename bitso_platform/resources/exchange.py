@@ -3,14 +3,8 @@
 import dagster as dg
 from pydantic import Field
 
-from bitso_platform.settings import DEFAULT_BOOKS
-from bitso_platform.ticker.config import (
-    DEFAULT_API_URL,
-    DEFAULT_REST_BUDGET_PER_MINUTE,
-    DEFAULT_WS_URL,
-    ExchangeSettings,
-    parse_books,
-)
+from bitso_platform.settings import DEFAULT_API_URL, DEFAULT_BOOKS, DEFAULT_WS_URL, parse_setting
+from bitso_platform.ticker.config import DEFAULT_REST_BUDGET_PER_MINUTE, ExchangeSettings
 
 
 class BitsoExchange(dg.ConfigurableResource):
@@ -29,7 +23,7 @@ class BitsoExchange(dg.ConfigurableResource):
     )
 
     def book_list(self) -> tuple[str, ...]:
-        return parse_books(self.books)
+        return parse_setting("books", self.books)
 
     def settings(self) -> ExchangeSettings:
         """The plain settings the sampler and its clients take."""

@@ -5,7 +5,7 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from bitso_platform.resources.storage import Location
-from bitso_platform.settings import state_dir
+from bitso_platform.settings import parse_setting, state_dir
 
 
 class Lake(dg.ConfigurableResource):
@@ -15,4 +15,5 @@ class Lake(dg.ConfigurableResource):
     s3: S3Resource | None = Field(default=None, description="S3 client settings")
 
     def location(self) -> Location:
-        return Location.at(self.url or str(state_dir() / "lake"), self.s3)
+        url = parse_setting("lake_url", self.url) if self.url else str(state_dir() / "lake")
+        return Location.at(url, self.s3)

@@ -9,7 +9,7 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from bitso_platform.resources.storage import Location
-from bitso_platform.settings import state_dir
+from bitso_platform.settings import parse_setting, state_dir
 from bitso_platform.snapshots.spec import Snapshot
 from bitso_platform.snapshots.staging import SnapshotFileError
 
@@ -21,7 +21,10 @@ class SnapshotSource(dg.ConfigurableResource):
     s3: S3Resource | None = Field(default=None, description="S3 client settings")
 
     def location(self) -> Location:
-        return Location.at(self.url or str(state_dir() / "snapshots"), self.s3)
+        url = (
+            parse_setting("snapshots_url", self.url) if self.url else str(state_dir() / "snapshots")
+        )
+        return Location.at(url, self.s3)
 
     def uri(self, snapshot: Snapshot) -> str:
         return self.location().uri(snapshot.file)

@@ -15,23 +15,14 @@ Episodes are kept per (book, threshold), on the observations' own timestamps:
 events it caused; `alert_evaluator` persists trackers, episodes and notifications.
 """
 
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from bitso_platform.settings import DEFAULT_THRESHOLDS
+from bitso_platform.settings import DEFAULT_QUIET_SECONDS, DEFAULT_THRESHOLDS, parse_thresholds
 
-DEFAULT_QUIET_SECONDS = 60
 EventKind = Literal["opened", "resolved"]
-
-_BOOK = re.compile(r"^[a-z0-9]+_[a-z0-9]+$")
-SYNTAX_HELP = (
-    "give percent thresholds as `0.1,0.5,1.0`, optionally followed by per-book lists such as "
-    "`0.1,0.5,1.0;btc_mxn=0.2,2` (BITSO_SPREAD_THRESHOLDS)"
-)
 
 
 @dataclass(frozen=True)
@@ -51,21 +42,7 @@ class Thresholds:
         The segment without `=` replaces the default list (0.1,0.5,1.0 when absent); a
         `book=list` segment replaces the list for that book only.
         """
-        default: tuple[float, ...] | None = None
-        per_book: dict[str, tuple[float, ...]] = {}
-        for segment in (s.strip() for s in text.split(";")):
-            if not segment:
-                continue
-            book, sep, values = segment.rpartition("=")
-            book = book.strip().lower()
-            if not sep:
-                if default is not None:
-                    raise ValueError(f"two default threshold lists in {text!r}: {SYNTAX_HELP}")
-                default = _percent_list(values, text)
-            elif not _BOOK.match(book) or book in per_book:
-                raise ValueError(f"bad or repeated book {book!r} in {text!r}: {SYNTAX_HELP}")
-            else:
-                per_book[book] = _percent_list(values, text)
+        default, per_book = parse_thresholds(text)
         return cls(default if default is not None else DEFAULT_THRESHOLDS, per_book)
 
     def describe(self) -> str:
@@ -74,18 +51,6 @@ class Thresholds:
             f"{b}={','.join(f'{t:g}' for t in ts)}" for b, ts in sorted(self.per_book.items())
         ]
         return ";".join(parts)
-
-
-def _percent_list(values: str, text: str) -> tuple[float, ...]:
-    try:
-        numbers = [float(v) for v in values.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(
-            f"{values!r} in {text!r} is not a list of numbers: {SYNTAX_HELP}"
-        ) from None
-    if not numbers or any(not math.isfinite(n) or n <= 0 for n in numbers):
-        raise ValueError(f"thresholds must be positive percents, got {values!r}: {SYNTAX_HELP}")
-    return tuple(sorted(set(numbers)))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """`bitso load` and `bitso quality`, run as a user runs them."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,6 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, warehouse_url: str, tmp_path: Path)
     monkeypatch.setenv("BITSO_WAREHOUSE_URL", warehouse_url)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     (tmp_path / "dagster").mkdir()
-    monkeypatch.setenv("BITSO_SNAPSHOTS_URL", "")  # restored after `load --snapshots` sets it
     return tmp_path
 
 
@@ -29,8 +29,11 @@ def test_load_prints_the_accounting_and_quality_repeats_it_as_json(cli_env: Path
     snapshots = cli_env / "drop"
     manifest = generate_snapshots(snapshots, scale=0.01, seed=3, defects=True)
 
+    configured = os.environ.get("BITSO_SNAPSHOTS_URL")
     loaded = CliRunner().invoke(main, ["load", "--snapshots", str(snapshots)])
     assert loaded.exit_code == 0, loaded.output
+    assert f"loading snapshots from {snapshots}" in loaded.output
+    assert os.environ.get("BITSO_SNAPSHOTS_URL") == configured  # an argument, not a variable
     assert "snapshot" in loaded.output and "rows_read" in loaded.output
 
     quality = CliRunner().invoke(main, ["quality", "--format", "json"])

@@ -9,20 +9,12 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from bitso_platform.settings import env
-
-DEFAULT_START = "2020-01-01"
+from bitso_platform.settings import load_settings
 
 
 def partitions_start() -> date:
     """The first daily partition (BITSO_PARTITIONS_START, default 2020-01-01)."""
-    value = env("BITSO_PARTITIONS_START", DEFAULT_START)
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(
-            f"BITSO_PARTITIONS_START={value!r} is not a day: set it like 2020-01-01"
-        ) from None
+    return load_settings().partitions_start
 
 
 def daily_partitions() -> dg.DailyPartitionsDefinition:

@@ -10,28 +10,14 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from bitso_platform.settings import env
+from bitso_platform.settings import load_settings
 
-DEFAULT_START = "2024-07-16T22:20"
 KEY_FORMAT = "%Y-%m-%d-%H:%M"
 
 
 def partitions_start() -> datetime:
     """The first window's start (BITSO_TICKER_PARTITIONS_START), on a 10-minute boundary."""
-    value = env("BITSO_TICKER_PARTITIONS_START", DEFAULT_START)
-    try:
-        start = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(
-            f"BITSO_TICKER_PARTITIONS_START={value!r} is not a time: set it like 2024-07-16T22:20"
-        ) from None
-    start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
-    if start.minute % 10 or start.second or start.microsecond:
-        raise ValueError(
-            f"BITSO_TICKER_PARTITIONS_START={value!r} is not on a 10-minute boundary: "
-            "use a time such as 2024-07-16T22:20"
-        )
-    return start
+    return load_settings().ticker_partitions_start
 
 
 def ten_minute_partitions() -> dg.TimeWindowPartitionsDefinition:
