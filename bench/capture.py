@@ -40,7 +40,8 @@ from bitso_platform.ticker.sampler import Sampler, SamplerOptions, SamplerReport
 log = logging.getLogger("bench.capture")
 
 FIXTURE = (
-    Path(__file__).resolve().parents[1] / "fixtures/real/ticker/spread_observations_2024-07-16_17.csv"
+    Path(__file__).resolve().parents[1]
+    / "fixtures/real/ticker/spread_observations_2024-07-16_17.csv"
 )
 SHIFT_SECONDS = 97
 
