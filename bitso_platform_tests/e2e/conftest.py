@@ -47,14 +47,14 @@ def stop(processes: list[subprocess.Popen]) -> None:
 
 
 def dagster_yaml(storage_url: str) -> str:
-    """The compose instance (deploy/dagster.yaml: dagster-postgres, pooled and batched) on the
+    """The compose instance (deploy/dagster.yaml: dagster-postgres, bulk planned events) on the
     test Postgres; queued runs, so the daemon launches them."""
     params = psycopg.conninfo.conninfo_to_dict(storage_url)
     return f"""
 storage:
   custom:
     module: bitso_platform.dagster_storage
-    class: PooledPostgresStorage
+    class: BulkPlannedPostgresStorage
     config:
       postgres_db:
         hostname: "{params.get("host", "127.0.0.1")}"
@@ -62,6 +62,8 @@ storage:
         username: "{params.get("user", "postgres")}"
         password: "{params.get("password", "")}"
         db_name: "{params["dbname"]}"
+        params:
+          options: "-c synchronous_commit=off"
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
