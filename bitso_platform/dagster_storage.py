@@ -1,13 +1,21 @@
 """Dagster instance storage: stock dagster-postgres, with a run's planned events in bulk.
 
-A single-run backfill of the marts over 1,331 days records one ASSET_MATERIALIZATION_PLANNED
-event per mart and day (~9,300) when the run is created. With DAGSTER_EVENT_BATCH_SIZE set,
-Dagster hands them to the storage as one batch, and dagster-postgres writes a batch of
-materializations or observations in bulk but a batch of planned events one event at a time:
-an insert and an upsert of the asset row apiece, on two new connections.
-`BulkPlannedPostgresEventLogStorage` writes a run of planned events in a batch as stock
-writes a batch of materializations (one insert, then the asset rows), through the public
-methods of dagster-postgres' event log storage; every other event goes through stock code.
+A single-run backfill of the marts over 1,331 days records, when the run is created, one
+ASSET_MATERIALIZATION_PLANNED event per mart and day (~9,300) and one planned check event
+per check (28), each with a row per day. With DAGSTER_EVENT_BATCH_SIZE set, Dagster hands
+them to the storage as one batch; dagster-postgres writes a batch in bulk only when it holds
+materializations or observations alone, so planned events go one at a time (an insert and
+an upsert of the asset row apiece, on two new connections), and each planned check
+serializes its event again for every day's row. `BulkPlannedPostgresEventLogStorage`:
+
+- writes consecutive planned events of a batch as stock writes a batch of materializations
+  (one insert, then the asset rows), through public methods of the event log storage;
+- writes a planned check's rows with its event serialized once (a private method of
+  Dagster's, overridden: the only use of its internals here).
+
+Every other event goes through stock code; runs and schedules are stock storages. The
+rows written are stock's, on the pinned version:
+bitso_platform_tests/resources/test_dagster_storage.py compares them for every event type.
 docs/architecture.md ("Instance storage: the decision") has the measurements.
 
 Batches need `DAGSTER_EVENT_BATCH_SIZE` (e.g. 10000) in the environment of the daemon and
@@ -30,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import psycopg.errors
-from dagster import DagsterEventType, EventLogEntry, StringSource
+from dagster import DagsterEventType, EventLogEntry, StringSource, serialize_value
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
@@ -72,6 +82,28 @@ class BulkPlannedPostgresEventLogStorage(PostgresEventLogStorage):
         }
         for event, event_id in latest.values():
             self.store_asset_event(event, event_id)
+
+    def _store_asset_check_evaluation_planned(
+        self, event: EventLogEntry, event_id: int | None
+    ) -> None:
+        """Stock's rows (one per partition of the check's run), with the event serialized once
+        rather than once per row: 28 checks x 1,331 days in a full backfill of the marts."""
+        planned = event.get_dagster_event().asset_check_planned_data
+        subset = planned.partitions_subset
+        row = {
+            "asset_key": planned.asset_key.to_string(),
+            "check_name": planned.check_name,
+            "run_id": event.run_id,
+            "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
+            "evaluation_event": serialize_value(event),
+            "evaluation_event_timestamp": self._event_insert_timestamp(event),
+            "evaluation_event_storage_id": event_id,
+        }
+        keys = subset.get_partition_keys() if subset else [None]
+        with self.index_connection() as conn:
+            conn.execute(
+                AssetCheckExecutionsTable.insert(), [{**row, "partition": k} for k in keys]
+            )
 
 
 class BulkPlannedPostgresStorage(DagsterPostgresStorage):

@@ -155,7 +155,7 @@ def _recorded(instance: dg.DagsterInstance, url: str) -> dict[str, object]:
         "planned": {key: plain(_planned(instance, key)) for key in ASSETS},
         "checks": {
             key: [
-                plain((record.run_id, record.status, record.partition))
+                plain((record.run_id, record.status, record.partition, _event_type(record.event)))
                 for record in instance.event_log_storage.get_asset_check_execution_history(
                     key, limit=100
                 )
@@ -168,6 +168,11 @@ def _recorded(instance: dg.DagsterInstance, url: str) -> dict[str, object]:
 def _planned(instance: dg.DagsterInstance, key: dg.AssetKey) -> tuple:
     info = instance.get_latest_planned_materialization_info(key)
     return (info.run_id, info.storage_id) if info else ()
+
+
+def _event_type(event: dg.EventLogEntry | None) -> dg.DagsterEventType | None:
+    """The type of the event stored with a check execution (deserialized from its row)."""
+    return event.dagster_event_type if event else None
 
 
 @pytest.fixture
