@@ -44,7 +44,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from bitso_platform import deposit_history, questions
-from bitso_platform.dagster_storage import ASYNCHRONOUS_COMMIT, EVENT_BATCH_SIZE
+from bitso_platform.dagster_storage import EVENT_BATCH_SIZE
 from bitso_platform.definitions import defs
 from bitso_platform.defs.marts.assets import MARTS, Mart
 from bitso_platform.defs.marts.schedules import SEGMENTS_CHECK
@@ -276,15 +276,14 @@ def throwaway_database(admin_url: str, keep: bool) -> Iterator[str]:
 @contextmanager
 def dagster_instance(admin_url: str) -> Iterator[dg.DagsterInstance]:
     """A Dagster instance as deployed: BulkPlannedPostgresStorage in a throwaway database of
-    the server, asynchronous commit, event batches on (deploy/dagster.yaml, docs/operations.md)."""
+    the server, event batches on (deploy/dagster.yaml, docs/operations.md)."""
     os.environ["DAGSTER_EVENT_BATCH_SIZE"] = EVENT_BATCH_SIZE
     with (
         throwaway_database(admin_url, keep=False) as conninfo,
         tempfile.TemporaryDirectory() as home,
     ):
         database = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
-        url = make_url(admin_url).set(database=str(database)).update_query_dict(ASYNCHRONOUS_COMMIT)
-        url = url.render_as_string(hide_password=False)
+        url = make_url(admin_url).set(database=str(database)).render_as_string(hide_password=False)
         config = {
             "telemetry": {"enabled": False},
             "storage": {

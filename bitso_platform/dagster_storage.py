@@ -19,8 +19,7 @@ bitso_platform_tests/resources/test_dagster_storage.py compares them for every e
 docs/architecture.md ("Instance storage: the decision") has the measurements.
 
 Batches need `DAGSTER_EVENT_BATCH_SIZE` (e.g. 10000) in the environment of the daemon and
-run workers. Asynchronous commit of the instance's own writes is configuration, not code:
-`params: {options: "-c synchronous_commit=off"}` in `postgres_db`. dagster.yaml:
+run workers. dagster.yaml:
 
     storage:
       custom:
@@ -53,8 +52,6 @@ if TYPE_CHECKING:
 
 EVENT_BATCH_SIZE = "10000"  # DAGSTER_EVENT_BATCH_SIZE of the CLI and the benchmarks
 INSTANCE_DB = "dagster"  # the embedded server's database of the local instance
-# Written without a space: a URL renders it as "+", which libpq does not read as one.
-ASYNCHRONOUS_COMMIT = {"options": "-csynchronous_commit=off"}
 
 
 class BulkPlannedPostgresEventLogStorage(PostgresEventLogStorage):
@@ -164,13 +161,11 @@ class EmbeddedPostgresStorage(BulkPlannedPostgresStorage):
 
 
 def embedded_instance_url(state: Path) -> str:
-    """URL of database `dagster` on the embedded server under `state` (created if missing),
-    committing asynchronously."""
+    """URL of database `dagster` on the embedded server under `state`, created if missing."""
     server = embedded_url(state / "pg")
     with psycopg.connect(server, autocommit=True) as conn:
         exists = conn.execute("select from pg_database where datname = %s", [INSTANCE_DB])
         if exists.fetchone() is None:
             with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # created meanwhile
                 conn.execute(f"create database {INSTANCE_DB}")
-    url = make_url(server).set(database=INSTANCE_DB).update_query_dict(ASYNCHRONOUS_COMMIT)
-    return url.render_as_string(hide_password=False)
+    return make_url(server).set(database=INSTANCE_DB).render_as_string(hide_password=False)

@@ -62,8 +62,6 @@ storage:
         username: "{params.get("user", "postgres")}"
         password: "{params.get("password", "")}"
         db_name: "{params["dbname"]}"
-        params:
-          options: "-c synchronous_commit=off"
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator

@@ -238,7 +238,6 @@ def test_a_new_local_home_keeps_its_runs_in_the_embedded_server(
         with psycopg.connect(embedded_instance_url(state)) as conn:
             recorded = conn.execute("select count(*) from runs where run_id = %s", [run_id])
             assert recorded.fetchone() == (1,)
-            assert conn.execute("show synchronous_commit").fetchone() == ("off",)
     finally:  # the embedded server outlives its clients by design: stop this one
         pid_file = state / "pg" / "postmaster.pid"
         if pid_file.exists():
