@@ -274,8 +274,8 @@ def throwaway_database(admin_url: str, keep: bool) -> Iterator[str]:
 
 @contextmanager
 def dagster_instance(admin_url: str) -> Iterator[dg.DagsterInstance]:
-    """A Dagster instance as deployed: PooledPostgresStorage in a throwaway database of the
-    server, event batches on (deploy/dagster.yaml, docs/operations.md)."""
+    """A Dagster instance as deployed: BulkPlannedPostgresStorage in a throwaway database of
+    the server, event batches on (deploy/dagster.yaml, docs/operations.md)."""
     os.environ["DAGSTER_EVENT_BATCH_SIZE"] = EVENT_BATCH_SIZE
     with (
         throwaway_database(admin_url, keep=False) as conninfo,
@@ -288,7 +288,7 @@ def dagster_instance(admin_url: str) -> Iterator[dg.DagsterInstance]:
             "storage": {
                 "custom": {
                     "module": "bitso_platform.dagster_storage",
-                    "class": "PooledPostgresStorage",
+                    "class": "BulkPlannedPostgresStorage",
                     "config": {"postgres_url": url},
                 }
             },

@@ -1,19 +1,22 @@
-"""Dagster instance storage on Postgres, fast enough for single-run backfills of years of days.
+"""Dagster instance storage: stock dagster-postgres, with a run's planned events in bulk.
 
-A backfill run of the marts over 1,331 days records, per mart, a planned event and a
-materialization per day, and per asset check a planned row per day: ~40,000 writes. Stock
-dagster-postgres makes each of them cost a new connection outside the webserver (a forked
-Postgres backend), a WAL flush, and, for planned events, a row and an upsert apiece; a full
-backfill at scale 1 spent ~12 minutes there for 7 s of mart SQL. This storage is
-dagster-postgres with three changes:
+A single-run backfill of the marts over 1,331 days records, when the run is created, one
+ASSET_MATERIALIZATION_PLANNED event per mart and day (~9,300) and one planned check event
+per check (28), each with a row per day. With DAGSTER_EVENT_BATCH_SIZE set, Dagster hands
+them to the storage as one batch; dagster-postgres writes a batch in bulk only when it holds
+materializations or observations alone, so planned events go one at a time (an insert and
+an upsert of the asset row apiece, on two new connections), and each planned check
+serializes its event again for every day's row. `BulkPlannedPostgresEventLogStorage`:
 
-- pooled connections everywhere (the webserver's engine settings, without its timeout);
-- `synchronous_commit = off` on its own sessions: a crash of the Postgres host can lose the
-  last fraction of a second of run events, never corrupt them (the warehouse is not
-  affected: this is the instance's own database connection);
-- batches of planned events written like batches of materializations (one insert, one
-  upsert of the asset row per asset), and a planned check row serialized once per check
-  rather than once per partition.
+- writes consecutive planned events of a batch as stock writes a batch of materializations
+  (one insert, then the asset rows), through public methods of the event log storage;
+- writes a planned check's rows with its event serialized once (a private method of
+  Dagster's, overridden: the only use of its internals here).
+
+Every other event goes through stock code; runs and schedules are stock storages. The
+rows written are stock's, on the pinned version:
+bitso_platform_tests/resources/test_dagster_storage.py compares them for every event type.
+docs/architecture.md ("Instance storage: the decision") has the measurements.
 
 Batches need `DAGSTER_EVENT_BATCH_SIZE` (e.g. 10000) in the environment of the daemon and
 run workers. dagster.yaml:
@@ -21,94 +24,69 @@ run workers. dagster.yaml:
     storage:
       custom:
         module: bitso_platform.dagster_storage
-        class: PooledPostgresStorage
+        class: BulkPlannedPostgresStorage
         config:
           postgres_url: {env: DAGSTER_POSTGRES_URL}
 """
 
 import contextlib
+import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import psycopg.errors
-from dagster import DagsterEventType, EventLogEntry, StringSource
+from dagster import DagsterEventType, EventLogEntry, StringSource, serialize_value
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.base_storage import DagsterStorage
-from dagster._core.storage.event_log.schema import (
-    AssetCheckExecutionsTable,
-    SqlEventLogStorageTable,
-)
-from dagster._serdes import ConfigurableClassData, serialize_value
-from dagster_postgres import DagsterPostgresStorage, PostgresRunStorage, PostgresScheduleStorage
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.engine import make_url
 
 from bitso_platform.resources.warehouse import embedded_url
 
+if TYPE_CHECKING:
+    from dagster._serdes import ConfigurableClassData
+
 EVENT_BATCH_SIZE = "10000"  # DAGSTER_EVENT_BATCH_SIZE of the CLI and the benchmarks
 INSTANCE_DB = "dagster"  # the embedded server's database of the local instance
-NO_STATEMENT_TIMEOUT = 0  # runs may write long batches; the webserver keeps its own
-RECYCLE_SECONDS = 3600
-MAX_OVERFLOW = 10
-# Written in bulk; each batch holds one type (Dagster batches a step's materializations, and
-# a run's planned events at launch).
-BULK = (DagsterEventType.ASSET_MATERIALIZATION_PLANNED, DagsterEventType.ASSET_MATERIALIZATION)
 
 
-def _pooled(storage: Any) -> None:
-    """Pool the storage's connections and commit its writes without waiting for the disk."""
-    storage.optimize_for_webserver(NO_STATEMENT_TIMEOUT, RECYCLE_SECONDS, MAX_OVERFLOW)
-    sqlalchemy_event.listen(storage._engine, "connect", _asynchronous_commit)
-
-
-def _asynchronous_commit(connection: Any, _record: Any) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("set synchronous_commit = off")
-
-
-class BatchingPostgresEventLogStorage(PostgresEventLogStorage):
-    """PostgresEventLogStorage that also writes planned events and check rows in bulk."""
+class BulkPlannedPostgresEventLogStorage(PostgresEventLogStorage):
+    """PostgresEventLogStorage that writes a batch's planned events in bulk."""
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        bulk = [event for event in events if event.dagster_event_type in BULK]
-        # A run's planned batch mixes asset and check events: checks go one per check.
-        for event in events:
-            if event.dagster_event_type not in BULK:
-                self.store_event(event)
-        for event_type in BULK:
-            same_type = [event for event in bulk if event.dagster_event_type == event_type]
-            if same_type:
-                self._store_asset_events(same_type)
+        # Consecutive events of one type, in order: the event ids follow the batch as stock's.
+        for event_type, same_type in itertools.groupby(events, lambda e: e.dagster_event_type):
+            if event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
+                self._store_planned(list(same_type))
+            else:
+                super().store_event_batch(list(same_type))
 
-    def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
-        """One executemany insert (its statement compiled once), then the asset index."""
-        insert = SqlEventLogStorageTable.insert().returning(
-            SqlEventLogStorageTable.c.id, sort_by_parameter_order=True
-        )
-        with self._connect() as conn:
-            rows = conn.execute(insert, [self._event_to_row(event) for event in events])
-            event_ids = [row[0] for row in rows.fetchall()]
-        # The asset row keeps only the latest event's run, time (and materialization): write
-        # the last of each asset, as dagster-postgres does for a batch of materializations.
+    def _store_planned(self, events: Sequence[EventLogEntry]) -> None:
+        """What stock's store_event does for each planned event, in one insert: the asset row
+        of each asset takes its last event (its columns are overwritten by every event)."""
+        insert = self.prepare_insert_event_batch(events)
+        with self.index_connection() as conn:
+            rows = conn.execute(insert.returning(insert.table.c.id)).fetchall()
+        event_ids = [row[0] for row in rows]
+        self.store_asset_event_tags(events, event_ids)
+        pairs = zip(events, event_ids, strict=True)
         latest = {
-            event.get_dagster_event().asset_key: (event, event_id)
-            for event, event_id in zip(events, event_ids, strict=True)
+            event.get_dagster_event().asset_key: (event, event_id) for event, event_id in pairs
         }
-        with self.index_transaction() as conn:
-            self._store_asset_event_tags(conn, events, event_ids)
-            for event, event_id in latest.values():
-                self._store_asset_event(conn, event, event_id)
+        for event, event_id in latest.values():
+            self.store_asset_event(event, event_id)
 
     def _store_asset_check_evaluation_planned(
         self, event: EventLogEntry, event_id: int | None
     ) -> None:
-        planned = event.get_dagster_event().event_specific_data
+        """Stock's rows (one per partition of the check's run), with the event serialized once
+        rather than once per row: 28 checks x 1,331 days in a full backfill of the marts."""
+        planned = event.get_dagster_event().asset_check_planned_data
         subset = planned.partitions_subset
-        partition_keys = subset.get_partition_keys() if subset else [None]
         row = {
             "asset_key": planned.asset_key.to_string(),
             "check_name": planned.check_name,
@@ -118,42 +96,37 @@ class BatchingPostgresEventLogStorage(PostgresEventLogStorage):
             "evaluation_event_timestamp": self._event_insert_timestamp(event),
             "evaluation_event_storage_id": event_id,
         }
+        keys = subset.get_partition_keys() if subset else [None]
         with self.index_connection() as conn:
             conn.execute(
-                AssetCheckExecutionsTable.insert(),
-                [{**row, "partition": key} for key in partition_keys],
+                AssetCheckExecutionsTable.insert(), [{**row, "partition": k} for k in keys]
             )
 
 
-class PooledPostgresStorage(DagsterPostgresStorage):
-    """DagsterPostgresStorage with pooled, asynchronously committing, batching storages."""
+class BulkPlannedPostgresStorage(DagsterPostgresStorage):
+    """DagsterPostgresStorage whose event log is BulkPlannedPostgresEventLogStorage."""
 
     def __init__(
         self,
         postgres_url: str,
         should_autocreate_tables: bool = True,
-        inst_data: ConfigurableClassData | None = None,
+        inst_data: "ConfigurableClassData | None" = None,
         token_provider: Any = None,
     ) -> None:
-        # DagsterPostgresStorage's own __init__ would open an event log storage only to
-        # replace it: build the three here, once.
-        DagsterStorage.__init__(self)
-        self.postgres_url = postgres_url
-        self.should_autocreate_tables = should_autocreate_tables
-        self._inst_data = inst_data
-        parts = (postgres_url, should_autocreate_tables)
-        self._run_storage = PostgresRunStorage(*parts, token_provider=token_provider)
-        self._event_log_storage = BatchingPostgresEventLogStorage(
-            *parts, token_provider=token_provider
+        # The stock event log storage built here stays unused (it holds no connection).
+        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        self._bulk_event_log = BulkPlannedPostgresEventLogStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
         )
-        self._schedule_storage = PostgresScheduleStorage(*parts, token_provider=token_provider)
-        for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
-            _pooled(storage)
+
+    @property
+    def event_log_storage(self) -> BulkPlannedPostgresEventLogStorage:
+        return self._bulk_event_log
 
     @classmethod
     def from_config_value(
-        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> "PooledPostgresStorage":
+        cls, inst_data: "ConfigurableClassData | None", config_value: Mapping[str, Any]
+    ) -> "BulkPlannedPostgresStorage":
         return cls(
             pg_url_from_config(config_value),
             config_value.get("should_autocreate_tables", True),
@@ -162,10 +135,11 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         )
 
 
-class EmbeddedPostgresStorage(PooledPostgresStorage):
-    """PooledPostgresStorage in database `dagster` of the embedded Postgres server of a state
-    folder (started on demand, like the warehouse's): the default instance of the CLI and of
-    `make dev`, so a backfill of years of days does not wait on SQLite's per-event writes.
+class EmbeddedPostgresStorage(BulkPlannedPostgresStorage):
+    """BulkPlannedPostgresStorage in database `dagster` of the embedded Postgres server of a
+    state folder (started on demand, like the warehouse's): the default instance of the CLI
+    and of `make dev`, so a backfill of years of days does not wait on SQLite's per-event
+    writes.
 
         storage:
           custom:
@@ -181,7 +155,7 @@ class EmbeddedPostgresStorage(PooledPostgresStorage):
 
     @classmethod
     def from_config_value(
-        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+        cls, inst_data: "ConfigurableClassData | None", config_value: Mapping[str, Any]
     ) -> "EmbeddedPostgresStorage":
         return cls(embedded_instance_url(Path(config_value["state_dir"])), True, inst_data)
 

@@ -85,14 +85,14 @@ def run_bitso(
 
 
 def dagster_yaml(storage_url: str) -> str:
-    """The compose instance (deploy/dagster.yaml: dagster-postgres, pooled and batched) on the
+    """The compose instance (deploy/dagster.yaml: dagster-postgres, bulk planned events) on the
     test Postgres; queued runs, so the daemon launches them."""
     params = psycopg.conninfo.conninfo_to_dict(storage_url)
     return f"""
 storage:
   custom:
     module: bitso_platform.dagster_storage
-    class: PooledPostgresStorage
+    class: BulkPlannedPostgresStorage
     config:
       postgres_db:
         hostname: "{params.get("host", "127.0.0.1")}"

@@ -1,8 +1,10 @@
-"""PooledPostgresStorage records a partition-range run exactly as stock dagster-postgres does.
+"""BulkPlannedPostgresStorage records every run exactly as stock dagster-postgres does.
 
-The same single-run backfill (a partitioned asset and its check over five days) runs on an
-instance with each storage, in databases of their own on the test server; what Dagster reads
-back (materialized partitions, planned events, check executions, the asset record) is the same.
+The same jobs (a single-run backfill of partitioned assets with passing and failing checks,
+an observation, a multi-asset step, a single partition, and a failing run) run with event
+batches on an instance with each storage, in databases of their own on the test server.
+The event log, the asset rows and tags, the check executions, the runs and what Dagster
+reads back from them are the same; run ids and timestamps aside.
 """
 
 import json
@@ -15,22 +17,23 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
+from dagster_postgres import PostgresRunStorage, PostgresScheduleStorage
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import QueuePool
 
 from bitso_platform.cli.runtime import dagster_instance, local_dagster_home
 from bitso_platform.dagster_storage import (
-    BatchingPostgresEventLogStorage,
+    BulkPlannedPostgresEventLogStorage,
     EmbeddedPostgresStorage,
-    PooledPostgresStorage,
     embedded_instance_url,
 )
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2023-01-01", end_date="2023-01-06")
+SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 
-@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(partitions_def=DAYS, backfill_policy=SINGLE_RUN)
 def days(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata={"seen": 1}))
     return dg.MaterializeResult(metadata={"days": len(context.partition_keys)})
 
 
@@ -39,14 +42,59 @@ def days_positive() -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=True)
 
 
-JOB = dg.Definitions(
-    assets=[days],
-    asset_checks=[days_positive],
-    jobs=[dg.define_asset_job("days_job", selection=[days.key])],
-).resolve_job_def("days_job")
+@dg.asset_check(asset=days, partitions_def=DAYS)
+def days_doubted() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec("left", deps=[days]), dg.AssetSpec("right", deps=[days])],
+    partitions_def=DAYS,
+    backfill_policy=SINGLE_RUN,
+)
+def pair() -> Iterator[dg.MaterializeResult]:
+    yield dg.MaterializeResult(asset_key="left")
+    yield dg.MaterializeResult(asset_key="right")
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=SINGLE_RUN, deps=[days])
+def broken() -> None:
+    raise ValueError("fails on purpose")
+
+
+DEFS = dg.Definitions(
+    assets=[days, pair, broken],
+    asset_checks=[days_positive, days_doubted],
+    jobs=[
+        dg.define_asset_job("days_job", selection=dg.AssetSelection.assets(days, pair)),
+        dg.define_asset_job("broken_job", selection=[days.key, broken.key]),
+    ],
+)
 RANGE = {
     "dagster/asset_partition_range_start": "2023-01-01",
     "dagster/asset_partition_range_end": "2023-01-05",
+}
+RUNS = (
+    ("days_job", RANGE),
+    ("days_job", {"dagster/partition": "2023-01-03"}),
+    ("broken_job", RANGE),
+)
+ASSETS = (days.key, dg.AssetKey("left"), dg.AssetKey("right"), broken.key)
+CHECKS = (dg.AssetCheckKey(days.key, "days_positive"), dg.AssetCheckKey(days.key, "days_doubted"))
+QUERIES = {
+    "events": "select id, run_id, dagster_event_type, asset_key, partition, step_key"
+    " from event_logs order by id",
+    # The event whose time the asset row took: its latest event, planned or materialized.
+    "asset_rows": "select a.asset_key, a.last_run_id, max(e.id) from asset_keys as a"
+    " left join event_logs as e on e.asset_key = a.asset_key"
+    " and e.timestamp = a.last_materialization_timestamp group by 1, 2 order by 1",
+    # A data version without a code version is a hash of the run id: compared as present.
+    "asset_tags": "select event_id, asset_key, key,"
+    " case when key = 'dagster/data_version' then 'a hash' else value end"
+    " from asset_event_tags order by id",
+    "check_rows": "select asset_key, check_name, partition, run_id, execution_status,"
+    " evaluation_event_storage_id, materialization_event_storage_id"
+    " from asset_check_executions order by id",
 }
 
 
@@ -70,30 +118,61 @@ def _instance(tmp_path: Path, storage: dict) -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
-def _recorded(instance: dg.DagsterInstance) -> dict[str, object]:
-    """What Dagster reads back about the run: the same for both storages."""
-    run_id = JOB.execute_in_process(instance=instance, tags=RANGE).run_id
-    latest = instance.get_latest_materialization_event(days.key)
-    check_key = dg.AssetCheckKey(days.key, "days_positive")
-    executions = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=100)
-    with psycopg.connect(instance.get_ref().storage_data.config_dict["postgres_url"]) as conn:
-        planned = conn.execute(
-            "select partition, run_id = %s from event_logs"
-            " where dagster_event_type = 'ASSET_MATERIALIZATION_PLANNED' order by 1",
-            [run_id],
-        ).fetchall()
-        checks = conn.execute(
-            "select partition, execution_status from asset_check_executions order by 1"
-        ).fetchall()
+def _run_all(instance: dg.DagsterInstance) -> list[str]:
+    run_ids = []
+    for job, tags in RUNS:
+        result = DEFS.resolve_job_def(job).execute_in_process(
+            instance=instance, tags=tags, raise_on_error=False
+        )
+        run_ids.append(result.run_id)
+    return run_ids
+
+
+def _recorded(instance: dg.DagsterInstance, url: str) -> dict[str, object]:
+    """The tables Dagster keeps and what it reads back from them, run ids numbered."""
+    run_ids = _run_all(instance)
+    number = {run_id: f"run {i}" for i, run_id in enumerate(run_ids)}
+
+    def plain(row: tuple) -> tuple:
+        return tuple(number.get(value, value) for value in row)
+
+    with psycopg.connect(url) as conn:
+        tables = {
+            name: [plain(row) for row in conn.execute(query)] for name, query in QUERIES.items()
+        }
+    runs = [instance.get_run_by_id(run_id) for run_id in run_ids]
     return {
-        "materialized": sorted(instance.get_materialized_partitions(days.key)),
-        "planned": planned,
-        "latest_partition": latest.dagster_event.partition if latest else None,
-        "latest_metadata": latest.asset_materialization.metadata["days"].value if latest else None,
-        "last_run": instance.get_asset_records([days.key])[0].asset_entry.last_run_id == run_id,
-        "check_executions": len(executions),
-        "check_rows": checks,
+        **tables,
+        "runs": [(run.job_name, run.status, run.tags.get("dagster/partition")) for run in runs],
+        "materialized": {key: instance.get_materialized_partitions(key) for key in ASSETS},
+        "latest": {
+            key: [
+                plain((record.run_id, record.storage_id, record.partition_key))
+                for record in instance.fetch_materializations(key, limit=1).records
+            ]
+            for key in ASSETS
+        },
+        "planned": {key: plain(_planned(instance, key)) for key in ASSETS},
+        "checks": {
+            key: [
+                plain((record.run_id, record.status, record.partition, _event_type(record.event)))
+                for record in instance.event_log_storage.get_asset_check_execution_history(
+                    key, limit=100
+                )
+            ]
+            for key in CHECKS
+        },
     }
+
+
+def _planned(instance: dg.DagsterInstance, key: dg.AssetKey) -> tuple:
+    info = instance.get_latest_planned_materialization_info(key)
+    return (info.run_id, info.storage_id) if info else ()
+
+
+def _event_type(event: dg.EventLogEntry | None) -> dg.DagsterEventType | None:
+    """The type of the event stored with a check execution (deserialized from its row)."""
+    return event.dagster_event_type if event else None
 
 
 @pytest.fixture
@@ -102,36 +181,44 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("batches")
-def test_records_a_range_run_like_dagster_postgres(
+def test_records_every_event_type_like_dagster_postgres(
     new_database_url: Callable[[], str], tmp_path: Path
 ) -> None:
-    stock = {"postgres": {"postgres_url": _url(new_database_url())}}
-    pooled = {
+    stock_url, bulk_url = _url(new_database_url()), _url(new_database_url())
+    bulk = {
         "custom": {
             "module": "bitso_platform.dagster_storage",
-            "class": "PooledPostgresStorage",
-            "config": {"postgres_url": _url(new_database_url())},
+            "class": "BulkPlannedPostgresStorage",
+            "config": {"postgres_url": bulk_url},
         }
     }
-    with _instance(tmp_path / "stock", stock) as instance:
-        expected = _recorded(instance)
-    with _instance(tmp_path / "pooled", pooled) as instance:
-        assert isinstance(instance.event_log_storage, BatchingPostgresEventLogStorage)
-        assert _recorded(instance) == expected
-    assert expected["materialized"] == [f"2023-01-0{day}" for day in range(1, 6)]
-    assert expected["planned"] == [(day, True) for day in expected["materialized"]]
-    assert expected["latest_partition"] == "2023-01-05"
-    planned_checks = [row for row in expected["check_rows"] if row[1] == "PLANNED"]
-    assert planned_checks == [(day, "PLANNED") for day in expected["materialized"]]
-
-
-def test_pools_connections_and_commits_asynchronously(new_database_url: Callable[[], str]) -> None:
-    storage = PooledPostgresStorage(_url(new_database_url()))
-    for part in (storage.run_storage, storage.event_log_storage, storage.schedule_storage):
-        engine = part._engine
-        assert isinstance(engine.pool, QueuePool)
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("show synchronous_commit").scalar() == "off"
+    with _instance(tmp_path / "stock", {"postgres": {"postgres_url": stock_url}}) as instance:
+        expected = _recorded(instance, stock_url)
+    with _instance(tmp_path / "bulk", bulk) as instance:
+        assert isinstance(instance.event_log_storage, BulkPlannedPostgresEventLogStorage)
+        # Runs and schedules are dagster-postgres' own storages, unchanged.
+        assert type(instance.run_storage) is PostgresRunStorage
+        assert type(instance.schedule_storage) is PostgresScheduleStorage
+        assert _recorded(instance, bulk_url) == expected
+    recorded_types = {row[2] for row in expected["events"]}  # type: ignore[attr-defined]
+    assert {
+        event_type.value
+        for event_type in (
+            dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+            dg.DagsterEventType.ASSET_MATERIALIZATION,
+            dg.DagsterEventType.ASSET_OBSERVATION,
+            dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED,
+            dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+            dg.DagsterEventType.STEP_FAILURE,
+            dg.DagsterEventType.RUN_SUCCESS,
+            dg.DagsterEventType.RUN_FAILURE,
+        )
+    } <= recorded_types
+    assert expected["runs"] == [
+        ("days_job", dg.DagsterRunStatus.SUCCESS, None),
+        ("days_job", dg.DagsterRunStatus.SUCCESS, "2023-01-03"),
+        ("broken_job", dg.DagsterRunStatus.FAILURE, None),
+    ]
 
 
 def test_a_new_local_home_keeps_its_runs_in_the_embedded_server(
@@ -144,7 +231,7 @@ def test_a_new_local_home_keeps_its_runs_in_the_embedded_server(
     try:
         with dagster_instance() as instance:
             assert isinstance(instance.get_ref().storage, EmbeddedPostgresStorage)
-            run_id = JOB.execute_in_process(instance=instance, tags=RANGE).run_id
+            run_id = _run_all(instance)[0]
         home = state / "dagster"
         assert os.environ["DAGSTER_HOME"] == str(home)
         assert "EmbeddedPostgresStorage" in (home / "dagster.yaml").read_text()
