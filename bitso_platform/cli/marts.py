@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime
 
 import click
 import dagster as dg
+import psycopg
 
 from bitso_platform.cli.runtime import run_job
+from bitso_platform.cli.warehouse import unreachable, warehouse_url
 
 DAY_FORMAT = "%Y-%m-%d"
 
@@ -56,13 +58,17 @@ def build(from_day: date | None, to_day: date | None) -> None:
     """Build the marts for the days FROM..TO (inclusive) as ONE Dagster run.
 
     Every mart replaces exactly those days' rows in one transaction, with set-based SQL over
-    the whole range, then its checks run over the same days. Run `bitso load` first. The run
+    the whole range, then its checks run over the same days. Run `bitso load` first. Running
+    totals (balances, counts to date, features) continue from the days before FROM: when one
+    of them is not built, the build starts at the first such day instead, and says so. The run
     shows up in the Dagster UI (make dev) as a backfill of the daily_marts job.
     """
     from bitso_platform.defs.marts.partitions import partitions_start
     from bitso_platform.defs.marts.schedules import JOB
 
-    first, last = _window(from_day, to_day, partitions_start(), datetime.now(UTC).date())
+    start = partitions_start()
+    first, last = _window(from_day, to_day, start, datetime.now(UTC).date())
+    first = _from_first_unbuilt_day(first, start)
     days = (last - first).days + 1
     click.echo(
         f"building the marts for {first}..{last} ({days:,} days) in one Dagster run; Dagster "
@@ -94,6 +100,25 @@ def _window(
     if first > last:
         raise click.BadParameter(f"--from {first} is after --to {last}")
     return first, last
+
+
+def _from_first_unbuilt_day(first: date, start: date) -> date:
+    """Where the build must start: running totals continue from the days before `first`."""
+    from bitso_platform.defs.marts.partitions import first_unbuilt_day
+
+    try:
+        with psycopg.connect(warehouse_url()) as conn:
+            unbuilt = first_unbuilt_day(conn, start, first)
+    except psycopg.OperationalError as exc:
+        raise unreachable(exc) from exc
+    if unbuilt is None:
+        return first
+    click.echo(
+        f"{unbuilt} is not built yet and the running totals of {first} (balances, counts to "
+        f"date, features) continue from it: building from {unbuilt} instead",
+        err=True,
+    )
+    return unbuilt
 
 
 def _partition_tags(first: date, last: date) -> dict[str, str]:

@@ -41,11 +41,20 @@ class Mart:
     columns: tuple[tuple[str, str, str], ...]  # name, Postgres type, meaning
     period: str = "day"  # the time column: "day", or "month" for a monthly table
     view: bool = False  # a view computed when read: a run (re)creates it
+    running: bool = False  # carries state from the day before (balances, counts to date)
     nullable: tuple[str, ...] = ("previous_login_at",)
 
     @property
     def asset_key(self) -> dg.AssetKey:
         return dg.AssetKey(["marts", self.table])
+
+    def asset_deps(self) -> list[dg.AssetDep]:
+        """What it reads; a running mart also reads its own previous day."""
+        deps = [dg.AssetDep(dg.AssetKey(dep.split("/"))) for dep in self.deps]
+        if self.running:
+            previous_day = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+            deps.append(dg.AssetDep(self.asset_key, partition_mapping=previous_day))
+        return deps
 
     def span(self, window: Window) -> Window:
         """The rows a run over the window rebuilds: whole months for a monthly table."""
@@ -110,6 +119,7 @@ DAILY_BALANCES = Mart(
     ),
     deps=("marts/daily_movements",),
     key=("day", "user_id", "currency"),
+    running=True,
     columns=(
         _DAY,
         _USER,
@@ -174,6 +184,7 @@ DAILY_USER_STATUS = Mart(
     ),
     deps=("marts/daily_movements",),
     key=("day", "user_id"),
+    running=True,
     columns=(
         _DAY,
         _USER,
@@ -353,7 +364,7 @@ def mart_asset(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetsDefi
         key=mart.asset_key,
         group_name="marts",
         kinds={"postgres"},
-        deps=[dg.AssetKey(dep.split("/")) for dep in mart.deps],
+        deps=mart.asset_deps(),
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         freshness_policy=FRESHNESS,

@@ -52,6 +52,7 @@ DAILY_USER_FEATURES = Mart(
         "core/user_levels",
     ),
     key=("user_id", "currency", "day"),
+    running=True,
     columns=(
         _DAY,
         _USER,

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import dagster as dg
+import psycopg
 
 from bitso_platform.settings import env
+from bitso_platform.sql import load_sql
 
 DEFAULT_START = "2020-01-01"
 
@@ -58,3 +60,19 @@ class Window:
 
     def __str__(self) -> str:
         return str(self.start) if self.days == 1 else f"{self.start}..{self.last}"
+
+
+def first_unbuilt_day(conn: psycopg.Connection, start: date, before: date) -> date | None:
+    """The first day of [start, before) the marts are not built for, if any.
+
+    A build from `before` carries running totals (balances, counts to date, features) from
+    those days: they must be built first.
+    """
+    if before <= start:
+        return None
+    built = conn.execute("select to_regclass('marts.daily_kpis') is not null").fetchone()
+    if not built or not built[0]:
+        return start
+    params = {"partitions_start": start, "before_day": before}
+    row = conn.execute(load_sql("marts/first_unbuilt_day"), params).fetchone()
+    return row[0] if row else None
