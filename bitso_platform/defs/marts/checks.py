@@ -189,10 +189,10 @@ CHECKS: dict[Mart, tuple[Check, ...]] = {
     USER_SEGMENTS: (
         Check(
             "reconciles_with_daily_marts",
-            "On the run's last day, every segment holds exactly the users the daily marts give "
-            "directly (deposit ordinals, logins, first-seen days, a 90-day ranking of movements), "
-            "each once.",
-            (*_marts("daily_movements", "daily_logins", "deposit_ordinals"), USERS),
+            "On the run's last day, every segment holds exactly the users that each account's "
+            "features as of the day (latest daily_user_features row) and each user's last login "
+            "give, each once: another route to the rules than the view's.",
+            (*_marts("daily_user_features", "daily_logins"), USERS),
         ),
     ),
     MONTHLY_CURRENCY_STATS: (
