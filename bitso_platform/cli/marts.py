@@ -40,10 +40,22 @@ class Summary:
 
     rows: dict[str, int | None] = field(default_factory=dict)  # None: a view
     seconds: dict[str, float] = field(default_factory=dict)
-    checks_passed: int = 0
-    checks_failed: list[str] = field(default_factory=list)
-    checks_warned: list[str] = field(default_factory=list)
+    month_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Each check's worst outcome over the days of the run: passed, warned or failed.
+    check_outcomes: dict[str, str] = field(default_factory=dict)
     step_failures: list[str] = field(default_factory=list)
+
+    @property
+    def checks_passed(self) -> int:
+        return sum(outcome == "passed" for outcome in self.check_outcomes.values())
+
+    @property
+    def checks_failed(self) -> list[str]:
+        return [name for name, outcome in self.check_outcomes.items() if outcome == "failed"]
+
+    @property
+    def checks_warned(self) -> list[str]:
+        return [name for name, outcome in self.check_outcomes.items() if outcome == "warned"]
 
 
 @click.command()
@@ -165,25 +177,35 @@ def _summary(result: dg.ExecuteInProcessResult) -> Summary:
 
 
 def _record_materialization(summary: Summary, event: dg.DagsterEvent) -> None:
-    # A range run repeats the same metadata on every day's event: keep the first.
+    # Each day's event carries that day's rows (a monthly mart: its month's); the run's
+    # seconds are on every one.
     key = event.asset_key.to_user_string() if event.asset_key else "?"
-    if key in summary.rows:
-        return
     metadata = event.materialization.metadata
+    summary.seconds[key] = float(metadata["run_seconds"].value)  # type: ignore[arg-type]
     count = metadata.get("dagster/row_count")
-    summary.rows[key] = None if count is None else int(count.value)  # type: ignore[arg-type]
-    summary.seconds[key] = float(metadata["seconds"].value)  # type: ignore[arg-type]
+    if "month" in metadata:
+        months = summary.month_rows.setdefault(key, {})
+        months[str(metadata["month"].value)] = int(metadata["month_row_count"].value)  # type: ignore[arg-type]
+        summary.rows[key] = sum(months.values())
+    elif count is None:
+        summary.rows.setdefault(key, None)
+    else:
+        summary.rows[key] = (summary.rows.get(key) or 0) + int(count.value)  # type: ignore[arg-type]
 
 
 def _record_check(summary: Summary, event: dg.DagsterEvent) -> None:
+    # One evaluation per check and day: a check failed (warned) when it did on any day.
     evaluation = event.asset_check_evaluation_data
     name = f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
     if evaluation.passed:
-        summary.checks_passed += 1
+        outcome = "passed"
     elif evaluation.severity == dg.AssetCheckSeverity.WARN:
-        summary.checks_warned.append(name)
+        outcome = "warned"
     else:
-        summary.checks_failed.append(name)
+        outcome = "failed"
+    order = ("passed", "warned", "failed")
+    previous = summary.check_outcomes.get(name, "passed")
+    summary.check_outcomes[name] = max(previous, outcome, key=order.index)
 
 
 def _summary_table(summary: Summary, first: date, last: date, wall: float) -> str:

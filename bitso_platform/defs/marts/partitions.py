@@ -4,6 +4,7 @@ A run covers a window of consecutive days, one partition or a backfill's whole r
 mart SQL takes it as the half-open interval [window_start, window_end).
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -54,6 +55,9 @@ class Window:
     @property
     def last(self) -> date:
         return self.end - timedelta(days=1)
+
+    def each_day(self) -> Iterator[date]:
+        return (self.start + timedelta(days=n) for n in range(self.days))
 
     def params(self) -> dict[str, date]:
         return {"window_start": self.start, "window_end": self.end}
