@@ -10,10 +10,12 @@ from datetime import UTC, date, datetime
 
 import click
 import dagster as dg
+import psycopg
 
 from bitso_platform.cli import render
 from bitso_platform.cli.params import Day
 from bitso_platform.cli.runtime import FinishedRun, run_job
+from bitso_platform.cli.warehouse import unreachable, warehouse_url
 
 
 @dataclass
@@ -22,10 +24,22 @@ class Summary:
 
     rows: dict[str, int | None] = field(default_factory=dict)  # None: a view
     seconds: dict[str, float] = field(default_factory=dict)
-    checks_passed: int = 0
-    checks_failed: list[str] = field(default_factory=list)
-    checks_warned: list[str] = field(default_factory=list)
+    month_rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Each check's worst outcome over the days of the run: passed, warned or failed.
+    check_outcomes: dict[str, str] = field(default_factory=dict)
     step_failures: list[str] = field(default_factory=list)
+
+    @property
+    def checks_passed(self) -> int:
+        return sum(outcome == "passed" for outcome in self.check_outcomes.values())
+
+    @property
+    def checks_failed(self) -> list[str]:
+        return [name for name, outcome in self.check_outcomes.items() if outcome == "failed"]
+
+    @property
+    def checks_warned(self) -> list[str]:
+        return [name for name, outcome in self.check_outcomes.items() if outcome == "warned"]
 
 
 @click.command()
@@ -40,13 +54,17 @@ def build(from_day: date | None, to_day: date | None) -> None:
     """Build the marts for the days FROM..TO (inclusive) as ONE Dagster run.
 
     Every mart replaces exactly those days' rows in one transaction, with set-based SQL over
-    the whole range, then its checks run over the same days. Run `bitso load` first. The run
+    the whole range, then its checks run over the same days. Run `bitso load` first. Running
+    totals (balances, counts to date, features) continue from the days before FROM: when one
+    of them is not built, the build starts at the first such day instead, and says so. The run
     shows up in the Dagster UI (make dev) as a backfill of the daily_marts job.
     """
     from bitso_platform.defs.marts.partitions import partitions_start
     from bitso_platform.defs.marts.schedules import JOB
 
-    first, last = _window(from_day, to_day, partitions_start(), datetime.now(UTC).date())
+    start = partitions_start()
+    first, last = _window(from_day, to_day, start, datetime.now(UTC).date())
+    first = _from_first_unbuilt_day(first, start)
     days = (last - first).days + 1
     click.echo(
         f"building the marts for {first}..{last} ({days:,} days) in one Dagster run; Dagster "
@@ -78,6 +96,25 @@ def _window(
     if first > last:
         raise click.BadParameter(f"--from {first} is after --to {last}")
     return first, last
+
+
+def _from_first_unbuilt_day(first: date, start: date) -> date:
+    """Where the build must start: running totals continue from the days before `first`."""
+    from bitso_platform.defs.marts.partitions import first_unbuilt_day
+
+    try:
+        with psycopg.connect(warehouse_url()) as conn:
+            unbuilt = first_unbuilt_day(conn, start, first)
+    except psycopg.OperationalError as exc:
+        raise unreachable(exc) from exc
+    if unbuilt is None:
+        return first
+    click.echo(
+        f"{unbuilt} is not built yet and the running totals of {first} (balances, counts to "
+        f"date, features) continue from it: building from {unbuilt} instead",
+        err=True,
+    )
+    return unbuilt
 
 
 def _partition_tags(first: date, last: date) -> dict[str, str]:
@@ -124,25 +161,35 @@ def _summary(result: FinishedRun) -> Summary:
 
 
 def _record_materialization(summary: Summary, event: dg.DagsterEvent) -> None:
-    # A range run repeats the same metadata on every day's event: keep the first.
+    # Each day's event carries that day's rows (a monthly mart: its month's); the run's
+    # seconds are on every one.
     key = event.asset_key.to_user_string() if event.asset_key else "?"
-    if key in summary.rows:
-        return
     metadata = event.materialization.metadata
+    summary.seconds[key] = float(metadata["run_seconds"].value)  # type: ignore[arg-type]
     count = metadata.get("dagster/row_count")
-    summary.rows[key] = None if count is None else int(count.value)  # type: ignore[arg-type]
-    summary.seconds[key] = float(metadata["seconds"].value)  # type: ignore[arg-type]
+    if "month" in metadata:
+        months = summary.month_rows.setdefault(key, {})
+        months[str(metadata["month"].value)] = int(metadata["month_row_count"].value)  # type: ignore[arg-type]
+        summary.rows[key] = sum(months.values())
+    elif count is None:
+        summary.rows.setdefault(key, None)
+    else:
+        summary.rows[key] = (summary.rows.get(key) or 0) + int(count.value)  # type: ignore[arg-type]
 
 
 def _record_check(summary: Summary, event: dg.DagsterEvent) -> None:
+    # One evaluation per check and day: a check failed (warned) when it did on any day.
     evaluation = event.asset_check_evaluation_data
     name = f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
     if evaluation.passed:
-        summary.checks_passed += 1
+        outcome = "passed"
     elif evaluation.severity == dg.AssetCheckSeverity.WARN:
-        summary.checks_warned.append(name)
+        outcome = "warned"
     else:
-        summary.checks_failed.append(name)
+        outcome = "failed"
+    order = ("passed", "warned", "failed")
+    previous = summary.check_outcomes.get(name, "passed")
+    summary.check_outcomes[name] = max(previous, outcome, key=order.index)
 
 
 def _summary_table(summary: Summary, first: date, last: date, wall: float) -> str:

@@ -80,9 +80,14 @@ def test_a_range_is_one_run_that_materializes_every_day_of_every_mart(
     days = {(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)}
     assert materialized(result) == {(table, day) for table in (*MARTS, *FEATURES) for day in days}
     checks = evaluations(result)
-    assert len(checks) == 27  # every mart check but the segments audit (its own job)
-    assert "user_segments" not in {c.asset_key.path[1] for c in checks}
-    assert [c.check_name for c in checks if not c.passed] == ["cover_fact_days"]
+    names = {(c.asset_key.path[1], c.check_name) for c in checks}
+    assert len(names) == 27  # every mart check but the segments audit (its own job)
+    assert "user_segments" not in {table for table, _ in names}
+    # One evaluation per check and day, each recorded against its day.
+    assert sorted((c.asset_key.path[1], c.check_name, c.partition) for c in checks) == sorted(
+        (table, name, day) for table, name in names for day in days
+    )
+    assert {c.check_name for c in checks if not c.passed} == {"cover_fact_days"}
 
 
 def test_a_day_alone_continues_the_running_state_of_the_days_before_it(

@@ -43,17 +43,6 @@ def test_build_runs_the_range_as_one_run_and_prints_rows_per_mart(bitso, built_u
     assert f"days {DAY}..{last}; checks 27 passed" in result.output
 
 
-def test_build_without_the_days_before_fails_the_running_state_checks(
-    bitso, loaded_url: str
-) -> None:
-    last = DAY + timedelta(days=2)
-    result = bitso(loaded_url, "build", "--from", DAY.isoformat(), "--to", last.isoformat())
-    assert result.exit_code == 1
-    assert "check failed: marts/daily_balances equal_sum_of_movements" in result.output
-    with psycopg.connect(loaded_url) as conn:
-        assert conn.execute("select count(*) from marts.daily_movements").fetchone() != (0,)
-
-
 def test_build_refuses_days_outside_the_partitions(bitso, loaded_url: str) -> None:
     before = bitso(loaded_url, "build", "--from", "2019-12-31", "--to", "2020-01-02")
     assert before.exit_code == 2

@@ -9,7 +9,7 @@ set-based SQL over the window. A backfill of any range is a single run
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 import psycopg
@@ -41,17 +41,37 @@ class Mart:
     columns: tuple[tuple[str, str, str], ...]  # name, Postgres type, meaning
     period: str = "day"  # the time column: "day", or "month" for a monthly table
     view: bool = False  # a view computed when read: a run (re)creates it
+    running: bool = False  # carries state from the day before (balances, counts to date)
     nullable: tuple[str, ...] = ("previous_login_at",)
 
     @property
     def asset_key(self) -> dg.AssetKey:
         return dg.AssetKey(["marts", self.table])
 
+    def asset_deps(self) -> list[dg.AssetDep]:
+        """What it reads; a running mart also reads its own previous day."""
+        deps = [dg.AssetDep(dg.AssetKey(dep.split("/"))) for dep in self.deps]
+        if self.running:
+            previous_day = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+            deps.append(dg.AssetDep(self.asset_key, partition_mapping=previous_day))
+        return deps
+
     def span(self, window: Window) -> Window:
         """The rows a run over the window rebuilds: whole months for a monthly table."""
         if self.period == "month":
             return Window(window.start.replace(day=1), window.end)
         return window
+
+    def halves(self, window: Window) -> tuple[Window, Window] | None:
+        """The window split in two at a day (a month for a monthly table), if it has two."""
+        middle = window.start + timedelta(days=window.days // 2)
+        if self.period == "month":
+            middle = middle.replace(day=1)
+            if middle <= window.start:
+                middle = (middle + timedelta(days=31)).replace(day=1)
+        if not window.start < middle < window.end:
+            return None
+        return Window(window.start, middle), Window(middle, window.end)
 
     def shown(self, window: Window) -> Window:
         """The days a run reports on: a view's last day only (a view holds every day)."""
@@ -110,6 +130,7 @@ DAILY_BALANCES = Mart(
     ),
     deps=("marts/daily_movements",),
     key=("day", "user_id", "currency"),
+    running=True,
     columns=(
         _DAY,
         _USER,
@@ -174,6 +195,7 @@ DAILY_USER_STATUS = Mart(
     ),
     deps=("marts/daily_movements",),
     key=("day", "user_id"),
+    running=True,
     columns=(
         _DAY,
         _USER,
@@ -257,8 +279,8 @@ MARTS = (
 )
 
 
-def rebuild(warehouse: Warehouse, mart: Mart, window: Window) -> int | None:
-    """Replace the window's rows of the mart in one transaction; the rows now in it.
+def rebuild(warehouse: Warehouse, mart: Mart, window: Window) -> dict[date, int] | None:
+    """Replace the window's rows of the mart in one transaction; its rows per day (or month).
 
     A view is (re)created instead, and not counted: counting evaluates it. Either way the
     transaction records itself in marts.refreshes.
@@ -273,7 +295,7 @@ def rebuild(warehouse: Warehouse, mart: Mart, window: Window) -> int | None:
         if _window_holds_every_row(conn, mart, window):
             _empty_without_indexes(conn, mart)
         warehouse.run_sql(conn, f"marts/{mart.table}", window.params())
-        return _count(conn, mart, window)
+        return _count_by_period(conn, mart, window)
 
 
 def tidy(warehouse: Warehouse, mart: Mart, window: Window) -> None:
@@ -318,34 +340,46 @@ def _empty_without_indexes(conn: psycopg.Connection, mart: Mart) -> None:
         conn.execute(sql.SQL("drop index {}").format(sql.Identifier("marts", index)))
 
 
-def _count(conn: psycopg.Connection, mart: Mart, window: Window) -> int:
+def _count_by_period(conn: psycopg.Connection, mart: Mart, window: Window) -> dict[date, int]:
     query = sql.SQL(
-        "select count(*) from {} where {period} >= %(window_start)s and {period} < %(window_end)s"
+        "select {period}, count(*) from {} where {period} >= %(window_start)s"
+        " and {period} < %(window_end)s group by {period}"
     ).format(sql.Identifier("marts", mart.table), period=sql.Identifier(mart.period))
-    row = conn.execute(query, window.params()).fetchone()
-    return row[0] if row else 0
+    return dict(conn.execute(query, window.params()).fetchall())
 
 
-def _metadata(
-    conn: psycopg.Connection, mart: Mart, window: Window, rows: int | None, seconds: float
-) -> dict[str, object]:
+def _preview(conn: psycopg.Connection, mart: Mart, window: Window) -> dg.MetadataValue:
+    """Five rows of the run's last day (last month of a monthly table)."""
+    last = mart.span(Window(window.last, window.end))
     preview = conn.execute(
         sql.SQL(
             "select * from {} where {period} >= %(window_start)s and {period} < %(window_end)s"
             " limit 5"
         ).format(sql.Identifier("marts", mart.table), period=sql.Identifier(mart.period)),
-        mart.shown(window).params(),
+        last.params(),
     ).fetchall()
-    # Dagster copies this onto every partition of the run: the counts are the run's window.
-    return {
-        **({} if rows is None else {"dagster/row_count": rows}),
-        "window": str(window),
-        "days": window.days,
-        "seconds": round(seconds, 3),
-        "preview": dg.MetadataValue.md(
-            markdown_table(preview, tuple(name for name, _, _ in mart.columns))
-        ),
-    }
+    return dg.MetadataValue.md(markdown_table(preview, tuple(name for name, _, _ in mart.columns)))
+
+
+def partition_metadata(
+    mart: Mart, window: Window, rows: dict[date, int] | None
+) -> dict[str, dict[str, object]]:
+    """What each day of the run says about itself: its own rows, never the run's total.
+
+    A monthly table's rows belong to months, so a day gives its month's count by that name; a
+    view stores no rows.
+    """
+    if rows is None:
+        return {}
+    if mart.period == "month":
+        return {
+            day.isoformat(): {
+                "month": day.replace(day=1).isoformat(),
+                "month_row_count": rows.get(day.replace(day=1), 0),
+            }
+            for day in window.each_day()
+        }
+    return {day.isoformat(): {"dagster/row_count": rows.get(day, 0)} for day in window.each_day()}
 
 
 def mart_asset(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -353,7 +387,7 @@ def mart_asset(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetsDefi
         key=mart.asset_key,
         group_name="marts",
         kinds={"postgres"},
-        deps=[dg.AssetKey(dep.split("/")) for dep in mart.deps],
+        deps=mart.asset_deps(),
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         freshness_policy=FRESHNESS,
@@ -366,18 +400,26 @@ def mart_asset(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetsDefi
         },
     )
     def _mart(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        window = mart.span(Window.of(context))
+        window = Window.of(context)
         started = time.perf_counter()
         rows = rebuild(warehouse, mart, window)
         tidy(warehouse, mart, window)
         seconds = time.perf_counter() - started
+        # Metadata without a partition key is copied onto every day of a range run: there
+        # only what is true of each day (the run it was built in), counts per day below.
+        for day, metadata in partition_metadata(mart, window, rows).items():
+            context.add_asset_metadata(metadata, partition_key=day)
         with warehouse.connection() as conn:
-            metadata = _metadata(conn, mart, window, rows, seconds)
-        written = "a view" if rows is None else f"{rows:,} rows"
+            context.add_asset_metadata(
+                {"preview": _preview(conn, mart, window)}, partition_key=window.last.isoformat()
+            )
+        written = "a view" if rows is None else f"{sum(rows.values()):,} rows"
         message = f"marts/{mart.table}: {written} for {window} in {seconds:.2f}s"
         context.log.info(message)
         progress.info(message)
-        return dg.MaterializeResult(metadata=metadata)
+        return dg.MaterializeResult(
+            metadata={"run_window": str(window), "run_seconds": round(seconds, 3)}
+        )
 
     return _mart
 

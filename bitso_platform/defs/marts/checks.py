@@ -1,9 +1,9 @@
 """Mart checks: keys unique, counts not negative, every figure reconciled with `core`.
 
 Each check runs `sql/checks/marts_<table>_<check>.sql` over the days of its run: one
-partition, or the whole range of a single-run backfill. The specs are partitioned, so Dagster
-1.13 records a single-partition run's evaluation against that partition; a range run records
-one evaluation for the whole range (an `AssetCheckResult` cannot name several partitions).
+partition, or the whole range of a single-run backfill. The specs are partitioned, and every
+day of the run gets an evaluation of its own (what Dagster's UI lists per partition), with the
+result of the days it was checked with: failures are narrowed down to their days.
 """
 
 from collections.abc import Iterator
@@ -11,6 +11,12 @@ from dataclasses import dataclass
 
 import dagster as dg
 import psycopg
+
+# Not re-exported by `dagster`: an evaluation that names its partition must name the
+# materialization it checked, or the UI counts it as stale.
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from psycopg import sql
 
 from bitso_platform.defs.marts.assets import (
@@ -189,10 +195,10 @@ CHECKS: dict[Mart, tuple[Check, ...]] = {
     USER_SEGMENTS: (
         Check(
             "reconciles_with_daily_marts",
-            "On the run's last day, every segment holds exactly the users the daily marts give "
-            "directly (deposit ordinals, logins, first-seen days, a 90-day ranking of movements), "
-            "each once.",
-            (*_marts("daily_movements", "daily_logins", "deposit_ordinals"), USERS),
+            "On the run's last day, every segment holds exactly the users that each account's "
+            "features as of the day (latest daily_user_features row) and each user's last login "
+            "give, each once: another route to the rules than the view's.",
+            (*_marts("daily_user_features", "daily_logins"), USERS),
         ),
     ),
     MONTHLY_CURRENCY_STATS: (
@@ -240,8 +246,82 @@ def run_check(
     )
 
 
+def run_check_by_period(
+    conn: psycopg.Connection, mart: Mart, check: Check, window: Window
+) -> list[tuple[Window, dg.AssetCheckResult]]:
+    """The check over the window, its failures narrowed down to the days (months) they are in.
+
+    A failing window is halved until each failure is pinned to its day (a monthly table's
+    month); a failure that neither half shows on its own (a chain across their boundary)
+    stays the whole window's. Passing windows cost one evaluation.
+    """
+    result = run_check(conn, mart, check, window)
+    halves = None if result.passed or not check.windowed or mart.view else mart.halves(window)
+    if halves is None:
+        return [(window, result)]
+    parts = [part for half in halves for part in run_check_by_period(conn, mart, check, half)]
+    if all(result.passed for _, result in parts):
+        return [(window, result)]
+    return parts
+
+
+def evaluations(
+    context: dg.AssetCheckExecutionContext,
+    conn: psycopg.Connection,
+    mart: Mart,
+    check: Check,
+    window: Window,
+) -> Iterator[dg.AssetCheckEvaluation]:
+    """One evaluation per day of the run, each with the result of the days it was checked with.
+
+    Dagster plans a partitioned check for every day of a range run, and the UI shows a day
+    whose planned evaluation never arrived as skipped; an `AssetCheckResult` in a range run
+    names no day, so the days are named here, each against its own materialization.
+    """
+    days = Window(window.last, window.end) if mart.view else window
+    targets = latest_materializations(context.instance, mart.asset_key, days)
+    for checked, result in run_check_by_period(conn, mart, check, window):
+        scope = checked if check.windowed else days
+        checked_over = scope if check.windowed else "all built days"
+        for day in scope.each_day():
+            if days.start <= day < days.end:
+                yield dg.AssetCheckEvaluation(
+                    asset_key=mart.asset_key,
+                    check_name=check.name,
+                    passed=result.passed,
+                    metadata={**result.metadata, "checked_over": str(checked_over)},
+                    target_materialization_data=targets.get(day.isoformat()),
+                    severity=result.severity,
+                    blocking=check.blocking,
+                    partition=day.isoformat(),
+                )
+
+
+def latest_materializations(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, days: Window
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """Each day's latest materialization: what an evaluation of that day is current for."""
+    partitions = {day.isoformat() for day in days.each_day()}
+    latest = instance.event_log_storage.get_latest_storage_id_by_partition(
+        asset_key, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions
+    )
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, storage_ids=list(latest.values())),
+        limit=max(len(latest), 1),
+    ).records
+    return {
+        record.partition_key: AssetCheckEvaluationTargetMaterializationData(
+            storage_id=record.storage_id,
+            run_id=record.run_id,
+            timestamp=record.timestamp,
+        )
+        for record in records
+        if record.partition_key
+    }
+
+
 def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
-    checks = {check.name: check for check in CHECKS[mart]}
+    checks = {dg.AssetCheckKey(mart.asset_key, check.name): check for check in CHECKS[mart]}
     specs = [
         dg.AssetCheckSpec(
             check.name,
@@ -257,20 +337,25 @@ def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChec
     @dg.multi_asset_check(specs=specs, name=f"{mart.table}_checks", can_subset=True)
     def _checks(
         context: dg.AssetCheckExecutionContext, warehouse: Warehouse
-    ) -> Iterator[dg.AssetCheckResult]:
+    ) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
         window = Window.of(context)
-        selected = {key.name for key in context.selected_asset_check_keys}
+        assets_def = context.op_execution_context.assets_def
         with warehouse.connection() as conn:
             prepare_session(conn)
-            for check in checks.values():
-                if check.name in selected:
-                    result = run_check(conn, mart, check, window)
-                    scope = window if check.windowed else "all built days"
-                    outcome = "passed" if result.passed else "FAILED"
-                    message = f"check {mart.table}.{check.name} over {scope}: {outcome}"
-                    context.log.info(message)
-                    progress.info(message)
-                    yield result
+            for key, check in checks.items():
+                if key not in context.selected_asset_check_keys:
+                    continue
+                results = list(evaluations(context, conn, mart, check, window))
+                failed = sum(not result.passed for result in results)
+                outcome = f"FAILED on {failed:,} of {len(results):,} days" if failed else "passed"
+                scope = window if check.windowed else "all built days"
+                message = f"check {mart.table}.{check.name} over {scope}: {outcome}"
+                context.log.info(message)
+                progress.info(message)
+                yield dg.Output(
+                    None, output_name=assets_def.get_output_name_for_asset_check_key(key)
+                )
+                yield from results
 
     return _checks
 

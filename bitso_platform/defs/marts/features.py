@@ -52,6 +52,7 @@ DAILY_USER_FEATURES = Mart(
         "core/user_levels",
     ),
     key=("user_id", "currency", "day"),
+    running=True,
     columns=(
         _DAY,
         _USER,
@@ -67,12 +68,19 @@ DAILY_USER_FEATURES = Mart(
 USER_SEGMENTS = Mart(
     table="user_segments",
     description=(
-        "View: one row per built UTC day, segment and user, from the features as of the end of "
-        "the day: never_deposited, dormant (no login in 30 days), new_this_week (first seen in "
-        "the last 7 days), high_value (top 1 % by 90-day mxn deposits, then count). Computed "
-        "when read for the days asked; a run recreates it and reports its last day."
+        "View: one row per built UTC day, segment and user, from the daily marts each rule "
+        "follows from: never_deposited (no first deposit ordinal by the day), dormant (no login "
+        "in 30 days), new_this_week (first seen in the last 7 days), high_value (top 1 % by "
+        "90-day mxn deposits, then count). Computed when read for the days asked, a few index "
+        "ranges per segment; a run recreates it and reports its last day."
     ),
-    deps=("marts/daily_user_features",),
+    deps=(
+        "marts/deposit_ordinals",
+        "marts/daily_logins",
+        "marts/daily_movements",
+        "marts/daily_kpis",
+        "core/users",
+    ),
     key=("day", "segment", "user_id"),
     columns=(
         ("day", "date", "UTC day, as of its end"),

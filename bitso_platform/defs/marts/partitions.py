@@ -4,12 +4,15 @@ A run covers a window of consecutive days, one partition or a backfill's whole r
 mart SQL takes it as the half-open interval [window_start, window_end).
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import dagster as dg
+import psycopg
 
 from bitso_platform.settings import load_settings
+from bitso_platform.sql import load_sql
 
 
 def partitions_start() -> date:
@@ -45,8 +48,27 @@ class Window:
     def last(self) -> date:
         return self.end - timedelta(days=1)
 
+    def each_day(self) -> Iterator[date]:
+        return (self.start + timedelta(days=n) for n in range(self.days))
+
     def params(self) -> dict[str, date]:
         return {"window_start": self.start, "window_end": self.end}
 
     def __str__(self) -> str:
         return str(self.start) if self.days == 1 else f"{self.start}..{self.last}"
+
+
+def first_unbuilt_day(conn: psycopg.Connection, start: date, before: date) -> date | None:
+    """The first day of [start, before) the marts are not built for, if any.
+
+    A build from `before` carries running totals (balances, counts to date, features) from
+    those days: they must be built first.
+    """
+    if before <= start:
+        return None
+    built = conn.execute("select to_regclass('marts.daily_kpis') is not null").fetchone()
+    if not built or not built[0]:
+        return start
+    params = {"partitions_start": start, "before_day": before}
+    row = conn.execute(load_sql("marts/first_unbuilt_day"), params).fetchone()
+    return row[0] if row else None
