@@ -54,12 +54,17 @@ def local_dagster_home() -> Path:
 
 
 def run_job(
-    job_name: str, *, tags: dict[str, str] | None = None, quiet: bool = True
+    job_name: str,
+    *,
+    tags: dict[str, str] | None = None,
+    quiet: bool = True,
+    run_config: dict[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Execute a job of the code location in this process, on the persistent instance."""
     from bitso_platform.definitions import defs
 
-    run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}} if quiet else {}
+    loggers = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}} if quiet else {}
+    run_config = {**loggers, **(run_config or {})}
     return (
         defs()
         .resolve_job_def(job_name)

@@ -14,6 +14,7 @@ from bitso_platform.resources.alerts import SpreadAlerts
 from bitso_platform.resources.exchange import BitsoExchange
 from bitso_platform.resources.lake import Lake
 from bitso_platform.resources.lake_io_manager import LakeIOManager
+from bitso_platform.resources.load_transaction import LoadTransaction
 from bitso_platform.resources.model import ModelSettings
 from bitso_platform.resources.postgres_io_manager import PostgresPandasIOManager
 from bitso_platform.resources.snapshots import SnapshotSource
@@ -36,6 +37,7 @@ def build_resources() -> dict[str, object]:
         "warehouse": Warehouse(url=from_env("BITSO_WAREHOUSE_URL")),
         "snapshot_source": SnapshotSource(url=from_env("BITSO_SNAPSHOTS_URL"), s3=s3),
         "lake": Lake(url=from_env("BITSO_LAKE_URL"), s3=s3),
+        "load": LoadTransaction(warehouse=Warehouse(url=from_env("BITSO_WAREHOUSE_URL"))),
         "model": ModelSettings(login_events=from_env("BITSO_LOGIN_EVENTS", "login")),
         "exchange": BitsoExchange(
             api_url=from_env("BITSO_API_URL", DEFAULT_API_URL),

@@ -90,6 +90,7 @@ SNAPSHOTS: dict[str, Snapshot] = {
 
 # Quarantine reasons in the order SPEC 2 rule 6 applies them (first match wins).
 REASONS = (
+    "oversized_row",  # longer than the line limit: judged without being read
     "malformed_row",
     "missing_field",
     "bad_id",

@@ -110,12 +110,12 @@ def forget(db: duckdb.DuckDBPyConnection, lines: list[int]) -> None:
     db.execute("delete from rejected where line_no in (select unnest($1::bigint[]))", [lines])
 
 
-def record_conflicting(db: duckdb.DuckDBPyConnection, raw_lines: dict[int, str]) -> None:
-    """Quarantine the conflicting rows (rule 7) with their raw text."""
+def record(db: duckdb.DuckDBPyConnection, reason: str, raw_lines: dict[int, str]) -> None:
+    """Quarantine rows settled outside the blocks (rule 7's conflicting rows, oversized
+    lines) with their raw text."""
     db.execute(
-        "insert into rejected select unnest($1::bigint[]), 'conflicting_duplicate_id',"
-        " unnest($2::varchar[]), null",
-        [list(raw_lines), list(raw_lines.values())],
+        "insert into rejected select unnest($1::bigint[]), $2, unnest($3::varchar[]), null",
+        [list(raw_lines), reason, list(raw_lines.values())],
     )
 
 
