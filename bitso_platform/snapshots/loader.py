@@ -28,11 +28,13 @@ from bitso_platform.arrow_copy import copy_batches
 from bitso_platform.snapshots.spec import SNAPSHOTS, Kind, Snapshot
 from bitso_platform.snapshots.staging import (
     MAX_LINE_BYTES,
+    WHITESPACE,
     Block,
     Oversized,
     SnapshotFileError,
     Span,
     field_content,
+    field_values,
     read_blocks,
     reread_lines,
     seekable,
@@ -87,6 +89,7 @@ def load_snapshot(
     with seekable(stream) as file, _duckdb(memory_limit) as db:
         if snapshot.of_kind(Kind.USER_REF):
             _stage_clean_users(db, _clean_users(conn), source=source)
+            _stage(db, "quarantined_users", pa.array(_quarantined_users(conn), pa.string()))
         prepare(db, snapshot)
         tally = _Tally()
         conn.execute(sql.SQL("truncate {}").format(table))
@@ -135,8 +138,21 @@ def _stage_clean_users(db: duckdb.DuckDBPyConnection, users: pa.Array, *, source
             f"{source}: no clean users are loaded, so every user_id would be unknown; "
             "load the users snapshot first (bitso load materializes it before the others)"
         )
-    db.register("users_arrow", pa.table({"user_id": users}))
-    db.execute("create or replace table clean_users as select * from users_arrow")
+    _stage(db, "clean_users", users)
+
+
+def _quarantined_users(conn: psycopg.Connection) -> list[str]:
+    """The trimmed user_id of each quarantined line of the users file that has one field:
+    references to them are `quarantined_user`, which names the cause, not `unknown_user`."""
+    rows = conn.execute("select raw_line from raw.quarantine where snapshot = 'users'")
+    values = (field_values(line) for (line,) in rows)
+    return [fields[0].strip(WHITESPACE) for fields in values if fields and len(fields) == 1]
+
+
+def _stage(db: duckdb.DuckDBPyConnection, table: str, user_ids: pa.Array) -> None:
+    """A DuckDB table `table` (user_id) of these user ids."""
+    db.register("users_arrow", pa.table({"user_id": user_ids}))
+    db.execute(f"create or replace table {table} as select * from users_arrow")
     db.unregister("users_arrow")
 
 

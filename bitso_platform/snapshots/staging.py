@@ -31,6 +31,7 @@ CHUNK_BYTES = 16 << 20
 MAX_LINE_BYTES = 1 << 20  # longer lines are quarantined as oversized_row, never held whole
 PREFIX_BYTES = 200  # of an oversized line, kept as its raw text in the quarantine
 NEWLINE = ord("\n")
+WHITESPACE = " \t\x0b\x0c\r"  # what trimming removes (as the `strip` macro of validation)
 
 # The columns of a block. `content` is the canonical text of a quoted line (`"a",b` and
 # `a,b` have the same field values, so the same content) and null for the others, whose
@@ -322,3 +323,8 @@ def _parse_quoted(line: str) -> tuple[str, list[str] | None, bool]:
 def field_content(line: str) -> str:
     """What copies of a line have in common: its text, canonical for a quoted line."""
     return _parse_quoted(line)[0] if '"' in line else line
+
+
+def field_values(line: str) -> list[str] | None:
+    """The field values of a line (None when its quoting is malformed)."""
+    return _parse_quoted(line)[1] if '"' in line else line.split(",")
