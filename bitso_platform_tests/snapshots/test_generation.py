@@ -1,6 +1,7 @@
 """A load is one generation: every raw and core table and the accounting change together or
 not at all, whatever fails and whenever the load is killed; loads run one at a time."""
 
+import json
 import os
 import shutil
 import signal
@@ -118,6 +119,30 @@ def test_a_file_that_shrinks_its_table_by_less_than_half_is_applied(
     monkeypatch: pytest.MonkeyPatch, loaded: str, drops: tuple[Path, Path], tmp_path: Path
 ) -> None:
     assert run_load(monkeypatch, loaded, str(next_drop(drops, tmp_path, keep_share(0.6)))).success
+
+
+def test_a_50_mb_line_is_quarantined_by_its_number_and_the_rest_of_the_file_loads(
+    monkeypatch: pytest.MonkeyPatch, loaded: str, drops: tuple[Path, Path], tmp_path: Path
+) -> None:
+    def add_a_huge_line(path: Path) -> None:
+        with path.open("ab") as out:
+            out.write(b"99999999," + b"7" * (50 << 20) + b"\r\n")
+
+    drop = next_drop(drops, tmp_path, add_a_huge_line)
+    line_no = len(drop.joinpath(DEPOSITS).read_bytes().split(b"\n")) - 1  # header is line 1
+
+    result = run_load(monkeypatch, loaded, str(drop))
+
+    assert result.success
+    expected = json.loads((drops[1] / "manifest.json").read_text())["deposits"]
+    with psycopg.connect(loaded) as conn:
+        oversized = conn.execute(
+            "select line_no, left(raw_line, 12) from raw.quarantine"
+            " where snapshot = 'deposits' and reason = 'oversized_row'"
+        ).fetchall()
+        (clean,) = conn.execute("select count(*) from raw.deposits").fetchone()
+    assert oversized == [(line_no, "99999999,777")]
+    assert clean == expected["clean"]
 
 
 def start_load(url: str, snapshots: Path, home: Path) -> subprocess.Popen:

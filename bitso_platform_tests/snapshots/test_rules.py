@@ -1,8 +1,10 @@
 """SPEC 2, rule by rule, on small files loaded into a real Postgres database."""
 
 import io
+import tracemalloc
 from datetime import UTC
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -432,3 +434,35 @@ def test_rows_that_share_a_fingerprint_but_differ_are_both_kept(
     assert deposits(with_users, *SPREAD) == expected
     assert load(with_users, "user_levels", levels) == expected_levels
     assert (expected_levels.clean, expected_levels.exact_duplicates) == (4, 1)
+
+
+def test_reading_a_file_with_a_huge_line_holds_only_a_chunk_and_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(staging, "CHUNK_BYTES", 1 << 20)
+    path = tmp_path / "deposits.csv"
+    with path.open("w") as out:
+        out.write(f"{DEPOSITS_HEADER}\n1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete\n")
+        out.write("2," + "9" * (20 << 20) + "\n")  # 20 MB
+        out.write(f"3,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete\n")
+
+    def read(stream: io.BufferedIOBase) -> list:
+        snapshot = SNAPSHOTS["deposits"]
+        return list(
+            staging.read_blocks(stream, snapshot=snapshot, source="d.csv", max_line_bytes=64 << 10)
+        )
+
+    read(io.BytesIO(f'{DEPOSITS_HEADER}\n"1"\n'.encode()))  # imports what reading needs
+    tracemalloc.start()
+    with path.open("rb") as stream:
+        pieces = read(stream)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+
+    oversized = [p for p in pieces if isinstance(p, staging.Oversized)]
+    assert [(p.line_no, p.head[:4]) for p in oversized] == [(3, "2,99")]
+    lines = [
+        n for p in pieces if isinstance(p, staging.Block) for n in p.lines["line_no"].to_pylist()
+    ]
+    assert lines == [2, 4]
+    assert peak < 8 << 20, f"{peak / 2**20:.0f} MB held"
