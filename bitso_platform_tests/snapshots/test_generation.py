@@ -11,11 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import dagster as dg
 import psycopg
 import pytest
 from click.testing import CliRunner
 
 from bitso_platform.cli import main
+from bitso_platform.definitions import defs
 from bitso_platform.generate import generate_snapshots
 from bitso_platform.resources.load_transaction import APPLICATION, LOAD_LOCK
 from bitso_platform.snapshots.spec import SNAPSHOTS
@@ -265,3 +267,23 @@ def test_a_second_load_fails_at_once_naming_the_run_that_is_loading(
         assert f"another load is running (run id {run_id})" in second.output
         assert first.poll() is None
     assert first.wait(timeout=600) == 0, first.stdout.read().decode()  # type: ignore[union-attr]
+
+
+def test_a_load_launched_on_several_processes_is_refused_before_any_step(
+    monkeypatch: pytest.MonkeyPatch, warehouse_url: str, drops: tuple[Path, Path]
+) -> None:
+    monkeypatch.setenv("BITSO_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("BITSO_SNAPSHOTS_URL", str(drops[0]))
+    result = (
+        defs()
+        .resolve_job_def("load_snapshots")
+        .execute_in_process(
+            run_config={"execution": {"config": {"multiprocess": {}}}},
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+    )
+    assert not result.success
+    (refused,) = [e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE"]
+    assert "runs in one process (one transaction)" in refused.engine_event_data.error.message
+    assert not any(e.is_step_success for e in result.all_events)
