@@ -38,11 +38,11 @@ class LoadTransaction(dg.ConfigurableResource):
             yield self
             return
         _refuse_multiprocess(run.run_config)
-        with psycopg.connect(
-            self.warehouse.resolved_url(),
-            options="-c TimeZone=UTC",
-            application_name=f"{APPLICATION}{run.run_id}",
-        ) as conn:
+        with self.warehouse.connection() as conn:
+            # how a refused load names this one (see _lock)
+            conn.execute(
+                "select set_config('application_name', %s, false)", [APPLICATION + run.run_id]
+            )
             _lock(conn)
             # DDL in a transaction of its own, before this one touches a table (it would wait)
             self.warehouse.ensure(*RAW_DDL, "core/schema")
