@@ -18,8 +18,10 @@ from click.testing import CliRunner
 
 from bitso_platform.cli import main
 from bitso_platform.definitions import defs
+from bitso_platform.defs.snapshots.assets import snapshot_loads
 from bitso_platform.generate import generate_snapshots
-from bitso_platform.resources.load_transaction import APPLICATION, LOAD_LOCK
+from bitso_platform.resources.load_transaction import APPLICATION, LOAD_LOCK, LoadTransaction
+from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.snapshots.spec import SNAPSHOTS
 from bitso_platform_tests.snapshots.test_assets import run_load, table_contents
 
@@ -287,3 +289,17 @@ def test_a_load_launched_on_several_processes_is_refused_before_any_step(
     (refused,) = [e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE"]
     assert "runs in one process (one transaction)" in refused.engine_event_data.error.message
     assert not any(e.is_step_success for e in result.all_events)
+
+
+def test_committing_a_transaction_without_the_files_of_a_load_fails_and_changes_nothing(
+    loaded: str,
+) -> None:
+    before = state(loaded)
+    result = dg.materialize(
+        [snapshot_loads],
+        resources={"load": LoadTransaction(warehouse=Warehouse(url=loaded))},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert "holds no load of users, deposits, withdrawals, events" in failure_text(result)
+    assert state(loaded) == before

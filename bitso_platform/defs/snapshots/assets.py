@@ -120,6 +120,13 @@ def snapshot_loads(load: LoadTransaction) -> dg.MaterializeResult:
             "select snapshot, clean from raw.snapshot_loads"
             " where loaded_at = transaction_timestamp()"
         ).fetchall()
+    missing = [s.name for s in SNAPSHOTS.values() if s.required and s.name not in dict(loads)]
+    if missing:  # steps that ran in other processes wrote (and rolled back) their own
+        raise dg.Failure(
+            description=f"this run's transaction holds no load of {', '.join(missing)}: a load "
+            "is one transaction, so every snapshot asset must run in this run and process "
+            "(the load_snapshots job, in-process executor); nothing was changed"
+        )
     load.commit()
     for table in CORE:  # Q2/Q3's deposit history scans core.users' key index-only
         load.warehouse.tidy("core", table)
