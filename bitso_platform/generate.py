@@ -475,6 +475,12 @@ def _bytes(lines: pa.Array) -> pa.Buffer:
 
 # --- defects ------------------------------------------------------------------------
 
+# A user id outside the population: twice in the users file (conflicting), and referenced by
+# injected rows of the other files.
+CONFLICTING_USER = "c0ffee" * 5 + "00"
+# Control characters that make a line malformed (SPEC 2 rule 6), one per injected row.
+CONTROL_CHARACTERS = ("\x01", "\x0b", "\r", "\x7f", "\x85", "\u2028")
+
 
 class _RowMaker:
     """Raw lines for injected rows: fresh ids, clean users, valid values unless spoiled."""
@@ -536,14 +542,21 @@ def _inject_defects(snapshot: Snapshot, rng: np.random.Generator, pop: Populatio
     columns = snapshot.columns
     rows = _blank_rows() + _malformed_rows(maker) + _missing_field_rows(maker)
     if "id" in columns:
-        rows += [(maker.line(id=bad), "bad_id") for bad in ("abc", "1.5", "7a")]
+        rows += [(maker.line(id=bad), "bad_id") for bad in ("abc", "1.5", "7a", "-5")]
     rows += _bad_timestamp_rows(maker)
     if "amount" in columns:
-        rows += [(maker.line(amount=bad), "bad_amount") for bad in ("ten", '"1,5"', "NaN")]
+        bad_amounts = ("ten", '"1,5"', "NaN", "1e20", "-1e400", "100000000000000000000")
+        rows += [(maker.line(amount=bad), "bad_amount") for bad in bad_amounts]
         rows += [
             (maker.line(amount=bad), "non_positive_amount")
             for bad in ("0", "-10", "-10.000000000000000000", "0.000000000000000000")
         ]
+    if "currency" in columns:
+        bad_currencies = ("m", "abcdefghijklm", "mx-n", "mxn');drop table raw.users;--")
+        rows += [(maker.line(currency=bad), "bad_currency") for bad in bad_currencies]
+    rows += [
+        (maker.line(user_id=user), "quarantined_user") for user in (CONFLICTING_USER, "not-a-user")
+    ]
     rows += [(maker.line(user_id=user), "unknown_user") for user in _unknown_users(rng, pop, 3)]
     if "id" in columns:
         rows += _conflicting_rows(maker)
@@ -558,6 +571,9 @@ def _blank_rows() -> list[tuple[str, str]]:
 
 def _malformed_rows(maker: _RowMaker) -> list[tuple[str, str]]:
     rows = []
+    for control in CONTROL_CHARACTERS:  # anywhere in the line: here in its middle
+        line = maker.line()
+        rows.append((line[: len(line) // 2] + control + line[len(line) // 2 :], "malformed_row"))
     for extra in ("", "extra", "1,2"):
         rows.append((maker.line() + "," + extra, "malformed_row"))
     for keep in (len(maker.columns) - 1, 1):
@@ -674,6 +690,13 @@ def _user_defects(
     rows += [(f"{fresh[0]},{fresh[1]}", "malformed_row"), (f"{fresh[2]},", "malformed_row")]
     rows += [(",".join(fresh[:3]), "malformed_row")]
     rows += [(text, "missing_field") for text in ('""', '"   "', '" \t "')]
+    # one user written twice, once with a trailing space: the same trimmed id, conflicting;
+    # the other files' rows of this user are quarantined_user
+    rows += [
+        (CONFLICTING_USER, "conflicting_duplicate_id"),
+        (f"{CONFLICTING_USER} ", "conflicting_duplicate_id"),
+    ]
+    rows += [(f"{fresh[0][:16]}\x7f{fresh[0][16:]}", "malformed_row")]
     bad_ids = [
         fresh[3][:31],
         fresh[3] + "a",

@@ -23,7 +23,7 @@ from bitso_platform.cli import main
 from bitso_platform.generate import SNAPSHOTS, generate_snapshots
 
 REASONS = {
-    "users": {"malformed_row", "missing_field", "bad_user_id"},
+    "users": {"malformed_row", "missing_field", "bad_user_id", "conflicting_duplicate_id"},
     "deposits": {
         "malformed_row",
         "missing_field",
@@ -31,6 +31,8 @@ REASONS = {
         "bad_timestamp",
         "bad_amount",
         "non_positive_amount",
+        "bad_currency",
+        "quarantined_user",
         "unknown_user",
         "conflicting_duplicate_id",
     },
@@ -39,10 +41,17 @@ REASONS = {
         "missing_field",
         "bad_id",
         "bad_timestamp",
+        "quarantined_user",
         "unknown_user",
         "conflicting_duplicate_id",
     },
-    "user_levels": {"malformed_row", "missing_field", "bad_timestamp", "unknown_user"},
+    "user_levels": {
+        "malformed_row",
+        "missing_field",
+        "bad_timestamp",
+        "quarantined_user",
+        "unknown_user",
+    },
 }
 REASONS["withdrawals"] = REASONS["deposits"]
 
@@ -50,6 +59,8 @@ TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}(?::?\d{2})?)"
 )
 NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+WHITESPACE = " \t\x0b\x0c\r"
 
 
 @pytest.fixture(scope="module")
@@ -98,19 +109,22 @@ def valid_timestamp(value: str) -> bool:
 
 
 def positive(value: str) -> bool | None:
-    """None when not a number, else whether it is > 0."""
+    """None when not a number below 1e20 in absolute value, else whether it is > 0."""
     if not NUMBER.fullmatch(value):
         return None
     try:
-        return Decimal(value) > 0
+        number = Decimal(value)
     except InvalidOperation:
         return None
+    return None if abs(number) >= Decimal("1e20") else number > 0
 
 
-def reason(row: dict[str, str], name: str, users: set[str]) -> str | None:
+def reason(
+    row: dict[str, str], name: str, users: set[str], quarantined_users: set[str]
+) -> str | None:
     if any(value == "" for value in row.values()):
         return "missing_field"
-    if "id" in row and not re.fullmatch(r"[+-]?\d+", row["id"]):
+    if "id" in row and not re.fullmatch(r"\+?\d+", row["id"]):
         return "bad_id"
     if name == "users" and not re.fullmatch(r"[0-9a-fA-F]{32}", row["user_id"]):
         return "bad_user_id"
@@ -122,38 +136,49 @@ def reason(row: dict[str, str], name: str, users: set[str]) -> str | None:
             return "bad_amount"
         if not sign:
             return "non_positive_amount"
+    if "currency" in row and not re.fullmatch("[a-z0-9]{2,12}", row["currency"].lower()):
+        return "bad_currency"
     if name != "users" and row["user_id"] not in users:
-        return "unknown_user"
+        return "quarantined_user" if row["user_id"] in quarantined_users else "unknown_user"
     return None
 
 
-def reference_accounting(out: Path, name: str, users: set[str]) -> tuple[dict, set[str]]:
-    """SPEC 2 accounting of one file, and the clean user ids when it is the users file."""
+def reference_accounting(
+    out: Path, name: str, users: set[str], quarantined_users: set[str]
+) -> tuple[dict, set[str], set[str]]:
+    """SPEC 2 accounting of one file; then, from the users file, its clean user ids and the
+    trimmed ids of its quarantined one-field rows (else the ones given)."""
     file, columns = SNAPSHOTS[name]
     header, *body = physical_lines(out / file)
     assert tuple(c.strip() for c in header.split(",")) == columns
     counts: Counter[str] = Counter()
     seen: set[tuple[str, ...]] = set()
     passed: list[dict[str, str]] = []
+    rejected: list[list[str]] = []
     for line in body:
         if not line.strip():
             counts["blank"] += 1
             continue
-        fields = next(csv.reader([line]))
+        try:
+            fields = next(csv.reader([line]))
+        except csv.Error:  # a carriage return inside the line: malformed below
+            fields = line.split(",")
         if tuple(fields) in seen:
             counts["exact_duplicates"] += 1
             continue
         seen.add(tuple(fields))
-        if len(fields) != len(columns):
+        if len(fields) != len(columns) or CONTROL.search(line):
             counts["malformed_row"] += 1
+            rejected.append(fields)
             continue
-        row = {c: v.strip() for c, v in zip(columns, fields, strict=True)}
-        why = reason(row, name, users)
+        row = {c: v.strip(WHITESPACE) for c, v in zip(columns, fields, strict=True)}
+        why = reason(row, name, users, quarantined_users)
         if why:
             counts[why] += 1
+            rejected.append(fields)
         else:
             passed.append(row)
-    key = "id" if "id" in columns else None
+    key = "id" if "id" in columns else "user_id" if name == "users" else None
     per_id = Counter(row[key] for row in passed) if key else Counter()
     clean = [row for row in passed if not key or per_id[row[key]] == 1]
     counts["conflicting_duplicate_id"] += len(passed) - len(clean)
@@ -166,13 +191,19 @@ def reference_accounting(out: Path, name: str, users: set[str]) -> tuple[dict, s
         "exact_duplicates": counts["exact_duplicates"],
         "blank": counts["blank"],
     }
-    return accounting, {row["user_id"] for row in clean} if name == "users" else users
+    if name != "users":
+        return accounting, users, quarantined_users
+    conflicting = [row["user_id"] for row in passed if per_id[row["user_id"]] > 1]
+    rejected_ids = [fields[0].strip(WHITESPACE) for fields in rejected if len(fields) == 1]
+    return accounting, {row["user_id"] for row in clean}, {*rejected_ids, *conflicting}
 
 
 def reference_manifest(out: Path) -> dict:
-    manifest, users = {}, set()
+    manifest: dict = {}
+    users: set[str] = set()
+    quarantined: set[str] = set()
     for name in SNAPSHOTS:
-        manifest[name], users = reference_accounting(out, name, users)
+        manifest[name], users, quarantined = reference_accounting(out, name, users, quarantined)
     return manifest
 
 

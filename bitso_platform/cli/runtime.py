@@ -77,6 +77,7 @@ def run_job(
     *,
     tags: dict[str, str] | None = None,
     resource_config: Mapping[str, Mapping[str, Any]] | None = None,
+    run_config: Mapping[str, Any] | None = None,
     quiet: bool = True,
 ) -> FinishedRun:
     """Run a job of the code location on the instance at DAGSTER_HOME and wait for its end.
@@ -86,12 +87,14 @@ def run_job(
     coordinator, so its queue, launcher and run monitoring apply, and followed to its end;
     the local default instance (no workspace.yaml) executes it in this process.
     `resource_config` overrides fields of the bound resources for this run only (its run
-    config shows them), e.g. `{"snapshot_source": {"url": "drop/"}}`.
+    config shows them), e.g. `{"snapshot_source": {"url": "drop/"}}`; `run_config` adds the
+    rest of the run's config (e.g. its ops' config).
     """
-    run_config: dict[str, Any] = {
+    run_config = {
+        **(run_config or {}),
         "resources": {
             key: {"config": dict(config)} for key, config in (resource_config or {}).items()
-        }
+        },
     }
     if quiet:
         run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}

@@ -23,12 +23,25 @@ ACCOUNTING_COLUMNS = ("rows_read", "clean", "quarantined", "exact_duplicates", "
     "(default: BITSO_SNAPSHOTS_URL, else the demo data folder .bitso/snapshots).",
     callback=lambda _ctx, _param, value: _location(value),
 )
-def load(snapshots_url: str | None) -> None:
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Accept a file with no data rows, or one that shrinks its table by more than half "
+    "(refused otherwise).",
+)
+def load(snapshots_url: str | None, allow_shrink: bool) -> None:
     """Validate and load the snapshots into `raw`, then rebuild `core`, as one Dagster run.
 
+    A load is one generation: every raw and core table and the accounting of this load
+    become visible together, in one transaction committed after the blocking checks, or not
+    at all. A missing required file, a wrong header, bytes that are not UTF-8, a refused
+    file, a failed check or a kill at any moment leave the previous load exactly as it
+    was. A file with no data rows, or one that would shrink its table by more than half,
+    is refused unless --allow-shrink is given. Loads run one at a time: a second one fails
+    at once with "another load is running (run id ...)".
+
     Bad rows go to raw.quarantine with a reason; the per-file accounting is printed at
-    the end (and any time later by `bitso quality`). A missing required file, a wrong
-    header or bytes that are not UTF-8 fail the run and leave the previous load intact.
+    the end (and any time later by `bitso quality`).
     """
     settings = current_settings()
     if snapshots_url:
@@ -38,7 +51,11 @@ def load(snapshots_url: str | None) -> None:
     click.echo(f"loading snapshots from {source} into the warehouse ...", err=True)
     # The folder is a parameter of this run (its run config), not of the environment.
     overrides = {"snapshot_source": {"url": snapshots_url}} if snapshots_url else None
-    result = run_job("load_snapshots", resource_config=overrides)
+    result = run_job(
+        "load_snapshots",
+        resource_config=overrides,
+        run_config=load_run_config(allow_shrink=allow_shrink),
+    )
     _report_steps(result)
     if not result.success:
         raise click.ClickException(_failure_message(result))
@@ -50,6 +67,12 @@ def _location(value: str | None) -> str | None:
         return parse_location(value) if value else value
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is refused: {exc}") from None
+
+
+def load_run_config(*, allow_shrink: bool) -> dict:
+    """Run config of the load_snapshots job: the same settings for every snapshot asset."""
+    config = {"allow_shrink": allow_shrink}
+    return {"ops": {f"raw__{name}": {"config": config} for name in SNAPSHOTS}}
 
 
 @click.command()
@@ -133,6 +156,9 @@ def _failure_message(result) -> str:
             error = event.step_failure_data.error
             cause = error.cause or error
             messages.append(f"{event.step_key}: {cause.message.strip()}")
-    return "the load failed; failed files keep their previous load:\n" + "\n".join(
+        elif event.event_type_value == "RESOURCE_INIT_FAILURE" and event.engine_event_data.error:
+            error = event.engine_event_data.error
+            messages.append((error.cause or error).message.strip())
+    return "the load failed; the previous load is intact:\n" + "\n".join(
         messages or ["see the run in the Dagster UI (make dev)"]
     )

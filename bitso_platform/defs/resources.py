@@ -17,6 +17,7 @@ from bitso_platform.resources.alerts import SpreadAlerts
 from bitso_platform.resources.exchange import BitsoExchange
 from bitso_platform.resources.lake import Lake
 from bitso_platform.resources.lake_io_manager import LakeIOManager
+from bitso_platform.resources.load_transaction import LoadTransaction
 from bitso_platform.resources.model import ModelSettings
 from bitso_platform.resources.postgres_io_manager import PostgresPandasIOManager
 from bitso_platform.resources.snapshots import SnapshotSource
@@ -40,6 +41,7 @@ def build_resources(settings: Settings, *, env_vars: bool = True) -> dict[str, o
             url=bound("snapshots_url", settings.snapshots_url), s3=s3
         ),
         "lake": lake,
+        "load": LoadTransaction(warehouse=warehouse),
         "model": ModelSettings(login_events=bound("login_events", ",".join(settings.login_events))),
         "exchange": BitsoExchange(
             api_url=bound("api_url", settings.api_url),

@@ -27,10 +27,14 @@ from psycopg import sql
 from bitso_platform.arrow_copy import copy_batches
 from bitso_platform.snapshots.spec import SNAPSHOTS, Kind, Snapshot
 from bitso_platform.snapshots.staging import (
+    MAX_LINE_BYTES,
+    WHITESPACE,
     Block,
+    Oversized,
     SnapshotFileError,
     Span,
     field_content,
+    field_values,
     read_blocks,
     reread_lines,
     seekable,
@@ -43,7 +47,7 @@ from bitso_platform.snapshots.validation import (
     judge,
     keep,
     prepare,
-    record_conflicting,
+    record,
     repeats,
 )
 from bitso_platform.sql import load_sql
@@ -62,6 +66,7 @@ class _Tally:
     non_blank: int = 0
     distinct: int = 0
     spans: list[Span] = field(default_factory=list)
+    oversized: dict[int, str] = field(default_factory=dict)  # line number -> first bytes
 
 
 def load_snapshot(
@@ -71,23 +76,28 @@ def load_snapshot(
     *,
     source: str,
     memory_limit: str = "256MB",
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Accounting:
     """Replace `raw.<snapshot>` and its quarantine with the verdicts on `stream`.
 
     Runs in the caller's transaction; schema `raw` must exist (`Warehouse.ensure(*RAW_DDL)`).
     A stream that cannot seek (an S3 body) is first copied to a temporary file, so that the
-    few lines needed again at the end can be read back.
+    few lines needed again at the end can be read back. A line longer than `max_line_bytes`
+    is quarantined as `oversized_row` without being read whole.
     """
     table = sql.Identifier("raw", snapshot.name)
     with seekable(stream) as file, _duckdb(memory_limit) as db:
         if snapshot.of_kind(Kind.USER_REF):
             _stage_clean_users(db, _clean_users(conn), source=source)
+            _stage(db, "quarantined_users", pa.array(_quarantined_users(conn), pa.string()))
         prepare(db, snapshot)
         tally = _Tally()
         conn.execute(sql.SQL("truncate {}").format(table))
-        blocks = read_blocks(file, snapshot=snapshot, source=source)
+        blocks = read_blocks(file, snapshot=snapshot, source=source, max_line_bytes=max_line_bytes)
         clean = _copy_clean_rows(conn, table, snapshot, _verdicts(db, snapshot, blocks, tally))
         clean -= _settle_repeats(conn, db, snapshot, file, tally)
+        if tally.oversized:
+            record(db, "oversized_row", tally.oversized)
         accounting = account(
             db,
             snapshot,
@@ -128,16 +138,39 @@ def _stage_clean_users(db: duckdb.DuckDBPyConnection, users: pa.Array, *, source
             f"{source}: no clean users are loaded, so every user_id would be unknown; "
             "load the users snapshot first (bitso load materializes it before the others)"
         )
-    db.register("users_arrow", pa.table({"user_id": users}))
-    db.execute("create or replace table clean_users as select * from users_arrow")
+    _stage(db, "clean_users", users)
+
+
+def _quarantined_users(conn: psycopg.Connection) -> list[str]:
+    """The trimmed user_id of each quarantined line of the users file that has one field:
+    references to them are `quarantined_user`, which names the cause, not `unknown_user`."""
+    rows = conn.execute("select raw_line from raw.quarantine where snapshot = 'users'")
+    values = (field_values(line) for (line,) in rows)
+    return [fields[0].strip(WHITESPACE) for fields in values if fields and len(fields) == 1]
+
+
+def _stage(db: duckdb.DuckDBPyConnection, table: str, user_ids: pa.Array) -> None:
+    """A DuckDB table `table` (user_id) of these user ids."""
+    db.register("users_arrow", pa.table({"user_id": user_ids}))
+    db.execute(f"create or replace table {table} as select * from users_arrow")
     db.unregister("users_arrow")
 
 
 def _verdicts(
-    db: duckdb.DuckDBPyConnection, snapshot: Snapshot, blocks: Iterator[Block], tally: _Tally
+    db: duckdb.DuckDBPyConnection,
+    snapshot: Snapshot,
+    blocks: Iterator[Block | Oversized],
+    tally: _Tally,
 ) -> Iterator[pa.Table]:
-    """Each block's verdicts, counted and kept (`validation.keep`) as they go by."""
+    """Each block's verdicts, counted and kept (`validation.keep`) as they go by; oversized
+    lines are counted as distinct rows (they cannot be compared) and set aside."""
     for block in blocks:
+        if isinstance(block, Oversized):
+            tally.oversized[block.line_no] = block.head
+            tally.rows_read += 1
+            tally.non_blank += 1
+            tally.distinct += 1
+            continue
         verdicts = judge(db, snapshot, block.lines)
         keep(db, verdicts)
         tally.rows_read += block.lines.num_rows
@@ -191,7 +224,7 @@ def _settle_repeats(
             conflicting.update((line, text[line]) for line in firsts)
     tally.distinct -= len(rejected_copies) + len(taken_out)
     if conflicting:
-        record_conflicting(db, conflicting)
+        record(db, "conflicting_duplicate_id", conflicting)
     _delete_lines(conn, sql.Identifier("raw", snapshot.name), [*taken_out, *conflicting])
     return len(taken_out) + len(conflicting)
 
@@ -252,15 +285,43 @@ def _record(conn: psycopg.Connection, accounting: Accounting) -> None:
     )
 
 
+def previous_clean(conn: psycopg.Connection, snapshot: Snapshot) -> int | None:
+    """How many clean rows the last load of `snapshot` left in its table (None: never loaded)."""
+    row = conn.execute(
+        "select clean from raw.snapshot_loads where snapshot = %s order by load_id desc limit 1",
+        [snapshot.name],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def refusal(accounting: Accounting, before: int | None, *, max_shrink: float) -> str | None:
+    """Why the load of a suspicious file is refused (SPEC 2), or None to apply it: a file
+    without data rows, or one that would shrink its table by more than `max_shrink`."""
+    table = f"raw.{accounting.snapshot}"
+    old = f"{before:,}" if before is not None else "no"
+    accept = "if the file is right, load it with `bitso load --allow-shrink`"
+    if accounting.rows_read == accounting.blank:
+        return (
+            f"{accounting.source}: refused: the file has no data rows, so {table} would go "
+            f"from {old} rows to 0; {accept}"
+        )
+    if before and accounting.clean < before * (1 - max_shrink):
+        return (
+            f"{accounting.source}: refused: {table} would shrink from {before:,} rows to "
+            f"{accounting.clean:,} (more than {max_shrink:.0%} fewer); {accept}"
+        )
+    return None
+
+
 def reconcile(conn: psycopg.Connection, snapshot: Snapshot) -> dict[str, object]:
     """The last load's accounting against the stored rows; `passed` says if all agree."""
-    query = sql.SQL(load_sql("checks/snapshot_reconciliation")).format(
-        table=sql.Identifier("raw", snapshot.name)
-    )
+    table = sql.Identifier("raw", snapshot.name)
+    query = sql.SQL(load_sql("checks/snapshot_reconciliation")).format(table=table)
     cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
     row = cursor.execute(query, {"snapshot": snapshot.name}).fetchone()
-    if row is None:
-        return {"passed": False, "problem": f"the {snapshot.name} snapshot was never loaded"}
+    if row is None:  # never loaded (an optional file, absent so far): nothing may be stored
+        stored = conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()
+        return {"passed": stored == (0,), "problem": f"{snapshot.name} was never loaded"}
     accounted = row["clean"] + row["quarantined"] + row["exact_duplicates"] + row["blank"]
     row["passed"] = (
         row["rows_read"] == accounted

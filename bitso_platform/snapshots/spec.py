@@ -12,6 +12,7 @@ class Kind(Enum):
     USER_REF = "user_ref"  # must be a clean user (unknown_user)
     TIMESTAMP = "timestamp"  # instant with explicit offset, stored in UTC
     AMOUNT = "amount"  # decimal or scientific, strictly positive, stored as numeric
+    CURRENCY = "currency"  # trimmed and lower-cased: 2-12 of [a-z0-9]
     LOWER = "lower"  # trimmed and lower-cased
     TEXT = "text"  # trimmed
 
@@ -50,7 +51,7 @@ def _transaction_columns(*middle: Column) -> tuple[Column, ...]:
         Column("user_id", Kind.USER_REF, "user_id"),
         Column("amount", Kind.AMOUNT, "amount"),
         *middle,
-        Column("currency", Kind.LOWER, "currency"),
+        Column("currency", Kind.CURRENCY, "currency"),
         Column("tx_status", Kind.LOWER, "tx_status"),
     )
 
@@ -90,6 +91,7 @@ SNAPSHOTS: dict[str, Snapshot] = {
 
 # Quarantine reasons in the order SPEC 2 rule 6 applies them (first match wins).
 REASONS = (
+    "oversized_row",  # longer than the line limit: judged without being read
     "malformed_row",
     "missing_field",
     "bad_id",
@@ -97,6 +99,8 @@ REASONS = (
     "bad_timestamp",
     "bad_amount",
     "non_positive_amount",
+    "bad_currency",
+    "quarantined_user",
     "unknown_user",
     "conflicting_duplicate_id",
 )

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from itertools import chain
 from queue import Full, Queue
 from typing import BinaryIO
 
@@ -27,6 +28,10 @@ from bitso_platform.snapshots.spec import Snapshot
 
 BOM = codecs.BOM_UTF8
 CHUNK_BYTES = 16 << 20
+MAX_LINE_BYTES = 1 << 20  # longer lines are quarantined as oversized_row, never held whole
+PREFIX_BYTES = 200  # of an oversized line, kept as its raw text in the quarantine
+NEWLINE = ord("\n")
+WHITESPACE = " \t\x0b\x0c\r"  # what trimming removes (as the `strip` macro of validation)
 
 # The columns of a block. `content` is the canonical text of a quoted line (`"a",b` and
 # `a,b` have the same field values, so the same content) and null for the others, whose
@@ -60,6 +65,14 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Oversized:
+    """A line longer than the limit: its number and first bytes, nothing more is read."""
+
+    line_no: int
+    head: str
+
+
+@dataclass(frozen=True)
 class Block:
     """Whole lines of the file (`lines`, in BLOCK_SCHEMA) and where they came from."""
 
@@ -67,21 +80,26 @@ class Block:
     lines: pa.Table
 
 
-def read_blocks(stream: BinaryIO, *, snapshot: Snapshot, source: str) -> Iterator[Block]:
-    """Check the header, then yield every following line, numbered, in blocks.
+def read_blocks(
+    stream: BinaryIO, *, snapshot: Snapshot, source: str, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[Block | Oversized]:
+    """Check the header, then yield every following line, numbered, in blocks; in its place,
+    each line longer than `max_line_bytes` as an `Oversized`.
 
     A worker thread reads and splits the next block (Arrow works without the GIL) while the
     caller works on this one; at most two blocks wait.
     """
-    return _read_ahead(_blocks(stream, snapshot=snapshot, source=source))
+    return _read_ahead(
+        _blocks(stream, snapshot=snapshot, source=source, max_line_bytes=max_line_bytes)
+    )
 
 
-def _read_ahead(blocks: Iterator[Block], depth: int = 2) -> Iterator[Block]:
+def _read_ahead(blocks: Iterator[Block | Oversized], depth: int = 2) -> Iterator[Block | Oversized]:
     """`blocks`, produced on a worker thread up to `depth` ahead; its errors raise here."""
-    queue: Queue[Block | BaseException | None] = Queue(depth)
+    queue: Queue[Block | Oversized | BaseException | None] = Queue(depth)
     stop = threading.Event()
 
-    def put(item: Block | BaseException | None) -> bool:
+    def put(item: Block | Oversized | BaseException | None) -> bool:
         """Wait for room unless the consumer has gone; whether the item was queued."""
         while not stop.is_set():
             with suppress(Full):
@@ -110,11 +128,18 @@ def _read_ahead(blocks: Iterator[Block], depth: int = 2) -> Iterator[Block]:
         worker.join()
 
 
-def _blocks(stream: BinaryIO, *, snapshot: Snapshot, source: str) -> Iterator[Block]:
+def _blocks(
+    stream: BinaryIO, *, snapshot: Snapshot, source: str, max_line_bytes: int
+) -> Iterator[Block | Oversized]:
     chunks = _chunks(stream)
     offset, rest = _check_header(chunks, snapshot=snapshot, source=source)
     next_line = 2
-    for start, raw in _line_blocks(offset, rest, chunks):
+    for piece in _pieces(offset, chain([rest], chunks), max_line_bytes):
+        if isinstance(piece, _Skipped):
+            yield Oversized(next_line, _prefix(piece.head))
+            next_line += 1
+            continue
+        start, raw = piece
         lines = _lines_table(_drop_cr(raw), first_line=next_line, source=source)
         yield Block(Span(start, len(raw), next_line, lines.num_rows), lines)
         next_line += lines.num_rows
@@ -176,23 +201,57 @@ def _check_header(chunks: Iterator[bytes], *, snapshot: Snapshot, source: str) -
     return len(data) - len(rest), rest
 
 
-def _line_blocks(offset: int, first: bytes, chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
-    """(offset in the file, bytes) of blocks of whole lines joined by newlines, CRs kept.
+@dataclass(frozen=True)
+class _Skipped:
+    """A line longer than the limit, of which only the first bytes were kept."""
+
+    head: bytes
+
+
+def _pieces(
+    offset: int, chunks: Iterator[bytes], limit: int
+) -> Iterator[tuple[int, bytes] | _Skipped]:
+    """(offset in the file, bytes) of blocks of whole lines joined by newlines, CRs kept, and
+    in their place in the file each line longer than `limit` bytes, skipped to its end
+    without being held: memory stays within a chunk and `limit`.
 
     b"" is one empty line; the file's final newline makes no line.
     """
-    carry = first
+    carry, skipping = b"", None
     for chunk in chunks:
+        if skipping is not None:  # inside a long line: drop bytes up to its end
+            end = chunk.find(b"\n")
+            offset += len(chunk) if end < 0 else end + 1
+            if end < 0:
+                continue
+            yield skipping
+            skipping, chunk = None, chunk[end + 1 :]
         data = carry + chunk
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = data
-            continue
-        carry = data[cut + 1 :]
-        yield offset, data[:cut]
-        offset += cut + 1
-    if carry:
+        ends = np.flatnonzero(np.frombuffer(data, np.uint8) == NEWLINE)
+        starts = np.concatenate(([0], ends + 1))
+        done = 0  # start of the lines not yielded yet
+        for long in np.flatnonzero(ends - starts[:-1] > limit):
+            if starts[long] > done:
+                yield offset + done, data[done : starts[long] - 1]
+            yield _Skipped(data[starts[long] : starts[long] + PREFIX_BYTES])
+            done = int(ends[long]) + 1
+        last = int(starts[-1])  # start of the unfinished line
+        if last > done:
+            yield offset + done, data[done : last - 1]
+        carry = data[last:]
+        offset += last
+        if len(carry) > limit:
+            skipping, carry = _Skipped(carry[:PREFIX_BYTES]), b""
+            offset += len(data) - last
+    if skipping is not None:
+        yield skipping
+    elif carry:
         yield offset, carry.removesuffix(b"\n")
+
+
+def _prefix(head: bytes) -> str:
+    """What the quarantine keeps of a long line: its first bytes, as text."""
+    return head.decode("utf-8", errors="replace") + "…"
 
 
 def _drop_cr(block: bytes) -> bytes:
@@ -264,3 +323,8 @@ def _parse_quoted(line: str) -> tuple[str, list[str] | None, bool]:
 def field_content(line: str) -> str:
     """What copies of a line have in common: its text, canonical for a quoted line."""
     return _parse_quoted(line)[0] if '"' in line else line
+
+
+def field_values(line: str) -> list[str] | None:
+    """The field values of a line (None when its quoting is malformed)."""
+    return _parse_quoted(line)[1] if '"' in line else line.split(",")

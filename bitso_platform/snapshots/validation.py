@@ -110,12 +110,12 @@ def forget(db: duckdb.DuckDBPyConnection, lines: list[int]) -> None:
     db.execute("delete from rejected where line_no in (select unnest($1::bigint[]))", [lines])
 
 
-def record_conflicting(db: duckdb.DuckDBPyConnection, raw_lines: dict[int, str]) -> None:
-    """Quarantine the conflicting rows (rule 7) with their raw text."""
+def record(db: duckdb.DuckDBPyConnection, reason: str, raw_lines: dict[int, str]) -> None:
+    """Quarantine rows settled outside the blocks (rule 7's conflicting rows, oversized
+    lines) with their raw text."""
     db.execute(
-        "insert into rejected select unnest($1::bigint[]), 'conflicting_duplicate_id',"
-        " unnest($2::varchar[]), null",
-        [list(raw_lines), list(raw_lines.values())],
+        "insert into rejected select unnest($1::bigint[]), $2, unnest($3::varchar[]), null",
+        [list(raw_lines), reason, list(raw_lines.values())],
     )
 
 
@@ -250,12 +250,13 @@ def _reason_case(snapshot: Snapshot) -> str:
     """SPEC 2 rule 6 up to unknown_user; the first match wins."""
     columns = snapshot.columns
     whens = [
-        f"when quote_error or field_count <> {len(columns)} then 'malformed_row'",
+        f"when quote_error or field_count <> {len(columns)} or has_control(raw_line)"
+        " then 'malformed_row'",
         "when " + " or ".join(f"{c.target} = ''" for c in columns) + " then 'missing_field'",
     ]
     for c in snapshot.of_kind(Kind.ID):
         whens.append(
-            f"when not regexp_full_match({c.target}, '[+-]?[0-9]+')"
+            f"when not regexp_full_match({c.target}, '[+]?[0-9]+')"
             f" or try_cast({c.target} as bigint) is null then 'bad_id'"
         )
     for c in snapshot.of_kind(Kind.USER_KEY):
@@ -268,13 +269,20 @@ def _reason_case(snapshot: Snapshot) -> str:
             f"when {instant} is null or year({instant}) not between 1 and 9999 then 'bad_timestamp'"
         )
     for c in snapshot.of_kind(Kind.AMOUNT):
-        whens.append(f"when not is_number({c.target}) then 'bad_amount'")
+        whens.append(
+            f"when not is_number({c.target}) or is_too_large({c.target}) then 'bad_amount'"
+        )
     for c in snapshot.of_kind(Kind.AMOUNT):
         whens.append(f"when is_non_positive({c.target}) then 'non_positive_amount'")
+    for c in snapshot.of_kind(Kind.CURRENCY):
+        whens.append(f"when not is_currency(lower({c.target})) then 'bad_currency'")
     for c in snapshot.of_kind(Kind.USER_REF):
+        unknown = f"{c.target} not in (select user_id from clean_users)"
         whens.append(
-            f"when {c.target} not in (select user_id from clean_users) then 'unknown_user'"
+            f"when {unknown} and {c.target} in (select user_id from quarantined_users)"
+            " then 'quarantined_user'"
         )
+        whens.append(f"when {unknown} then 'unknown_user'")
     return "case\n        " + "\n        ".join(whens) + "\n    end"
 
 
@@ -283,7 +291,7 @@ def _clean_value(column: Column) -> str:
     match column.kind:
         case Kind.ID:
             return f"try_cast({column.target} as bigint) as {column.target}"
-        case Kind.LOWER:
+        case Kind.LOWER | Kind.CURRENCY:
             return f"lower({column.target}) as {column.target}"
         case Kind.TIMESTAMP:
             return f"{column.target}__utc as {column.target}"

@@ -58,3 +58,30 @@ def test_every_command_explains_itself(cli_env: Path) -> None:
     for command in (["--help"], ["load", "--help"], ["quality", "--help"], ["generate", "--help"]):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_load_help_promises_one_generation_and_names_the_shrink_flag(cli_env: Path) -> None:
+    result = CliRunner().invoke(main, ["load", "--help"])
+    text = " ".join(result.output.split())
+    assert "A load is one generation" in text
+    assert "leave the previous load exactly as it was" in text
+    assert "--allow-shrink" in text and "another load is running" in text
+
+
+def test_a_header_only_file_is_refused_until_allow_shrink_is_given(cli_env: Path) -> None:
+    snapshots = cli_env / "drop"
+    generate_snapshots(snapshots, scale=0.01, seed=3)
+    assert CliRunner().invoke(main, ["load", "--snapshots", str(snapshots)]).exit_code == 0
+    (snapshots / "deposit_sample_data.csv").write_text(
+        "id,event_timestamp,user_id,amount,currency,tx_status\n"
+    )
+
+    refused = CliRunner().invoke(main, ["load", "--snapshots", str(snapshots)])
+    assert refused.exit_code == 1
+    assert "deposit_sample_data.csv: refused: the file has no data rows" in refused.output
+    assert "the previous load is intact" in refused.output
+
+    accepted = CliRunner().invoke(main, ["load", "--snapshots", str(snapshots), "--allow-shrink"])
+    assert accepted.exit_code == 0, accepted.output
+    report = json.loads(CliRunner().invoke(main, ["quality", "--format", "json"]).output)
+    assert report["deposits"]["rows_read"] == 0

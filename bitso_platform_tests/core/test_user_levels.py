@@ -9,6 +9,7 @@ import pytest
 from bitso_platform import questions
 from bitso_platform.defs.core.assets import user_levels
 from bitso_platform.defs.core.checks import user_level_intervals_chain
+from bitso_platform.resources.load_transaction import LoadTransaction
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.snapshots.loader import RAW_DDL, load_snapshot
 from bitso_platform.snapshots.spec import SNAPSHOTS
@@ -21,6 +22,12 @@ def load(warehouse: Warehouse, name: str, text: str) -> None:
     warehouse.ensure(*RAW_DDL)
     with warehouse.connection() as conn:
         load_snapshot(conn, io.BytesIO(text.encode()), SNAPSHOTS[name], source=name)
+
+
+@dg.asset(deps=[user_levels.key])
+def committed(load: LoadTransaction) -> None:
+    """Commits the load transaction, as raw/snapshot_loads does after a whole load."""
+    load.commit()
 
 
 @pytest.fixture
@@ -39,8 +46,8 @@ def levels(warehouse: Warehouse) -> Warehouse:
         f"{BEN},ar,3,2021-03-03 12:00:00+00\n",
     )
     result = dg.materialize(
-        [user_levels, user_level_intervals_chain],
-        resources={"warehouse": warehouse},
+        [user_levels, user_level_intervals_chain, committed],
+        resources={"load": LoadTransaction(warehouse=warehouse)},
         selection=dg.AssetSelection.all(),
     )
     assert result.success

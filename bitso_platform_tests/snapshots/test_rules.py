@@ -1,8 +1,10 @@
 """SPEC 2, rule by rule, on small files loaded into a real Postgres database."""
 
 import io
+import tracemalloc
 from datetime import UTC
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -18,11 +20,18 @@ BOB = "b" * 32
 DEPOSITS_HEADER = "id,event_timestamp,user_id,amount,currency,tx_status"
 
 
-def load(warehouse: Warehouse, name: str, text: str | bytes) -> Accounting:
+def load(warehouse: Warehouse, name: str, text: str | bytes, **options: int) -> Accounting:
     data = text.encode() if isinstance(text, str) else text
     warehouse.ensure(*RAW_DDL)
     with warehouse.connection() as conn:
-        return load_snapshot(conn, io.BytesIO(data), SNAPSHOTS[name], source=f"{name}.csv")
+        return load_snapshot(
+            conn, io.BytesIO(data), SNAPSHOTS[name], source=f"{name}.csv", **options
+        )
+
+
+def reconcile_passed(warehouse: Warehouse, name: str) -> bool:
+    with warehouse.connection() as conn:
+        return bool(reconcile(conn, SNAPSHOTS[name])["passed"])
 
 
 def rows(warehouse: Warehouse, query: str) -> list[tuple]:
@@ -139,16 +148,19 @@ def test_the_first_matching_reason_wins(with_users: Warehouse) -> None:
         f"x,bad,{ALICE},ten,mxn,complete",  # bad_id before bad_timestamp and bad_amount
         f"4,bad,{ALICE},ten,mxn,complete",  # bad_timestamp before bad_amount
         f"5,2021-01-01 10:00:00+00,{ALICE},ten,mxn,complete",  # bad_amount
-        f"6,2021-01-01 10:00:00+00,{'c' * 32},-1,mxn,complete",  # non_positive before unknown
-        f"7,2021-01-01 10:00:00+00,{'c' * 32},1,mxn,complete",  # unknown_user
+        f"6,2021-01-01 10:00:00+00,{'c' * 32},-1,m-n,complete",  # non_positive before currency
+        f"7,2021-01-01 10:00:00+00,{'c' * 32},1,m-n,complete",  # bad_currency before unknown
+        f"8,2021-01-01 10:00:00+00,{'c' * 32},1,mxn,complete",  # unknown_user
+        f"-9,2021-01-01 10:00:00+00,{ALICE},1,mxn,comp\rlete",  # malformed before bad_id
     )
     assert accounting.quarantined == {
-        "malformed_row": 1,
+        "malformed_row": 2,
         "missing_field": 1,
         "bad_id": 1,
         "bad_timestamp": 1,
         "bad_amount": 1,
         "non_positive_amount": 1,
+        "bad_currency": 1,
         "unknown_user": 1,
     }
 
@@ -223,10 +235,108 @@ def test_clean_rows_are_trimmed_and_lower_cased(with_users: Warehouse) -> None:
     ) == [(7, "6.8e12", Decimal("6800000000000"), "mxn", "complete")]
 
 
-def test_a_user_quarantined_in_the_users_file_is_unknown_elsewhere(warehouse: Warehouse) -> None:
-    load(warehouse, "users", f"user_id\n{ALICE}\n{BOB}\n{BOB} \n")
-    accounting = deposits(warehouse, f"1,2021-01-01 10:00:00+00,{BOB},10,mxn,complete")
-    assert accounting.quarantined == {"unknown_user": 1}
+def test_rows_of_a_user_quarantined_in_the_users_file_say_so(warehouse: Warehouse) -> None:
+    users = load(warehouse, "users", f"user_id\n{ALICE}\n{BOB}\n{BOB} \nnot-a-user\n")
+    assert users.quarantined == {"bad_user_id": 1, "conflicting_duplicate_id": 2}
+    accounting = deposits(
+        warehouse,
+        f"1,2021-01-01 10:00:00+00,{BOB},10,mxn,complete",
+        "2,2021-01-01 10:00:00+00, not-a-user ,10,mxn,complete",
+        f"3,2021-01-01 10:00:00+00,{'c' * 32},10,mxn,complete",
+    )
+    assert accounting.quarantined == {"quarantined_user": 2, "unknown_user": 1}
+
+
+@pytest.mark.parametrize(
+    "control", ["\x01", "\x0b", "\x0c", "\r", "\x1f", "\x7f", "\x85", "\x9f", "\u2028", "\u2029"]
+)
+def test_a_control_character_anywhere_in_a_line_makes_it_malformed(
+    with_users: Warehouse, control: str
+) -> None:
+    accounting = deposits(
+        with_users,
+        f"1,2021-01-01 10:00:00+00,{ALICE},10,mx{control}n,complete",
+        f'2,2021-01-01 10:00:00+00,{ALICE},10,mxn,"comp{control}lete"',
+        f"3,2021-01-01 10:00:00+00,{ALICE},10,mxn,complet{control}e",
+        f"4,2021-01-01 10:00:00+00,{ALICE},10,\tmxn,complete",  # tab is whitespace: clean
+    )
+    assert (accounting.quarantined, accounting.clean) == ({"malformed_row": 3}, 1)
+
+
+@pytest.mark.parametrize(
+    ("currency", "reason"),
+    [
+        (" MXN ", None),
+        ("usdt0", None),
+        ("abcdefghijkl", None),
+        ("m", "bad_currency"),
+        ("abcdefghijklm", "bad_currency"),
+        ("mx-n", "bad_currency"),
+        ("mxn');drop table raw.users;--", "bad_currency"),
+        ("m\u00f1", "bad_currency"),
+        ("mx n", "bad_currency"),
+    ],
+)
+def test_a_currency_is_2_to_12_lowercase_ascii_letters_or_digits(
+    with_users: Warehouse, currency: str, reason: str | None
+) -> None:
+    accounting = deposits(with_users, f"1,2021-01-01 10:00:00+00,{ALICE},10,{currency},complete")
+    assert accounting.quarantined == ({reason: 1} if reason else {})
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [
+        ("99999999999999999999.999999999999999999", None),
+        ("9.9999999999999999999e19", None),
+        ("0000000000000000000000001", None),
+        ("0.00000000000000000000000000001e48", None),
+        ("1e20", "bad_amount"),
+        ("100000000000000000000", "bad_amount"),
+        ("0.1e21", "bad_amount"),
+        ("1e400", "bad_amount"),
+        ("-1e400", "bad_amount"),
+        ("0e400", "non_positive_amount"),
+    ],
+)
+def test_an_amount_of_1e20_or_more_is_a_bad_amount(
+    with_users: Warehouse, amount: str, reason: str | None
+) -> None:
+    accounting = deposits(with_users, f"1,2021-01-01 10:00:00+00,{ALICE},{amount},mxn,complete")
+    assert accounting.quarantined == ({reason: 1} if reason else {})
+
+
+@pytest.mark.parametrize(("row_id", "reason"), [("-5", "bad_id"), ("-0", "bad_id"), ("+5", None)])
+def test_a_negative_id_is_a_bad_id(with_users: Warehouse, row_id: str, reason: str | None) -> None:
+    accounting = deposits(with_users, f"{row_id},2021-01-01 10:00:00+00,{ALICE},10,mxn,complete")
+    assert accounting.quarantined == ({reason: 1} if reason else {})
+
+
+def test_a_line_over_the_size_limit_is_quarantined_by_number_and_the_rest_loads(
+    with_users: Warehouse,
+) -> None:
+    long = f"9,2021-01-01 10:00:00+00,{ALICE},10,mxn," + "x" * 5_000
+    accounting = load(
+        with_users,
+        "deposits",
+        "\n".join([DEPOSITS_HEADER, f"1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete", long])
+        + f"\n2,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete\n{long}",
+        max_line_bytes=4_096,
+    )
+    assert accounting.as_json() == {
+        "rows_read": 4,
+        "clean": 2,
+        "quarantined": {"oversized_row": 2},  # never compared: not counted as a copy
+        "exact_duplicates": 0,
+        "blank": 0,
+    }
+    quarantined = rows(with_users, "select line_no, reason, raw_line from raw.quarantine")
+    assert [(line, reason) for line, reason, _ in sorted(quarantined)] == [
+        (3, "oversized_row"),
+        (5, "oversized_row"),
+    ]
+    assert all(text.startswith("9,2021") and len(text) < 300 for _, _, text in quarantined)
+    assert reconcile_passed(with_users, "deposits")
 
 
 def test_loading_deposits_before_any_user_fails_with_what_to_do(warehouse: Warehouse) -> None:
@@ -324,3 +434,35 @@ def test_rows_that_share_a_fingerprint_but_differ_are_both_kept(
     assert deposits(with_users, *SPREAD) == expected
     assert load(with_users, "user_levels", levels) == expected_levels
     assert (expected_levels.clean, expected_levels.exact_duplicates) == (4, 1)
+
+
+def test_reading_a_file_with_a_huge_line_holds_only_a_chunk_and_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(staging, "CHUNK_BYTES", 1 << 20)
+    path = tmp_path / "deposits.csv"
+    with path.open("w") as out:
+        out.write(f"{DEPOSITS_HEADER}\n1,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete\n")
+        out.write("2," + "9" * (20 << 20) + "\n")  # 20 MB
+        out.write(f"3,2021-01-01 10:00:00+00,{ALICE},10,mxn,complete\n")
+
+    def read(stream: io.BufferedIOBase) -> list:
+        snapshot = SNAPSHOTS["deposits"]
+        return list(
+            staging.read_blocks(stream, snapshot=snapshot, source="d.csv", max_line_bytes=64 << 10)
+        )
+
+    read(io.BytesIO(f'{DEPOSITS_HEADER}\n"1"\n'.encode()))  # imports what reading needs
+    tracemalloc.start()
+    with path.open("rb") as stream:
+        pieces = read(stream)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+
+    oversized = [p for p in pieces if isinstance(p, staging.Oversized)]
+    assert [(p.line_no, p.head[:4]) for p in oversized] == [(3, "2,99")]
+    lines = [
+        n for p in pieces if isinstance(p, staging.Block) for n in p.lines["line_no"].to_pylist()
+    ]
+    assert lines == [2, 4]
+    assert peak < 8 << 20, f"{peak / 2**20:.0f} MB held"

@@ -11,6 +11,10 @@ create or replace macro needs_strip(line) as
     or ends_with(line, ' ') or contains(line, chr(9)) or contains(line, chr(11))
     or contains(line, chr(12)) or contains(line, chr(13));
 
+-- A control character anywhere in a line makes it malformed (SPEC 2 rule 6); tab is allowed.
+create or replace macro has_control(s) as
+    regexp_matches(s, '[\x00-\x08\x0b-\x1f\x7f-\x9f\x{2028}\x{2029}]');
+
 -- `YYYY-MM-DD HH:MM:SS` (or `T`), optional fraction of any length, then `Z`, `±HH`,
 -- `±HH:MM` or `±HHMM` with offsets up to ±18:59; a real calendar day of year 1 or later.
 -- Fractions beyond microseconds round half-up, as Postgres does.
@@ -31,6 +35,22 @@ create or replace macro utc_instant(s) as
 -- A decimal or scientific number: 12, -1.5, .5, 6.8e12 (exponents up to three digits).
 create or replace macro is_number(s) as
     regexp_full_match(s, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?');
+
+-- |amount| >= 1e20 (it would not fit numeric(38,18)), decided exactly on the text: the power
+-- of ten of the first significant digit. Without an exponent, 20 characters never reach it.
+create or replace macro leading_zeros(digits) as length(digits) - length(ltrim(digits, '0'));
+create or replace macro significant_power(s) as
+    length(regexp_extract(s, '^[+-]?([0-9]*)', 1))
+    - leading_zeros(replace(regexp_extract(s, '^[+-]?([0-9]*\.?[0-9]*)', 1), '.', ''))
+    - 1
+    + coalesce(try_cast(regexp_extract(s, '[eE]([+-]?[0-9]+)$', 1) as integer), 0);
+create or replace macro is_too_large(s) as
+    (length(s) > 20 or contains(lower(s), 'e'))
+    and ltrim(replace(regexp_extract(s, '^[+-]?([0-9]*\.?[0-9]*)', 1), '.', ''), '0') <> ''
+    and significant_power(s) >= 20;
+
+-- A currency code after trimming and lower-casing.
+create or replace macro is_currency(s) as regexp_full_match(s, '[a-z0-9]{2,12}');
 
 -- Zero or negative, decided on the text so that 1e-400 stays positive.
 create or replace macro is_non_positive(s) as

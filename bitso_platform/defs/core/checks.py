@@ -1,10 +1,12 @@
-"""Core model checks: the model holds exactly what `raw` holds, keyed and consistent."""
+"""Core model checks: the model holds exactly what `raw` holds, keyed and consistent.
+
+They run inside the load's transaction, on the generation about to be committed."""
 
 import dagster as dg
 
 from bitso_platform.metadata import sql_check
+from bitso_platform.resources.load_transaction import LoadTransaction
 from bitso_platform.resources.model import ModelSettings
-from bitso_platform.resources.warehouse import Warehouse
 
 TRANSACTIONS = dg.AssetKey(["core", "transactions"])
 USERS = dg.AssetKey(["core", "users"])
@@ -13,9 +15,9 @@ USER_LEVELS = dg.AssetKey(["core", "user_levels"])
 
 
 @dg.asset_check(asset=TRANSACTIONS, blocking=True)
-def transactions_match_raw(warehouse: Warehouse) -> dg.AssetCheckResult:
+def transactions_match_raw(load: LoadTransaction) -> dg.AssetCheckResult:
     """Every clean deposit and withdrawal appears once, with the same total amount per kind."""
-    with warehouse.connection() as conn:
+    with load.savepoint() as conn:
         return sql_check(
             conn,
             "core_transactions_match_raw",
@@ -25,18 +27,18 @@ def transactions_match_raw(warehouse: Warehouse) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset=USERS, blocking=True, additional_deps=[TRANSACTIONS, LOGINS])
-def users_match_raw(warehouse: Warehouse) -> dg.AssetCheckResult:
+def users_match_raw(load: LoadTransaction) -> dg.AssetCheckResult:
     """One row per clean user, and every transaction's and login's user is among them."""
-    with warehouse.connection() as conn:
+    with load.savepoint() as conn:
         return sql_check(
             conn, "core_users_match_raw", asset_key=USERS, check_name="users_match_raw"
         )
 
 
 @dg.asset_check(asset=LOGINS, blocking=True)
-def logins_match_raw(warehouse: Warehouse, model: ModelSettings) -> dg.AssetCheckResult:
+def logins_match_raw(load: LoadTransaction, model: ModelSettings) -> dg.AssetCheckResult:
     """Exactly the clean events whose name is in the login set."""
-    with warehouse.connection() as conn:
+    with load.savepoint() as conn:
         return sql_check(
             conn,
             "core_logins_match_raw",
@@ -47,9 +49,9 @@ def logins_match_raw(warehouse: Warehouse, model: ModelSettings) -> dg.AssetChec
 
 
 @dg.asset_check(asset=USER_LEVELS)
-def user_level_intervals_chain(warehouse: Warehouse) -> dg.AssetCheckResult:
+def user_level_intervals_chain(load: LoadTransaction) -> dg.AssetCheckResult:
     """Each user's level intervals follow one another, and only the latest is open."""
-    with warehouse.connection() as conn:
+    with load.savepoint() as conn:
         return sql_check(
             conn,
             "core_user_levels_intervals",

@@ -1,16 +1,37 @@
-"""Snapshot assets: each SPEC 2 file validated and loaded into schema `raw`."""
+"""Snapshot assets: each SPEC 2 file validated and loaded into schema `raw`, all of them and
+the core model inside one transaction that `raw/snapshot_loads` commits."""
 
 import time
-from collections.abc import Iterator
 
 import dagster as dg
+import psycopg
+from pydantic import Field
 
 from bitso_platform.metadata import markdown_table
+from bitso_platform.resources.load_transaction import LoadTransaction
 from bitso_platform.resources.snapshots import SnapshotSource
-from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.snapshots.loader import RAW_DDL, load_snapshot
+from bitso_platform.snapshots.loader import load_snapshot, previous_clean, refusal
 from bitso_platform.snapshots.spec import SNAPSHOTS, USERS, Snapshot
+from bitso_platform.snapshots.staging import MAX_LINE_BYTES
 from bitso_platform.snapshots.validation import Accounting
+
+CORE = ("users", "transactions", "currencies", "logins", "user_levels")
+
+
+class LoadConfig(dg.Config):
+    """Run config of each snapshot asset (`bitso load` sets it)."""
+
+    allow_shrink: bool = Field(
+        default=False,
+        description="Accept a file with no data rows, or one that shrinks its table by more "
+        "than max_shrink (`bitso load --allow-shrink`)",
+    )
+    max_shrink: float = Field(
+        default=0.5, ge=0, le=1, description="Largest accepted share of a table's rows lost"
+    )
+    max_line_bytes: int = Field(
+        default=MAX_LINE_BYTES, gt=0, description="Longer lines are quarantined (oversized_row)"
+    )
 
 
 def _metadata(accounting: Accounting, seconds: float, preview: list[tuple]) -> dict:
@@ -31,6 +52,14 @@ def _metadata(accounting: Accounting, seconds: float, preview: list[tuple]) -> d
     }
 
 
+def _preview(conn: psycopg.Connection, snapshot: Snapshot) -> list[tuple]:
+    return conn.execute(
+        "select line_no, reason, raw_line from raw.quarantine"
+        " where snapshot = %s order by line_no limit 10",
+        [snapshot.name],
+    ).fetchall()
+
+
 def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
     key = dg.AssetKey(["raw", snapshot.name])
 
@@ -39,7 +68,6 @@ def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
         group_name="snapshots",
         deps=[] if snapshot is USERS else [dg.AssetKey(["raw", USERS.name])],
         kinds={"postgres", "duckdb", "csv"},
-        output_required=snapshot.required,
         description=(
             f"One row per clean line of {snapshot.file}"
             f" ({'required' if snapshot.required else 'optional'} snapshot), typed and trimmed;"
@@ -49,31 +77,57 @@ def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
     )
     def _load(
         context: dg.AssetExecutionContext,
-        warehouse: Warehouse,
+        config: LoadConfig,
+        load: LoadTransaction,
         snapshot_source: SnapshotSource,
-    ) -> Iterator[dg.MaterializeResult]:
+    ) -> dg.MaterializeResult:
+        source = snapshot_source.uri(snapshot)
         if not snapshot.required and not snapshot_source.has(snapshot):
-            context.log.info(
-                f"{snapshot_source.uri(snapshot)} is absent; the optional {snapshot.name} "
-                "snapshot keeps its previous load"
-            )
-            return
+            context.log.info(f"{source} is absent; raw.{snapshot.name} keeps its previous load")
+            return dg.MaterializeResult(metadata={"source": source, "absent": True})
         started = time.perf_counter()
-        warehouse.ensure(*RAW_DDL)
-        with warehouse.connection() as conn, snapshot_source.open(snapshot) as stream:
-            accounting = load_snapshot(conn, stream, snapshot, source=snapshot_source.uri(snapshot))
-            preview = conn.execute(
-                "select line_no, reason, raw_line from raw.quarantine"
-                " where snapshot = %s order by line_no limit 10",
-                [snapshot.name],
-            ).fetchall()
+        with load.savepoint() as conn, snapshot_source.open(snapshot) as stream:
+            before = previous_clean(conn, snapshot)
+            accounting = load_snapshot(
+                conn, stream, snapshot, source=source, max_line_bytes=config.max_line_bytes
+            )
+            refused = refusal(accounting, before, max_shrink=config.max_shrink)
+            if refused and not config.allow_shrink:
+                raise dg.Failure(description=refused)
+            preview = _preview(conn, snapshot)
         seconds = time.perf_counter() - started
         context.log.info(f"{snapshot.name}: {accounting.as_json()} in {seconds:.1f}s")
-        yield dg.MaterializeResult(
-            metadata=_metadata(accounting, seconds, preview),
-        )
+        return dg.MaterializeResult(metadata=_metadata(accounting, seconds, preview))
 
     return _load
 
 
 snapshot_assets = [snapshot_asset(s) for s in SNAPSHOTS.values()]
+
+
+@dg.asset(
+    key=["raw", "snapshot_loads"],
+    group_name="snapshots",
+    kinds={"postgres"},
+    deps=[dg.AssetKey(["core", name]) for name in CORE],
+)
+def snapshot_loads(load: LoadTransaction) -> dg.MaterializeResult:
+    """One row per loaded snapshot file: where its lines went. Materializing it commits the
+    load, so that every raw and core table of it becomes visible at once (the blocking checks
+    of raw and core have passed, or this asset does not run)."""
+    with load.savepoint() as conn:
+        loads = conn.execute(
+            "select snapshot, clean from raw.snapshot_loads"
+            " where loaded_at = transaction_timestamp()"
+        ).fetchall()
+    missing = [s.name for s in SNAPSHOTS.values() if s.required and s.name not in dict(loads)]
+    if missing:  # steps that ran in other processes wrote (and rolled back) their own
+        raise dg.Failure(
+            description=f"this run's transaction holds no load of {', '.join(missing)}: a load "
+            "is one transaction, so every snapshot asset must run in this run and process "
+            "(the load_snapshots job, in-process executor); nothing was changed"
+        )
+    load.commit()
+    for table in CORE:  # Q2/Q3's deposit history scans core.users' key index-only
+        load.warehouse.tidy("core", table)
+    return dg.MaterializeResult(metadata={"committed": dg.MetadataValue.json(dict(loads))})

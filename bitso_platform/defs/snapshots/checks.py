@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.resources.load_transaction import LoadTransaction
 from bitso_platform.snapshots.loader import reconcile
 from bitso_platform.snapshots.spec import SNAPSHOTS, Snapshot
 
@@ -12,11 +12,11 @@ def rows_reconcile_check(snapshot: Snapshot) -> dg.AssetChecksDefinition:
         asset=dg.AssetKey(["raw", snapshot.name]),
         name="rows_reconcile",
         blocking=True,
-        description="rows_read = clean + quarantined + exact_duplicates + blank for the last "
-        "load, and the raw and quarantine tables hold exactly those rows",
+        description="rows_read = clean + quarantined + exact_duplicates + blank for the load "
+        "being made, and the raw and quarantine tables hold exactly those rows",
     )
-    def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.connection() as conn:
+    def _check(load: LoadTransaction) -> dg.AssetCheckResult:
+        with load.savepoint() as conn:
             outcome = reconcile(conn, snapshot)
         return dg.AssetCheckResult(
             passed=bool(outcome.pop("passed")),
