@@ -21,7 +21,13 @@ from bitso_platform.ticker.config import (
     parse_books,
 )
 from bitso_platform.ticker.health import book_freshness
-from bitso_platform.ticker.replay import Observation, ReplayExchange, read_observations
+from bitso_platform.ticker.replay import (
+    MODES,
+    Mode,
+    Observation,
+    ReplayExchange,
+    read_observations,
+)
 from bitso_platform.ticker.sampler import Sampler, SamplerOptions
 
 log = logging.getLogger(__name__)
@@ -98,8 +104,9 @@ def run(
 
     Reads the `orders` WebSocket channel of BITSO_WS_URL for BITSO_BOOKS, falls back to
     BITSO_API_URL's REST ticker within the budget, and writes one row per book and second
-    (gaps included) to ticker.spread_observations in BITSO_WAREHOUSE_URL (default: the
-    embedded server). Logs coverage every --log-every seconds; Ctrl-C stops after
+    to ticker.spread_observations in BITSO_WAREHOUSE_URL (default: the embedded server):
+    observed, held (no message, the last snapshot while the connection vouches for it) or
+    a gap. Logs coverage every --log-every seconds; Ctrl-C stops after
     writing what was sampled.
     """
     _configure_logging(verbose)
@@ -125,7 +132,8 @@ def run(
         return
     click.echo(
         f"recorded {report.seconds} s ({report.first_second} .. {report.last_second}); "
-        f"coverage {100 * report.coverage:.2f}%; covered {report.covered}, gaps {report.gaps}; "
+        f"coverage {100 * report.coverage:.2f}%; covered {report.covered} "
+        f"(held {report.held}), gaps {report.gaps}; "
         f"sources {report.sources}; crossed {report.crossed}; written {report.written}, "
         f"unwritten {report.unwritten}; ws connections {report.ws_connections}, "
         f"watchdog trips {report.watchdog_trips}; REST requests {report.rest_requests} "
@@ -142,6 +150,14 @@ def run(
     default=1.0,
     show_default=True,
     help="Recorded seconds per wall second (10 = ten times faster than real time).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="change-only",
+    show_default=True,
+    help="change-only: a book's snapshot only when its bid or ask changes, keep-alives in "
+    "between (as Bitso does); every-second: a message for every recorded second.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -175,6 +191,7 @@ def run(
 def replay(
     file: Path,
     speed: float,
+    mode: Mode,
     host: str,
     port: int,
     start: str | None,
@@ -189,6 +206,7 @@ def replay(
     fixture real/ticker/spread_observations_2024-07-16_17.csv. REST is served under
     http://HOST:PORT/v3/ (ticker, order_book, available_books) and the `orders`
     WebSocket channel at ws://HOST:PORT/. Stats: http://HOST:PORT/_replay/stats.
+    A gap in FILE drops the connections subscribed to that book (nothing vouched for it).
     """
     _configure_logging(verbose=False)
     try:
@@ -196,6 +214,7 @@ def replay(
         exchange = ReplayExchange(
             observations,
             speed=speed,
+            mode=mode,
             host=host,
             port=port,
             rest_limit_per_minute=rest_limit,
@@ -218,7 +237,7 @@ async def _serve_replay(exchange: ReplayExchange, linger: float) -> None:
     await exchange.start()
     click.echo(
         f"replaying {len(recording.books)} books, {recording.last - recording.first + 1} s "
-        f"at speed {exchange.speed:g}\n"
+        f"at speed {exchange.speed:g} ({exchange.mode})\n"
         f"  export BITSO_API_URL={exchange.api_url} BITSO_WS_URL={exchange.ws_url}",
         err=True,
     )
@@ -347,14 +366,15 @@ def _episodes_table(episodes: list[dict[str, object]]) -> str:
     type=click.FloatRange(min=1),
     default=60.0,
     show_default=True,
-    help="Wall seconds within which every book must have received a priced observation.",
+    help="Wall seconds within which every book must have a priced record written.",
 )
 def health(max_age: float) -> None:
     """Exit 0 when the sampler is recording every book, 1 (naming what is stale) otherwise.
 
-    Healthy means each book of BITSO_BOOKS has a non-gap row in ticker.spread_observations
-    (BITSO_WAREHOUSE_URL) received within the last --max-age seconds: the sampler runs,
-    the exchange feed arrives and Postgres accepts the writes. Gap rows do not count.
+    Healthy means each book of BITSO_BOOKS has a non-gap row (observed or held) in
+    ticker.spread_observations (BITSO_WAREHOUSE_URL) written within the last --max-age
+    seconds: the sampler runs, the exchange feed vouches for the book and Postgres accepts
+    the writes. Gap rows do not count.
     Used as the compose `ticker` service's health check.
     """
     try:

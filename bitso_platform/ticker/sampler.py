@@ -1,12 +1,20 @@
 """The sampler: one spread record per configured book and second, written to Postgres.
 
-Coverage rule. A book's second S is *covered* only if a message for that book whose
-exchange timestamp falls in [S, S+1) arrived (from the WebSocket, or from the REST
-fallback); its record holds the last such quote. Any other second is a *gap* row with
-no prices. We never carry the previous quote forward: a stalled socket and a quiet book
-look the same from here, and a carried-forward price is indistinguishable from an
-observed one for the Markets team and the alerts. Timestamps are the exchange's, not
-ours, so network delay cannot move a quote into the wrong second.
+Coverage rule (SPEC 6). Bitso's `orders` channel sends a book's snapshot only when it
+changes, so a book's second S is recorded as:
+
+- *observed*: a message for the book whose exchange timestamp falls in [S, S+1) arrived
+  (from the WebSocket, or from the REST fallback); the record holds the last such quote;
+- *held* (`is_held`): no message in S, but the book's last snapshot came over a connection
+  that vouched for the book through the end of S (open, with a message or keep-alive
+  within the watchdog's window): nothing changed, so the record holds that snapshot, with
+  its own `source`, `exchange_at` and `received_at`;
+- a *gap* otherwise (before the first snapshot, after the connection that delivered it
+  was lost, while REST has no answer): no prices, never an invented value.
+
+Each book has a connection of its own, so a connection lost for one book (a replay
+serves a recorded gap that way) says nothing about the others. Timestamps are the
+exchange's, not ours, so network delay cannot move a quote into the wrong second.
 
 A second is closed (its records emitted) once the clock has passed its end by `settle`
 wall seconds, which leaves room for messages still in flight; a message for an already
@@ -19,7 +27,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -59,23 +67,43 @@ class SamplerOptions:
     reconnect_base: float = 0.2  # wall seconds, first WebSocket reconnect delay
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A quote and the WebSocket connection (its id) that vouches it stays current."""
+
+    quote: Quote
+    connection: int | None
+
+
+Vouches = Callable[[str, int, float], bool]  # (book, connection, until feed time) -> vouched
+
+
+def _never(book: str, connection: int, until: float) -> bool:
+    return False
+
+
 class SecondWindow:
     """Quotes per book and second, closed into records strictly in order."""
 
-    def __init__(self, books: Iterable[str]):
+    def __init__(self, books: Iterable[str], vouches: Vouches = _never):
         self.books = tuple(books)
         self._known = frozenset(self.books)
+        self._vouches = vouches
         self.next_second: int | None = None
         self.late = 0
-        self._quotes: dict[int, dict[str, Quote]] = {}
+        self._quotes: dict[int, dict[str, Snapshot]] = {}
+        self._last: dict[str, Snapshot] = {}
 
     def start(self, second: int) -> None:
         """Begin recording at `second` unless recording has already begun."""
         if self.next_second is None:
             self.next_second = second
 
-    def add(self, quote: Quote) -> bool:
-        """Keep the quote if it is its second's latest; False if unknown book or closed second."""
+    def add(self, quote: Quote, connection: int | None = None) -> bool:
+        """Keep the quote if it is its second's latest; False if unknown book or closed second.
+
+        `connection` is the id of the connection that vouches for the book from now on
+        (None when none does, e.g. a REST answer while the socket is down)."""
         if quote.book not in self._known:
             return False
         second = math.floor(quote.exchange_at)
@@ -85,8 +113,8 @@ class SecondWindow:
             return False
         quotes = self._quotes.setdefault(second, {})
         current = quotes.get(quote.book)
-        if current is None or _rank(quote) >= _rank(current):
-            quotes[quote.book] = quote
+        if current is None or _rank(quote) >= _rank(current.quote):
+            quotes[quote.book] = Snapshot(quote, connection)
         return True
 
     def close_through(self, last_second: int) -> list[SpreadRecord]:
@@ -96,12 +124,22 @@ class SecondWindow:
             second = self.next_second
             quotes = self._quotes.pop(second, {})
             for book in self.books:
-                quote = quotes.get(book)
-                records.append(
-                    SpreadRecord.covered(second, quote) if quote else SpreadRecord.gap(second, book)
-                )
+                records.append(self._record(second, book, quotes.get(book)))
             self.next_second = second + 1
         return records
+
+    def _record(self, second: int, book: str, snapshot: Snapshot | None) -> SpreadRecord:
+        if snapshot is not None:
+            self._last[book] = snapshot
+            return SpreadRecord.covered(second, snapshot.quote)
+        last = self._last.get(book)
+        if last is not None and self._still_vouched(book, last, second + 1):
+            return SpreadRecord.covered(second, last.quote, held=True)
+        return SpreadRecord.gap(second, book)
+
+    def _still_vouched(self, book: str, snapshot: Snapshot, until: int) -> bool:
+        connection = snapshot.connection
+        return connection is not None and self._vouches(book, connection, until)
 
 
 def _rank(quote: Quote) -> tuple[float, bool]:
@@ -115,6 +153,7 @@ class Tally:
 
     seconds: int = 0
     covered: Counter[str] = field(default_factory=Counter)
+    held: Counter[str] = field(default_factory=Counter)
     gaps: Counter[str] = field(default_factory=Counter)
     sources: Counter[str] = field(default_factory=Counter)
     crossed: int = 0
@@ -127,6 +166,7 @@ class Tally:
                 self.gaps[record.book] += 1
             else:
                 self.covered[record.book] += 1
+                self.held[record.book] += record.is_held
                 self.sources[record.source or ""] += 1
                 self.crossed += record.is_crossed
         if records:
@@ -146,7 +186,8 @@ class SamplerReport:
     seconds: int
     first_second: datetime | None
     last_second: datetime | None
-    covered: dict[str, int]
+    covered: dict[str, int]  # observed and held seconds
+    held: dict[str, int]
     gaps: dict[str, int]
     sources: dict[str, int]
     crossed: int
@@ -177,15 +218,19 @@ class Sampler:
         self.options = options or SamplerOptions()
         self.clock = clock or FeedClock(self.options.speed)
         self.writer = writer
-        self.window = SecondWindow(exchange.books)
-        self.feed = OrdersFeed(
-            exchange.ws_url,
-            exchange.books,
-            clock=self.clock,
-            on_quote=self.accept,
-            stale_after=self.options.stale_after,
-            backoff=Backoff(base=self.options.reconnect_base),
-        )
+        self.feeds = {
+            book: OrdersFeed(
+                exchange.ws_url,
+                (book,),
+                clock=self.clock,
+                on_quote=self.accept,
+                stale_after=self.options.stale_after,
+                backoff=Backoff(base=self.options.reconnect_base),
+            )
+            for book in exchange.books
+        }
+        self.window = SecondWindow(exchange.books, self._vouches)
+        self._snapshot_on: dict[str, int | None] = {}
         self.budget = RestBudget(exchange.rest_budget_per_minute, clock=self.clock.elapsed)
         self.rest: RestClient | None = None
         self.tally = Tally()
@@ -218,9 +263,27 @@ class Sampler:
             )
             return
         self.clock.observe(quote.exchange_at)
-        self.window.add(quote)
+        connection = self.feeds[quote.book].current()
+        if self.window.add(quote, connection):
+            self._snapshot_on[quote.book] = connection
         if quote.source == "ws":
             self._ws_seen[quote.book] = self.clock.elapsed()
+
+    def _vouches(self, book: str, connection: int, until: float) -> bool:
+        return self.feeds[book].vouches(connection, until)
+
+    def _vouched_now(self, book: str) -> bool:
+        """Whether the book's latest snapshot is on the connection that vouches for it now."""
+        connection = self.feeds[book].current()
+        return connection is not None and self._snapshot_on.get(book) == connection
+
+    @property
+    def ws_connections(self) -> int:
+        return sum(feed.connections for feed in self.feeds.values())
+
+    @property
+    def watchdog_trips(self) -> int:
+        return sum(feed.watchdog_trips for feed in self.feeds.values())
 
     async def run(self, *, for_seconds: int | None = None) -> SamplerReport:
         """Sample until `for_seconds` seconds are recorded (or forever), then flush."""
@@ -230,7 +293,8 @@ class Sampler:
             self.rest = RestClient(
                 self.exchange.api_url, self.budget, http=http, speed=self.clock.speed
             )
-            sources = [asyncio.create_task(self.feed.run()), asyncio.create_task(self._fallback())]
+            sources = [asyncio.create_task(feed.run()) for feed in self.feeds.values()]
+            sources.append(asyncio.create_task(self._fallback()))
             writing = asyncio.create_task(self.writer.run())
             try:
                 await self._record(for_seconds, [*sources, writing])
@@ -311,8 +375,8 @@ class Sampler:
             period.crossed,
             self.writer.written,
             len(self.writer.pending),
-            self.feed.connections,
-            self.feed.watchdog_trips,
+            self.ws_connections,
+            self.watchdog_trips,
             self.rest.requests if self.rest else 0,
             self.rest_errors,
         )
@@ -336,13 +400,17 @@ class Sampler:
                 log.debug("REST fallback for %s: %s", book, exc)
 
     def _book_needing_rest(self) -> tuple[str | None, float]:
-        """The least recently polled book without a WebSocket quote for `fallback_after`,
-        or None and the feed seconds until one could need it."""
+        """The least recently polled book that no connection vouches for and that had no
+        WebSocket quote for `fallback_after`, or None and the feed seconds until one could
+        need it (at most one: a connection can stop vouching at any time)."""
         stale_before = self.clock.elapsed() - self.options.fallback_after
-        stale = [book for book, seen in self._ws_seen.items() if seen < stale_before]
+        unvouched = {
+            book: seen for book, seen in self._ws_seen.items() if not self._vouched_now(book)
+        }
+        stale = [book for book, seen in unvouched.items() if seen < stale_before]
         if stale:
             return min(stale, key=self._rest_polled.__getitem__), 0.0
-        return None, min(self._ws_seen.values()) - stale_before
+        return None, min([*unvouched.values(), stale_before + 1.0]) - stale_before
 
     async def _shutdown(
         self, sources: list[asyncio.Task[None]], writing: asyncio.Task[None]
@@ -361,13 +429,14 @@ class Sampler:
             first_second=tally.first,
             last_second=tally.last,
             covered=dict(tally.covered),
+            held=dict(tally.held),
             gaps=dict(tally.gaps),
             sources=dict(tally.sources),
             crossed=tally.crossed,
             coverage=tally.coverage(),
             late_quotes=self.window.late,
-            ws_connections=self.feed.connections,
-            watchdog_trips=self.feed.watchdog_trips,
+            ws_connections=self.ws_connections,
+            watchdog_trips=self.watchdog_trips,
             rest_requests=self.rest.requests if self.rest else 0,
             rest_rate_limited=self.rest.rate_limited if self.rest else 0,
             written=self.writer.written,

@@ -1,5 +1,7 @@
 """How quotes become one record per book and second."""
 
+from collections.abc import Callable
+
 from bitso_platform.ticker.clock import FeedClock
 from bitso_platform.ticker.config import ExchangeSettings
 from bitso_platform.ticker.records import Quote
@@ -62,3 +64,36 @@ def test_a_quote_stamped_far_ahead_of_the_feed_cannot_fast_forward_the_clock() -
 
     assert clock.now() == 1000.2
     assert sampler.rejected == 1
+
+
+def vouched_until(limit: float) -> Callable[[str, int, float], bool]:
+    """Connection 1 vouches for every book up to feed time `limit`; no other connection does."""
+    return lambda book, connection, until: connection == 1 and until <= limit
+
+
+def test_a_second_without_a_message_holds_the_last_snapshot_while_its_connection_vouches() -> None:
+    window = SecondWindow(BOOKS, vouched_until(103))
+    window.add(quote("btc_mxn", 100.4, 10, 11), connection=1)
+
+    records = [r for r in window.close_through(103) if r.book == "btc_mxn"]
+
+    assert [(r.ask, r.is_held, r.is_gap) for r in records] == [
+        (11, False, False),
+        (11, True, False),
+        (11, True, False),
+        (None, False, True),  # the connection vouched only up to 103.0, not through 103
+    ]
+    assert records[1].exchange_at == records[0].exchange_at and records[1].source == "ws"
+
+
+def test_a_book_never_quoted_or_quoted_without_a_vouching_connection_is_a_gap() -> None:
+    window = SecondWindow(BOOKS, vouched_until(200))
+    window.add(quote("btc_mxn", 100.4, 10, 11, source="rest"), connection=None)
+    window.add(quote("usd_mxn", 100.4, 17, 18), connection=2)
+
+    records = window.close_through(101)
+
+    assert [(r.book, r.is_gap) for r in records if r.orderbook_timestamp.timestamp() == 101] == [
+        ("btc_mxn", True),
+        ("usd_mxn", True),
+    ]
