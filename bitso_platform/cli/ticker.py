@@ -106,8 +106,8 @@ def run(
     BITSO_API_URL's REST ticker within the budget, and writes one row per book and second
     to ticker.spread_observations in BITSO_WAREHOUSE_URL (default: the embedded server):
     observed, held (no message, the last snapshot while the connection vouches for it) or
-    a gap. Logs coverage every --log-every seconds; Ctrl-C stops after
-    writing what was sampled.
+    a gap. Logs coverage every --log-every seconds; SIGTERM or Ctrl-C stops after
+    writing what was sampled and printing the summary (exit 0).
     """
     _configure_logging(verbose)
     try:
@@ -123,18 +123,15 @@ def run(
         f"(REST fallback {exchange.api_url}, {rest_budget}/min) at speed {speed:g}",
         err=True,
     )
-    try:
-        report = asyncio.run(
-            Sampler.for_warehouse(exchange, url, options).run(for_seconds=for_seconds)
-        )
-    except KeyboardInterrupt:
-        click.echo("sampler stopped; the log names any records that could not be written", err=True)
-        return
+    sampler = Sampler.for_warehouse(exchange, url, options)
+    report = asyncio.run(sampler.run_until_signalled(for_seconds=for_seconds))
     click.echo(
         f"recorded {report.seconds} s ({report.first_second} .. {report.last_second}); "
         f"coverage {100 * report.coverage:.2f}%; covered {report.covered} "
         f"(held {report.held}), gaps {report.gaps}; "
-        f"sources {report.sources}; crossed {report.crossed}; written {report.written}, "
+        f"sources {report.sources}; crossed {report.crossed}; late quotes "
+        f"{report.late_quotes}, ahead {report.ahead_quotes}, clock re-syncs "
+        f"{report.clock_resyncs}; written {report.written}, "
         f"unwritten {report.unwritten}; ws connections {report.ws_connections}, "
         f"watchdog trips {report.watchdog_trips}; REST requests {report.rest_requests} "
         f"(429: {report.rest_rate_limited}); cpu {report.cpu_seconds:.1f} s "

@@ -7,7 +7,7 @@ its `process_request` hook:
   Bitso's `{"success": ..., "payload" | "error": ...}` envelopes and Bitso's public limit
   (60 requests per rolling minute per client IP, then HTTP 429 and a one-minute lockout);
 - WebSocket at `ws://HOST:PORT/`: the `orders` channel (top 20 levels whose best bid and
-  ask are the recorded ones, stamped with the recorded second) and keep-alives.
+  ask are the recorded ones, `sent` when sent, within the recorded second) and keep-alives.
 
 The WebSocket behaves like Bitso's `orders` channel: subscriptions are acknowledged as
 Bitso's documentation shows (`{"action": "subscribe", "response": "ok", "time": ms,
@@ -17,11 +17,11 @@ its recorded bid or ask differs from what that connection was last sent (a conne
 that subscribes gets the book's current snapshot at once, if the second is recorded).
 The `every-second` mode sends every recorded second instead.
 
-A recorded gap is served as what it was, a moment nothing vouched for the book: half a
-second into the first missing second, every connection subscribed to that book is
+A recorded gap is served as what it was, a moment nothing vouched for the book: a fifth
+of a second into the first missing second, every connection subscribed to that book is
 dropped (as is every connection once the recording ends). A client that reconnects gets
-nothing for the book until its next recorded second. Clients that subscribe each book
-on a connection of its own (as the sampler does) lose only that book.
+nothing for the book until its next recorded second. Clients that subscribe each book on
+a connection of its own (as the sampler does) lose only that book.
 
 The clock runs `speed` recorded seconds per wall second, and every duration of the
 exchange (the rate-limit minute, the lockout, the keep-alive interval) is on that clock,
@@ -57,7 +57,7 @@ _protocol_log = logging.getLogger(f"{__name__}.protocol")
 _protocol_log.setLevel(logging.WARNING)  # websockets logs every plain HTTP answer at INFO
 
 COLUMNS = ["orderbook_timestamp", "book", "bid", "ask", "spread"]
-DROP_INTO_GAP = 0.5  # recorded seconds into a missing second when its book's connections drop
+DROP_INTO_GAP = 0.2  # feed seconds into a book's first missing second when its connections drop
 T = TypeVar("T")
 Mode = Literal["change-only", "every-second"]
 MODES: tuple[Mode, ...] = ("change-only", "every-second")
@@ -125,9 +125,10 @@ class Recording:
         return self._at.get((book, second))
 
 
-def orders_message(observation: Observation, levels: int = 20) -> str:
-    """Bitso `orders` message whose best bid and ask are the observation's."""
-    sent_ms = observation.second * 1000
+def orders_message(observation: Observation, levels: int = 20, sent_at: float | None = None) -> str:
+    """Bitso `orders` message whose best bid and ask are the observation's, `sent` at
+    `sent_at` (epoch seconds, within the observation's second; default: its start)."""
+    sent_ms = observation.second * 1000 if sent_at is None else math.floor(sent_at * 1000)
     tick = 10.0 ** (math.floor(math.log10(observation.ask)) - 5)
     book = observation.book
 
@@ -361,9 +362,13 @@ class ReplayExchange:
             await self._sleep_until(next_keepalive)
             next_keepalive = self._keepalives_through(next_keepalive, next_keepalive)
 
-    async def _sleep_until(self, feed_time: float) -> None:
+    def _wall_at(self, feed_time: float) -> float:
+        """The monotonic wall time at which the replay's clock reads `feed_time`."""
         assert self._anchor is not None
-        delay = self._anchor + (feed_time - self.recording.first) / self.speed - time.monotonic()
+        return self._anchor + (feed_time - self.recording.first) / self.speed
+
+    async def _sleep_until(self, feed_time: float) -> None:
+        delay = self._wall_at(feed_time) - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
 
@@ -376,11 +381,17 @@ class ReplayExchange:
         return next_keepalive
 
     def _schedule_gap_drops(self, second: int) -> None:
-        """Drop the connections of books whose recording stops at `second`, mid-second."""
+        """Drop the connections of books whose recording stops at `second`, `DROP_INTO_GAP`
+        into it on the replay's clock (however late this runs).
+
+        A client's clock follows our `sent` stamps, so it lags ours by its delivery
+        latency: it sees the drop after the missing second began (the second before stays
+        vouched for) and, unless it sees it most of a second late, before it ends."""
+        drop_at = self._wall_at(second + DROP_INTO_GAP)
         for book in self.recording.books:
             if self.recording.at(book, second - 1) and not self.recording.at(book, second):
                 asyncio.get_running_loop().call_later(
-                    DROP_INTO_GAP / self.speed, self._drop_subscribers, book
+                    max(0.0, drop_at - time.monotonic()), self._drop_subscribers, book
                 )
 
     def _drop_subscribers(self, book: str) -> None:
@@ -388,6 +399,12 @@ class ReplayExchange:
         for connection in subscribers:
             connection.transport.abort()
         self._counts["gap_drops"] += len(subscribers)
+
+    def _stamp(self, observation: Observation) -> float:
+        """Now on the replay's clock, as Bitso stamps `sent`, kept inside the observation's
+        second (a late wake-up must not move a quote into the next one)."""
+        now = self.feed_now() or observation.second
+        return min(max(now, observation.second), observation.second + 0.999)
 
     def _send_orders(self, observation: Observation, to: Iterable[ServerConnection] = ()) -> None:
         """Send the observation to the book's subscribers (or `to`) that need it."""
@@ -398,7 +415,7 @@ class ReplayExchange:
             if self.mode == "every-second" or self._sent[connection].get(book) != best
         ]
         if receivers:
-            broadcast(receivers, orders_message(observation, self.levels))
+            broadcast(receivers, orders_message(observation, self.levels, self._stamp(observation)))
             self._orders_sent[book] += len(receivers)
             for connection in receivers:
                 self._sent[connection][book] = best

@@ -19,12 +19,20 @@ exchange's, not ours, so network delay cannot move a quote into the wrong second
 A second is closed (its records emitted) once the clock has passed its end by `settle`
 wall seconds, which leaves room for messages still in flight; a message for an already
 closed second is counted as late and dropped.
+
+The clock follows the feed: a quote far off it (more than `RESYNC_BEHIND` feed seconds
+before the open seconds, or `MAX_AHEAD` after the clock) is dropped and counted, unless it
+is the first quote of a new connection (the exchange restarted, or we reconnected after an
+outage) or such quotes have kept coming for `RESYNC_AFTER` feed seconds (skew): then the
+clock re-syncs to it. Off-clock quotes are logged at most every 10 s, and a book recorded
+only as gaps for a minute while its WebSocket talks is logged as an error.
 """
 
 import asyncio
 import contextlib
 import logging
 import math
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -50,6 +58,10 @@ log = logging.getLogger(__name__)
 
 MIN_SLEEP = 0.005  # wall seconds; keeps very high replay speeds from spinning
 MAX_AHEAD = 300.0  # feed seconds a quote may be ahead of the clock before it is distrusted
+RESYNC_BEHIND = 10.0  # feed seconds before the open seconds beyond which a quote is off the clock
+RESYNC_AFTER = 5.0  # feed seconds of off-clock quotes, and none on it, before the clock follows
+BLIND_AFTER = 60  # seconds of gaps for a book while its WebSocket talks before logging an error
+LOG_EVERY = 10.0  # wall seconds between two lines about the same kind of dropped quote
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,7 @@ class SamplerOptions:
     align_timeout: float = 10.0  # wall seconds to wait for an exchange timestamp at speed 1
     flush_every: float = 1.0  # wall seconds between database writes
     drain_timeout: float = 30.0  # wall seconds to finish writing on shutdown
+    stop_drain: float = 3.0  # wall seconds to finish writing after stop() (SIGTERM, SIGINT)
     reconnect_base: float = 0.2  # wall seconds, first WebSocket reconnect delay
 
 
@@ -80,6 +93,25 @@ Vouches = Callable[[str, int, float], bool]  # (book, connection, until feed tim
 
 def _never(book: str, connection: int, until: float) -> bool:
     return False
+
+
+class Throttled:
+    """Counts events of one kind and logs them, at most one line per `every` wall seconds."""
+
+    def __init__(self, message: str, every: float = LOG_EVERY):
+        self.message = message
+        self.every = every
+        self.count = 0
+        self._unlogged = 0
+        self._logged_at = -math.inf
+
+    def __call__(self, *args: object) -> None:
+        self.count += 1
+        self._unlogged += 1
+        now = time.monotonic()
+        if now - self._logged_at >= self.every:
+            log.warning(f"{self.message} ({self._unlogged} since the last such line)", *args)
+            self._unlogged, self._logged_at = 0, now
 
 
 class SecondWindow:
@@ -116,6 +148,12 @@ class SecondWindow:
         if current is None or _rank(quote) >= _rank(current.quote):
             quotes[quote.book] = Snapshot(quote, connection)
         return True
+
+    def restart(self, second: int) -> None:
+        """Record from `second` on (the feed's clock moved), dropping quotes not yet closed.
+        The books' last snapshots stay: their connections still vouch for them."""
+        self.next_second = second
+        self._quotes.clear()
 
     def close_through(self, last_second: int) -> list[SpreadRecord]:
         """Records of every open second up to `last_second`: one per book, gaps included."""
@@ -193,6 +231,8 @@ class SamplerReport:
     crossed: int
     coverage: float
     late_quotes: int
+    ahead_quotes: int
+    clock_resyncs: int
     ws_connections: int
     watchdog_trips: int
     rest_requests: int
@@ -238,7 +278,13 @@ class Sampler:
         self._ws_seen = dict.fromkeys(exchange.books, self.clock.elapsed())
         self._rest_polled = dict.fromkeys(exchange.books, float("-inf"))
         self.rest_errors = 0
-        self.rejected = 0
+        self.clock_resyncs = 0
+        self.ahead = Throttled("ignored a %s quote for %s stamped %.0f feed s ahead of the clock")
+        self._late = Throttled("dropped a late %s quote for %s, %.1f s before the open seconds")
+        self._quoted_on: dict[str, int | None] = {}
+        self._off_since: float | None = None
+        self._gap_run = dict.fromkeys(exchange.books, 0)
+        self._stopping = asyncio.Event()
 
     @classmethod
     def for_warehouse(
@@ -251,23 +297,78 @@ class Sampler:
 
     def accept(self, quote: Quote) -> None:
         """Take a quote from either source: it moves the clock and fills its second."""
-        now = self.clock.now()
-        if now is not None and quote.exchange_at > now + MAX_AHEAD:
-            # One bad timestamp would otherwise fast-forward the clock past real seconds.
-            self.rejected += 1
-            log.warning(
-                "ignoring a %s quote for %s stamped %.0f s ahead of the feed clock",
-                quote.source,
-                quote.book,
-                quote.exchange_at - now,
-            )
+        connection = self.feeds[quote.book].current()
+        if not self._on_clock(quote, connection):
             return
         self.clock.observe(quote.exchange_at)
-        connection = self.feeds[quote.book].current()
         if self.window.add(quote, connection):
             self._snapshot_on[quote.book] = connection
+        else:  # late: add() started the window, so next_second is set
+            self._late(quote.source, quote.book, (self.window.next_second or 0) - quote.exchange_at)
         if quote.source == "ws":
             self._ws_seen[quote.book] = self.clock.elapsed()
+
+    def _on_clock(self, quote: Quote, connection: int | None) -> bool:
+        """False for a quote to drop because it is far off the clock; re-syncs the clock
+        instead when the feed has evidently moved (see the module docstring)."""
+        first_on_connection = quote.source == "ws" and self._quoted_on.get(quote.book) != connection
+        if quote.source == "ws":
+            self._quoted_on[quote.book] = connection
+        offset = self._off_clock_by(quote)
+        if offset == 0:
+            self._off_since = None
+            return True
+        elapsed = self.clock.elapsed()
+        self._off_since = elapsed if self._off_since is None else self._off_since
+        if first_on_connection or elapsed - self._off_since >= RESYNC_AFTER:
+            self._resync(quote, offset)
+            return True
+        if offset > 0:
+            self.ahead(quote.source, quote.book, offset)
+            return False
+        return True  # the window counts and logs it as late
+
+    def _off_clock_by(self, quote: Quote) -> float:
+        """Feed seconds the quote is ahead of (> 0) or behind (< 0) the clock when that is
+        beyond the tolerances, else 0."""
+        now = self.clock.now()
+        if now is None:
+            return 0.0
+        if quote.exchange_at > now + MAX_AHEAD:
+            return quote.exchange_at - now
+        oldest_open = self.window.next_second
+        if oldest_open is not None and quote.exchange_at < oldest_open - RESYNC_BEHIND:
+            return quote.exchange_at - now
+        return 0.0
+
+    def _resync(self, quote: Quote, offset: float) -> None:
+        self.clock_resyncs += 1
+        self._off_since = None
+        log.warning(
+            "the feed's clock is %.0f s %s ours (a %s quote for %s): following it; seconds "
+            "already recorded are kept as they are",
+            abs(offset),
+            "ahead of" if offset > 0 else "behind",
+            quote.source,
+            quote.book,
+        )
+        self.clock.align(quote.exchange_at)
+        self.window.restart(math.floor(quote.exchange_at))
+
+    def stop(self) -> None:
+        """Ask `run` to keep the seconds that have ended, write them and return."""
+        self._stopping.set()
+
+    async def run_until_signalled(self, *, for_seconds: int | None = None) -> SamplerReport:
+        """`run`, with SIGTERM (what `docker stop` sends) and SIGINT (Ctrl-C) as `stop()`."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop)
+        try:
+            return await self.run(for_seconds=for_seconds)
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
 
     def _vouches(self, book: str, connection: int, until: float) -> bool:
         return self.feeds[book].vouches(connection, until)
@@ -307,7 +408,9 @@ class Sampler:
         """Close seconds as the clock passes them until enough are recorded."""
         lag = self.options.settle * self.clock.speed
         started = time.monotonic()
-        while for_seconds is None or self.tally.seconds < for_seconds:
+        while not self._stopping.is_set() and (
+            for_seconds is None or self.tally.seconds < for_seconds
+        ):
             _raise_if_crashed(tasks)
             now = self._aligned_now(started)
             if now is None:
@@ -351,11 +454,31 @@ class Sampler:
             return
         self.writer.submit(records)
         books = len(self.exchange.books)
+        self._watch_for_blindness(records)
         self.tally.add(records, books)
         self._period.add(records, books)
         if self._period.seconds >= self.options.log_every:
             self._log_progress()
             self._period = Tally()
+
+    def _watch_for_blindness(self, records: list[SpreadRecord]) -> None:
+        """Log an error each minute a book records only gaps while its WebSocket talks."""
+        for record in records:
+            book = record.book
+            self._gap_run[book] = self._gap_run[book] + 1 if record.is_gap else 0
+            talking = self.feeds[book].current() is not None
+            if talking and self._gap_run[book] and self._gap_run[book] % BLIND_AFTER == 0:
+                log.error(
+                    "%s: nothing recorded for %d s although its WebSocket delivers messages: "
+                    "no usable snapshot since it (re)connected and none from REST (late "
+                    "quotes %d, ahead %d, clock re-syncs %d); check the book name and "
+                    "BITSO_WS_URL; `bitso ticker health` fails until a second is recorded",
+                    book,
+                    self._gap_run[book],
+                    self.window.late,
+                    self.ahead.count,
+                    self.clock_resyncs,
+                )
 
     def _log_progress(self) -> None:
         period = self._period
@@ -419,8 +542,9 @@ class Sampler:
             task.cancel()
         await asyncio.gather(*sources, return_exceptions=True)
         self.writer.stop()
+        drain = self.options.stop_drain if self._stopping.is_set() else self.options.drain_timeout
         with contextlib.suppress(TimeoutError):  # the writer logs what it could not write
-            await asyncio.wait_for(writing, self.options.drain_timeout)
+            await asyncio.wait_for(writing, drain)
 
     def _report(self, cpu_seconds: float, wall_seconds: float) -> SamplerReport:
         tally = self.tally
@@ -435,6 +559,8 @@ class Sampler:
             crossed=tally.crossed,
             coverage=tally.coverage(),
             late_quotes=self.window.late,
+            ahead_quotes=self.ahead.count,
+            clock_resyncs=self.clock_resyncs,
             ws_connections=self.ws_connections,
             watchdog_trips=self.watchdog_trips,
             rest_requests=self.rest.requests if self.rest else 0,
