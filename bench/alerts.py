@@ -11,7 +11,8 @@ by the same clock as they commit.
     latency (stored -> persisted) = when the alert's row (or its resolution) became visible
                                   - when the observation that caused it became visible
     latency (received -> persisted) = the same end, minus the sampler's arrival time of the
-                                      quote (adds the sampler's settle and flush delay)
+                                      quote (adds the sampler's settle and flush delay);
+                                      for a held second, of the row's write (no quote came)
 
 It also checks the outcome: the episodes must equal an independent computation over the
 stored observations (bitso_platform_tests/ticker/alert_reference.py).
@@ -158,8 +159,10 @@ def latencies(url: str, watch: Watch) -> tuple[list[float], list[float], list[fl
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "select a.alert_id, a.opened_observation_id, a.resolved_observation_id,"
-            " extract(epoch from a.opened_recorded_at - o.received_at),"
-            " extract(epoch from a.resolved_recorded_at - r.received_at)"
+            " extract(epoch from a.opened_recorded_at"
+            "  - case when o.is_held then o.recorded_at else o.received_at end),"
+            " extract(epoch from a.resolved_recorded_at"
+            "  - case when r.is_held then r.recorded_at else r.received_at end)"
             " from ticker.spread_alerts a"
             " join ticker.spread_observations o on o.observation_id = a.opened_observation_id"
             " left join ticker.spread_observations r"

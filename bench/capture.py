@@ -1,13 +1,18 @@
 """Benchmark of the order-book capture: sampler CPU per book and coverage, on a replay.
 
 The replay exchange plays a slice of the real fixture (this process) at --speed times
-real time; the sampler runs in a process of its own, so its CPU time is measured alone,
-and writes into a throwaway Postgres database. Each book count in --books is one run:
-2 books are the fixture's; more are synthesised from it (renamed, shifted in time by
-97 s per book so their gaps fall elsewhere, prices scaled).
+real time, in each of --modes: `change-only` (a book's snapshot only when its bid or ask
+changes, keep-alives between, as Bitso's channel does) and `every-second` (a message per
+recorded second). The sampler runs in a process of its own, so its CPU time is measured
+alone, and writes into a throwaway Postgres database. Each book count in --books is one
+run per mode: 2 books are the fixture's; more are synthesised from it (renamed, shifted
+in time by 97 s per book so their gaps fall elsewhere, prices scaled).
 
     cpu per book = sampler process CPU seconds / wall seconds / books
-    coverage     = covered seconds / seconds the feed had data (per book, summed)
+    coverage     = seconds recorded with the feed's exact bid and ask / seconds the feed
+                   had data (per book, summed); held seconds count when their prices are
+                   the recording's
+    invented     = priced records for seconds the recording has no data for
 
 Run: .venv/bin/python bench/capture.py [--minutes 30] [--speed 10] [--books 2 20]
 """
@@ -30,6 +35,8 @@ from psycopg import sql
 from bitso_platform.settings import load_settings
 from bitso_platform.ticker.config import ExchangeSettings
 from bitso_platform.ticker.replay import (
+    MODES,
+    Mode,
     Observation,
     ReplayExchange,
     ReplayThread,
@@ -48,6 +55,7 @@ SHIFT_SECONDS = 97
 
 @dataclass(frozen=True)
 class Result:
+    mode: Mode
     books: int
     seconds: int
     wall_seconds: float
@@ -55,8 +63,10 @@ class Result:
     process_cpu_seconds: float
     feed_seconds: int
     covered: int
+    held: int
     wrong: int
     invented: int
+    orders_sent: int
 
     @property
     def cpu_per_book(self) -> float:
@@ -115,23 +125,35 @@ def sample_in_child(
     reply.send((report, time.process_time()))
 
 
-def run_once(
-    recorded: list[Observation], books: int, start: int, seconds: int, speed: float, admin: str
-) -> Result:
-    observations = synthesise(recorded, books, start, seconds)
+@dataclass(frozen=True)
+class Run:
+    """One benchmark run: a replay mode, a book count, a slice and a speed."""
+
+    mode: Mode
+    books: int
+    start: int
+    seconds: int
+    speed: float
+
+
+def run_once(recorded: list[Observation], run: Run, admin: str) -> Result:
+    observations = synthesise(recorded, run.books, run.start, run.seconds)
     names = tuple(sorted({o.book for o in observations}))
     database = f"bitso_bench_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
     url = psycopg.conninfo.make_conninfo(admin, dbname=database)
     try:
-        replay = ReplayExchange(observations, speed=speed, start_on_subscribe=True)
+        replay = ReplayExchange(
+            observations, speed=run.speed, mode=run.mode, start_on_subscribe=True
+        )
         with ReplayThread(replay) as exchange:
             settings = ExchangeSettings(
                 api_url=exchange.api_url, ws_url=exchange.ws_url, books=names
             )
-            report, process_cpu = _sample(settings, url, speed, seconds)
-        return _score(report, process_cpu, observations, url, books)
+            report, process_cpu = _sample(settings, url, run.speed, run.seconds)
+            orders_sent = sum(exchange.stats().orders_sent.values())
+        return _score(run, report, process_cpu, observations, url, orders_sent)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(
@@ -155,7 +177,12 @@ def _sample(
 
 
 def _score(
-    report: SamplerReport, process_cpu: float, observations: list[Observation], url: str, books: int
+    run: Run,
+    report: SamplerReport,
+    process_cpu: float,
+    observations: list[Observation],
+    url: str,
+    orders_sent: int,
 ) -> Result:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
@@ -168,15 +195,18 @@ def _score(
     covered = sum(1 for book, second, *prices in rows if feed.get((book, second)) == tuple(prices))
     invented = sum(1 for book, second, *_ in rows if (book, second) not in feed)
     return Result(
-        books=books,
+        mode=run.mode,
+        books=run.books,
         seconds=report.seconds,
         wall_seconds=report.wall_seconds,
         sampler_cpu_seconds=report.cpu_seconds,
         process_cpu_seconds=process_cpu,
         feed_seconds=len(feed),
         covered=covered,
+        held=sum(report.held.values()),
         wrong=len(rows) - covered - invented,
         invented=invented,
+        orders_sent=orders_sent,
     )
 
 
@@ -184,15 +214,16 @@ def markdown(results: list[Result], speed: float, start: datetime, minutes: floa
     lines = [
         f"Slice: {minutes:g} min from {start.isoformat()}, replayed at {speed:g}x real time.",
         "",
-        "| books | seconds | wall s | sampler CPU s | CPU per book | coverage | covered / feed |"
-        " wrong | invented | process CPU s (with start-up) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| mode | books | orders sent | seconds | wall s | sampler CPU s | CPU per book "
+        "| coverage | covered / feed | held | wrong | invented | process CPU s (with start-up) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r.books} | {r.seconds} | {r.wall_seconds:.1f} | {r.sampler_cpu_seconds:.2f} "
+            f"| {r.mode} | {r.books} | {r.orders_sent} | {r.seconds} | {r.wall_seconds:.1f} "
+            f"| {r.sampler_cpu_seconds:.2f} "
             f"| {100 * r.cpu_per_book:.3f} % | {100 * r.coverage:.3f} % "
-            f"| {r.covered} / {r.feed_seconds} | {r.wrong} | {r.invented} "
+            f"| {r.covered} / {r.feed_seconds} | {r.held} | {r.wrong} | {r.invented} "
             f"| {r.process_cpu_seconds:.2f} |"
         )
     return "\n".join(lines)
@@ -216,6 +247,13 @@ def parse_args() -> argparse.Namespace:
         "--books", type=int, nargs="+", default=[2, 20], help="book counts to run (default 2 20)"
     )
     parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=MODES,
+        default=list(MODES),
+        help="replay modes to run (default: both)",
+    )
+    parser.add_argument(
         "--postgres-url",
         default=load_settings().warehouse_url or None,
         help="server for the throwaway database (default: BITSO_WAREHOUSE_URL, else "
@@ -232,11 +270,17 @@ def main() -> None:
     start, seconds = int(args.start.timestamp()), round(args.minutes * 60)
     admin = admin_url(args.postgres_url)
     results = []
-    for books in args.books:
-        log.info(
-            "%d books: %d s at %gx (about %.0f s)", books, seconds, args.speed, seconds / args.speed
-        )
-        results.append(run_once(recorded, books, start, seconds, args.speed, admin))
+    for mode in args.modes:
+        for books in args.books:
+            log.info(
+                "%s, %d books: %d s at %gx (about %.0f s)",
+                mode,
+                books,
+                seconds,
+                args.speed,
+                seconds / args.speed,
+            )
+            results.append(run_once(recorded, Run(mode, books, start, seconds, args.speed), admin))
     print(markdown(results, args.speed, args.start, args.minutes))
 
 

@@ -15,7 +15,13 @@ from bitso_platform.ticker.alert_evaluator import AlertEvaluator, list_episodes
 from bitso_platform.ticker.alerts import iso
 from bitso_platform.ticker.config import DEFAULT_REST_BUDGET_PER_MINUTE, ExchangeSettings
 from bitso_platform.ticker.health import book_freshness
-from bitso_platform.ticker.replay import Observation, ReplayExchange, read_observations
+from bitso_platform.ticker.replay import (
+    MODES,
+    Mode,
+    Observation,
+    ReplayExchange,
+    read_observations,
+)
 from bitso_platform.ticker.sampler import Sampler, SamplerOptions
 
 log = logging.getLogger(__name__)
@@ -92,9 +98,10 @@ def run(
 
     Reads the `orders` WebSocket channel of BITSO_WS_URL for BITSO_BOOKS, falls back to
     BITSO_API_URL's REST ticker within the budget, and writes one row per book and second
-    (gaps included) to ticker.spread_observations in BITSO_WAREHOUSE_URL (default: the
-    embedded server). Logs coverage every --log-every seconds; Ctrl-C stops after
-    writing what was sampled.
+    to ticker.spread_observations in BITSO_WAREHOUSE_URL (default: the embedded server):
+    observed, held (no message, the last snapshot while the connection vouches for it) or
+    a gap. Logs coverage every --log-every seconds; SIGTERM or Ctrl-C stops after
+    writing what was sampled and printing the summary (exit 0).
     """
     _configure_logging(verbose)
     exchange = ExchangeSettings.of(current_settings(), rest_budget_per_minute=rest_budget)
@@ -105,17 +112,15 @@ def run(
         f"(REST fallback {exchange.api_url}, {rest_budget}/min) at speed {speed:g}",
         err=True,
     )
-    try:
-        report = asyncio.run(
-            Sampler.for_warehouse(exchange, url, options).run(for_seconds=for_seconds)
-        )
-    except KeyboardInterrupt:
-        click.echo("sampler stopped; the log names any records that could not be written", err=True)
-        return
+    sampler = Sampler.for_warehouse(exchange, url, options)
+    report = asyncio.run(sampler.run_until_signalled(for_seconds=for_seconds))
     click.echo(
         f"recorded {report.seconds} s ({report.first_second} .. {report.last_second}); "
-        f"coverage {100 * report.coverage:.2f}%; covered {report.covered}, gaps {report.gaps}; "
-        f"sources {report.sources}; crossed {report.crossed}; written {report.written}, "
+        f"coverage {100 * report.coverage:.2f}%; covered {report.covered} "
+        f"(held {report.held}), gaps {report.gaps}; "
+        f"sources {report.sources}; crossed {report.crossed}; late quotes "
+        f"{report.late_quotes}, ahead {report.ahead_quotes}, clock re-syncs "
+        f"{report.clock_resyncs}; written {report.written}, "
         f"unwritten {report.unwritten}; ws connections {report.ws_connections}, "
         f"watchdog trips {report.watchdog_trips}; REST requests {report.rest_requests} "
         f"(429: {report.rest_rate_limited}); cpu {report.cpu_seconds:.1f} s "
@@ -131,6 +136,14 @@ def run(
     default=1.0,
     show_default=True,
     help="Recorded seconds per wall second (10 = ten times faster than real time).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="change-only",
+    show_default=True,
+    help="change-only: a book's snapshot only when its bid or ask changes, keep-alives in "
+    "between (as Bitso does); every-second: a message for every recorded second.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -164,6 +177,7 @@ def run(
 def replay(
     file: Path,
     speed: float,
+    mode: Mode,
     host: str,
     port: int,
     start: str | None,
@@ -178,6 +192,7 @@ def replay(
     fixture real/ticker/spread_observations_2024-07-16_17.csv. REST is served under
     http://HOST:PORT/v3/ (ticker, order_book, available_books) and the `orders`
     WebSocket channel at ws://HOST:PORT/. Stats: http://HOST:PORT/_replay/stats.
+    A gap in FILE drops the connections subscribed to that book (nothing vouched for it).
     """
     _configure_logging(verbose=False)
     try:
@@ -185,6 +200,7 @@ def replay(
         exchange = ReplayExchange(
             observations,
             speed=speed,
+            mode=mode,
             host=host,
             port=port,
             rest_limit_per_minute=rest_limit,
@@ -207,7 +223,7 @@ async def _serve_replay(exchange: ReplayExchange, linger: float) -> None:
     await exchange.start()
     click.echo(
         f"replaying {len(recording.books)} books, {recording.last - recording.first + 1} s "
-        f"at speed {exchange.speed:g}\n"
+        f"at speed {exchange.speed:g} ({exchange.mode})\n"
         f"  export BITSO_API_URL={exchange.api_url} BITSO_WS_URL={exchange.ws_url}",
         err=True,
     )
@@ -317,14 +333,15 @@ def _episodes_table(episodes: list[dict[str, object]]) -> str:
     type=click.FloatRange(min=1),
     default=60.0,
     show_default=True,
-    help="Wall seconds within which every book must have received a priced observation.",
+    help="Wall seconds within which every book must have a priced record written.",
 )
 def health(max_age: float) -> None:
     """Exit 0 when the sampler is recording every book, 1 (naming what is stale) otherwise.
 
-    Healthy means each book of BITSO_BOOKS has a non-gap row in ticker.spread_observations
-    (BITSO_WAREHOUSE_URL) received within the last --max-age seconds: the sampler runs,
-    the exchange feed arrives and Postgres accepts the writes. Gap rows do not count.
+    Healthy means each book of BITSO_BOOKS has a non-gap row (observed or held) in
+    ticker.spread_observations (BITSO_WAREHOUSE_URL) written within the last --max-age
+    seconds: the sampler runs, the exchange feed vouches for the book and Postgres accepts
+    the writes. Gap rows do not count.
     Used as the compose `ticker` service's health check.
     """
     books = current_settings().books

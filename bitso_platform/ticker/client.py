@@ -12,9 +12,10 @@ Message formats (docs.bitso.com, "Orders Channel" and the public REST API):
 import asyncio
 import json
 import logging
+import math
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,8 @@ from bitso_platform.ticker.limiter import RestBudget
 from bitso_platform.ticker.records import Quote
 
 log = logging.getLogger(__name__)
+
+MAX_REMEMBERED_CONNECTIONS = 8  # past connections whose vouching an open second may still ask
 
 
 class Backoff:
@@ -45,6 +48,11 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
+
+    def delays(self) -> Iterator[float]:
+        """Endless delays, for websockets' reconnect iterator (`reconnect_delays`)."""
+        while True:
+            yield self.next()
 
 
 def best_quote(
@@ -74,9 +82,15 @@ def parse_orders(
 class OrdersFeed:
     """Keeps a WebSocket subscription to the `orders` channel alive and reports quotes.
 
-    A watchdog reconnects when nothing (not even a keep-alive) arrives for `stale_after`
-    feed seconds; reconnects back off exponentially with jitter, and the backoff resets
-    once a connection delivers a message again.
+    Reconnects with websockets' own reconnect iterator: at once after a connection that
+    worked drops, with exponential backoff and jitter while connecting fails. A watchdog
+    drops the connection when nothing (not even a keep-alive) arrives for `stale_after`
+    feed seconds.
+
+    Each connection has an id. A connection *vouches* for its books while it is open and a
+    message arrived within `stale_after`: the channel sends every change, so a book's last
+    snapshot received on it is still the book's state. Once it is gone it vouched up to the
+    feed time of its last proof of life (the drop, or its last message for a watchdog trip).
     """
 
     def __init__(
@@ -99,29 +113,60 @@ class OrdersFeed:
         self.connections = 0
         self.watchdog_trips = 0
         self.messages = 0
+        self._alive_at = -math.inf  # elapsed feed seconds of the last proof of life
+        self._alive_feed_at = -math.inf  # the same moment on the feed clock
+        self._lost_at: dict[int, float] = {}  # feed time each past connection vouched up to
+
+    def current(self) -> int | None:
+        """The id of the connection that vouches for the books now, or None."""
+        if self.connected and self.clock.elapsed() - self._alive_at <= self.stale_after:
+            return self.connections
+        return None
+
+    def vouches(self, connection: int, until: float) -> bool:
+        """Whether `connection` vouched for its books up to feed time `until`."""
+        if connection == self.connections and self.connected:
+            return self.current() == connection
+        return self._lost_at.get(connection, -math.inf) >= until
 
     async def run(self) -> None:
         """Connect, subscribe and read until cancelled, reconnecting whenever needed."""
-        while True:
+        async for ws in connect(
+            self.url,
+            open_timeout=10,
+            close_timeout=2,
+            max_size=2**22,
+            reconnect_delays=self.backoff.delays,
+        ):
+            messages = self.messages
             try:
-                async with connect(
-                    self.url, open_timeout=10, close_timeout=2, max_size=2**22
-                ) as ws:
-                    await self._subscribe(ws)
-                    self.connections += 1
-                    self.connected = True
-                    await self._read(ws)
-            except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
-                log.warning(
-                    "WebSocket %s failed: %s (retrying; check BITSO_WS_URL if this persists)",
-                    self.url,
-                    exc or type(exc).__name__,
-                )
-            finally:
-                self.connected = False
-            delay = self.backoff.next()
-            log.info("reconnecting to %s in %.2f s", self.url, delay)
-            await asyncio.sleep(delay)
+                await self._subscribe(ws)
+                self._opened()
+                await self._read(ws)
+            except websockets.exceptions.ConnectionClosed as exc:
+                log.warning("WebSocket %s closed: %s (reconnecting)", self.url, exc)
+                self._lost(self.clock.now())
+            if self.messages == messages:  # it accepts and drops us: do not spin
+                await asyncio.sleep(self.backoff.next())
+
+    def _opened(self) -> None:
+        self.connections += 1
+        self.connected = True
+        self._mark_alive()
+
+    def _lost(self, vouched_until: float | None) -> None:
+        if self.connected:
+            self.connected = False
+            self._lost_at[self.connections] = (
+                vouched_until if vouched_until is not None else -math.inf
+            )
+            if len(self._lost_at) > MAX_REMEMBERED_CONNECTIONS:
+                del self._lost_at[next(iter(self._lost_at))]
+
+    def _mark_alive(self) -> None:
+        self._alive_at = self.clock.elapsed()
+        now = self.clock.now()
+        self._alive_feed_at = now if now is not None else -math.inf
 
     async def _subscribe(self, ws: ClientConnection) -> None:
         for book in self.books:
@@ -140,10 +185,12 @@ class OrdersFeed:
                     self.url,
                     self.stale_after,
                 )
+                self._lost(self._alive_feed_at)
                 ws.transport.abort()  # a dead peer would not answer a closing handshake
                 return
             self.backoff.reset()
             self.messages += 1
+            self._mark_alive()
             self._handle(raw)
 
     def _handle(self, raw: str | bytes) -> None:

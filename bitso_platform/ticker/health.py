@@ -1,8 +1,9 @@
-"""Is the sampler alive? Every configured book must have a fresh observation in Postgres.
+"""Is the sampler alive? Every configured book must have a fresh priced record in Postgres.
 
-The sampler writes one row per book and second; a priced (non-gap) row received within the
-last `max_age` wall seconds proves that the process runs, the exchange feed arrives and the
-warehouse accepts writes. Gap rows alone mean the feed stopped, so they do not count.
+The sampler writes one row per book and second; a priced (observed or held) row written
+within the last `max_age` wall seconds proves that the process runs, the exchange feed
+vouches for the book and the warehouse accepts writes. Gap rows alone mean the feed
+stopped, so they do not count.
 """
 
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from bitso_platform.sql import load_sql
 
 @dataclass(frozen=True)
 class BookFreshness:
-    """The newest priced observation of a book and its age in wall seconds (None: never)."""
+    """The newest priced record of a book and how long ago it was written (None: never)."""
 
     book: str
     orderbook_timestamp: datetime | None
@@ -29,7 +30,7 @@ class BookFreshness:
             return f"{self.book}: no observation recorded yet"
         return (
             f"{self.book}: last observation {self.orderbook_timestamp.isoformat()} "
-            f"received {self.age_seconds:.0f} s ago"
+            f"written {self.age_seconds:.0f} s ago"
         )
 
 

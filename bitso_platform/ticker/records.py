@@ -30,7 +30,8 @@ def utc(epoch_seconds: float) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class SpreadRecord:
-    """One book's second: its last quote in that second, or a gap when none arrived."""
+    """One book's second: its last quote in that second, the book's last snapshot held over a
+    second without a message while the connection vouches for it, or a gap."""
 
     orderbook_timestamp: datetime  # the second, UTC
     book: str
@@ -42,9 +43,11 @@ class SpreadRecord:
     received_at: datetime | None
     is_gap: bool
     is_crossed: bool
+    is_held: bool = False
 
     @classmethod
-    def covered(cls, second: int, quote: Quote) -> "SpreadRecord":
+    def covered(cls, second: int, quote: Quote, *, held: bool = False) -> "SpreadRecord":
+        """The second priced by `quote`: one stamped in it, or (`held`) the last before it."""
         return cls(
             orderbook_timestamp=utc(second),
             book=quote.book,
@@ -56,6 +59,7 @@ class SpreadRecord:
             received_at=utc(quote.received_at),
             is_gap=False,
             is_crossed=quote.ask <= quote.bid,
+            is_held=held,
         )
 
     @classmethod

@@ -7,13 +7,25 @@ its `process_request` hook:
   Bitso's `{"success": ..., "payload" | "error": ...}` envelopes and Bitso's public limit
   (60 requests per rolling minute per client IP, then HTTP 429 and a one-minute lockout);
 - WebSocket at `ws://HOST:PORT/`: the `orders` channel (top 20 levels whose best bid and
-  ask are the recorded ones, stamped with the recorded second) and keep-alives.
+  ask are the recorded ones, `sent` when sent, within the recorded second) and keep-alives.
 
-For each recorded (book, second) one `orders` message is published when the replay's
-clock reaches that second; a recorded gap publishes nothing for that book. The clock
-runs `speed` recorded seconds per wall second, and every duration of the exchange (the
-rate-limit minute, the lockout, the keep-alive interval) is on that clock, so a sampler
-running at the same speed sees exactly what it would see in real time.
+The WebSocket behaves like Bitso's `orders` channel: subscriptions are acknowledged as
+Bitso's documentation shows (`{"action": "subscribe", "response": "ok", "time": ms,
+"type": "orders"}`), keep-alives (`{"type": "ka"}`) come every `keepalive_every` seconds,
+and in the default `change-only` mode a book's snapshot is sent to a connection only when
+its recorded bid or ask differs from what that connection was last sent (a connection
+that subscribes gets the book's current snapshot at once, if the second is recorded).
+The `every-second` mode sends every recorded second instead.
+
+A recorded gap is served as what it was, a moment nothing vouched for the book: a fifth
+of a second into the first missing second, every connection subscribed to that book is
+dropped (as is every connection once the recording ends). A client that reconnects gets
+nothing for the book until its next recorded second. Clients that subscribe each book on
+a connection of its own (as the sampler does) lose only that book.
+
+The clock runs `speed` recorded seconds per wall second, and every duration of the
+exchange (the rate-limit minute, the lockout, the keep-alive interval) is on that clock,
+so a sampler running at the same speed sees exactly what it would see in real time.
 
 Test hooks: `drop_connections()`, `go_silent(seconds)` and `stats()`, also reachable
 over HTTP at `/_replay/drop`, `/_replay/silence?seconds=N` and `/_replay/stats`.
@@ -32,7 +44,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
@@ -45,7 +57,10 @@ _protocol_log = logging.getLogger(f"{__name__}.protocol")
 _protocol_log.setLevel(logging.WARNING)  # websockets logs every plain HTTP answer at INFO
 
 COLUMNS = ["orderbook_timestamp", "book", "bid", "ask", "spread"]
+DROP_INTO_GAP = 0.2  # feed seconds into a book's first missing second when its connections drop
 T = TypeVar("T")
+Mode = Literal["change-only", "every-second"]
+MODES: tuple[Mode, ...] = ("change-only", "every-second")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +125,10 @@ class Recording:
         return self._at.get((book, second))
 
 
-def orders_message(observation: Observation, levels: int = 20) -> str:
-    """Bitso `orders` message whose best bid and ask are the observation's."""
-    sent_ms = observation.second * 1000
+def orders_message(observation: Observation, levels: int = 20, sent_at: float | None = None) -> str:
+    """Bitso `orders` message whose best bid and ask are the observation's, `sent` at
+    `sent_at` (epoch seconds, within the observation's second; default: its start)."""
+    sent_ms = observation.second * 1000 if sent_at is None else math.floor(sent_at * 1000)
     tick = 10.0 ** (math.floor(math.log10(observation.ask)) - 5)
     book = observation.book
 
@@ -197,6 +213,7 @@ class ReplayStats:
     ws_open: int
     orders_sent: dict[str, int]
     keepalives_sent: int
+    gap_drops: int
     rest_requests: int
     rest_by_path: dict[str, int]
     rest_rejected_over_limit: int
@@ -212,6 +229,7 @@ class ReplayExchange:
         observations: Iterable[Observation],
         *,
         speed: float = 1.0,
+        mode: Mode = "change-only",
         host: str = "127.0.0.1",
         port: int = 0,
         rest_limit_per_minute: int = 60,
@@ -222,8 +240,11 @@ class ReplayExchange:
     ):
         if speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.recording = Recording(observations)
         self.speed = speed
+        self.mode = mode
         self.host = host
         self.port = port
         self.keepalive_every = keepalive_every
@@ -239,6 +260,7 @@ class ReplayExchange:
         self._silent_until = -math.inf
         self._connections: set[ServerConnection] = set()
         self._subscribers: dict[str, set[ServerConnection]] = defaultdict(set)
+        self._sent: dict[ServerConnection, dict[str, tuple[float, float]]] = defaultdict(dict)
         self._counts: Counter[str] = Counter()
         self._orders_sent: Counter[str] = Counter()
         self._rest_by_path: Counter[str] = Counter()
@@ -300,6 +322,7 @@ class ReplayExchange:
             ws_open=len(self._connections),
             orders_sent=dict(self._orders_sent),
             keepalives_sent=self._counts["keepalives"],
+            gap_drops=self._counts["gap_drops"],
             rest_requests=sum(self._rest_by_path.values()),
             rest_by_path=dict(self._rest_by_path),
             rest_rejected_over_limit=self.limits.over_limit,
@@ -323,9 +346,12 @@ class ReplayExchange:
         """Publish each recorded second on time, then keep the sockets alive."""
         await self._started.wait()
         next_keepalive = float(self.recording.first)
-        for second in range(self.recording.first, self.recording.last + 1):
+        for second in range(self.recording.first, self.recording.last + 2):
             await self._sleep_until(second)
             next_keepalive = self._keepalives_through(second, next_keepalive)
+            self._schedule_gap_drops(second)
+            if second > self.recording.last:
+                break
             if not self._silent():
                 for observation in self.recording.by_second.get(second, ()):
                     self._send_orders(observation)
@@ -336,9 +362,13 @@ class ReplayExchange:
             await self._sleep_until(next_keepalive)
             next_keepalive = self._keepalives_through(next_keepalive, next_keepalive)
 
-    async def _sleep_until(self, feed_time: float) -> None:
+    def _wall_at(self, feed_time: float) -> float:
+        """The monotonic wall time at which the replay's clock reads `feed_time`."""
         assert self._anchor is not None
-        delay = self._anchor + (feed_time - self.recording.first) / self.speed - time.monotonic()
+        return self._anchor + (feed_time - self.recording.first) / self.speed
+
+    async def _sleep_until(self, feed_time: float) -> None:
+        delay = self._wall_at(feed_time) - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
 
@@ -350,11 +380,45 @@ class ReplayExchange:
             next_keepalive += self.keepalive_every
         return next_keepalive
 
-    def _send_orders(self, observation: Observation) -> None:
-        subscribers = self._subscribers.get(observation.book)
-        if subscribers:
-            broadcast(subscribers, orders_message(observation, self.levels))
-            self._orders_sent[observation.book] += len(subscribers)
+    def _schedule_gap_drops(self, second: int) -> None:
+        """Drop the connections of books whose recording stops at `second`, `DROP_INTO_GAP`
+        into it on the replay's clock (however late this runs).
+
+        A client's clock follows our `sent` stamps, so it lags ours by its delivery
+        latency: it sees the drop after the missing second began (the second before stays
+        vouched for) and, unless it sees it most of a second late, before it ends."""
+        drop_at = self._wall_at(second + DROP_INTO_GAP)
+        for book in self.recording.books:
+            if self.recording.at(book, second - 1) and not self.recording.at(book, second):
+                asyncio.get_running_loop().call_later(
+                    max(0.0, drop_at - time.monotonic()), self._drop_subscribers, book
+                )
+
+    def _drop_subscribers(self, book: str) -> None:
+        subscribers = list(self._subscribers.get(book, ()))
+        for connection in subscribers:
+            connection.transport.abort()
+        self._counts["gap_drops"] += len(subscribers)
+
+    def _stamp(self, observation: Observation) -> float:
+        """Now on the replay's clock, as Bitso stamps `sent`, kept inside the observation's
+        second (a late wake-up must not move a quote into the next one)."""
+        now = self.feed_now() or observation.second
+        return min(max(now, observation.second), observation.second + 0.999)
+
+    def _send_orders(self, observation: Observation, to: Iterable[ServerConnection] = ()) -> None:
+        """Send the observation to the book's subscribers (or `to`) that need it."""
+        book, best = observation.book, (observation.bid, observation.ask)
+        receivers = [
+            connection
+            for connection in (to or self._subscribers.get(book, ()))
+            if self.mode == "every-second" or self._sent[connection].get(book) != best
+        ]
+        if receivers:
+            broadcast(receivers, orders_message(observation, self.levels, self._stamp(observation)))
+            self._orders_sent[book] += len(receivers)
+            for connection in receivers:
+                self._sent[connection][book] = best
 
     async def _handle(self, connection: ServerConnection) -> None:
         self._connections.add(connection)
@@ -366,6 +430,7 @@ class ReplayExchange:
             pass
         finally:
             self._connections.discard(connection)
+            self._sent.pop(connection, None)
             for subscribers in self._subscribers.values():
                 subscribers.discard(connection)
 
@@ -389,6 +454,15 @@ class ReplayExchange:
                 "type": kind,
             }
             await connection.send(json.dumps(ack))
+        if known and not self._silent():
+            self._send_current(connection, book)
+
+    def _send_current(self, connection: ServerConnection, book: str) -> None:
+        """A new subscriber's first snapshot: the book's recorded current second, if any."""
+        now = self.feed_now()
+        observation = self.recording.at(book, math.floor(now)) if now is not None else None
+        if observation is not None:
+            self._send_orders(observation, to=[connection])
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """Answer plain HTTP (REST and test hooks); let WebSocket upgrades through."""

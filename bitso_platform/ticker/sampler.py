@@ -1,25 +1,41 @@
 """The sampler: one spread record per configured book and second, written to Postgres.
 
-Coverage rule. A book's second S is *covered* only if a message for that book whose
-exchange timestamp falls in [S, S+1) arrived (from the WebSocket, or from the REST
-fallback); its record holds the last such quote. Any other second is a *gap* row with
-no prices. We never carry the previous quote forward: a stalled socket and a quiet book
-look the same from here, and a carried-forward price is indistinguishable from an
-observed one for the Markets team and the alerts. Timestamps are the exchange's, not
-ours, so network delay cannot move a quote into the wrong second.
+Coverage rule (SPEC 6). Bitso's `orders` channel sends a book's snapshot only when it
+changes, so a book's second S is recorded as:
+
+- *observed*: a message for the book whose exchange timestamp falls in [S, S+1) arrived
+  (from the WebSocket, or from the REST fallback); the record holds the last such quote;
+- *held* (`is_held`): no message in S, but the book's last snapshot came over a connection
+  that vouched for the book through the end of S (open, with a message or keep-alive
+  within the watchdog's window): nothing changed, so the record holds that snapshot, with
+  its own `source`, `exchange_at` and `received_at`;
+- a *gap* otherwise (before the first snapshot, after the connection that delivered it
+  was lost, while REST has no answer): no prices, never an invented value.
+
+Each book has a connection of its own, so a connection lost for one book (a replay
+serves a recorded gap that way) says nothing about the others. Timestamps are the
+exchange's, not ours, so network delay cannot move a quote into the wrong second.
 
 A second is closed (its records emitted) once the clock has passed its end by `settle`
 wall seconds, which leaves room for messages still in flight; a message for an already
 closed second is counted as late and dropped.
+
+The clock follows the feed: a quote far off it (more than `RESYNC_BEHIND` feed seconds
+before the open seconds, or `MAX_AHEAD` after the clock) is dropped and counted, unless it
+is the first quote of a new connection (the exchange restarted, or we reconnected after an
+outage) or such quotes have kept coming for `RESYNC_AFTER` feed seconds (skew): then the
+clock re-syncs to it. Off-clock quotes are logged at most every 10 s, and a book recorded
+only as gaps for a minute while its WebSocket talks is logged as an error.
 """
 
 import asyncio
 import contextlib
 import logging
 import math
+import signal
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,6 +58,10 @@ log = logging.getLogger(__name__)
 
 MIN_SLEEP = 0.005  # wall seconds; keeps very high replay speeds from spinning
 MAX_AHEAD = 300.0  # feed seconds a quote may be ahead of the clock before it is distrusted
+RESYNC_BEHIND = 10.0  # feed seconds before the open seconds beyond which a quote is off the clock
+RESYNC_AFTER = 5.0  # feed seconds of off-clock quotes, and none on it, before the clock follows
+BLIND_AFTER = 60  # seconds of gaps for a book while its WebSocket talks before logging an error
+LOG_EVERY = 10.0  # wall seconds between two lines about the same kind of dropped quote
 
 
 @dataclass(frozen=True)
@@ -56,26 +76,66 @@ class SamplerOptions:
     align_timeout: float = 10.0  # wall seconds to wait for an exchange timestamp at speed 1
     flush_every: float = 1.0  # wall seconds between database writes
     drain_timeout: float = 30.0  # wall seconds to finish writing on shutdown
+    stop_drain: float = 3.0  # wall seconds to finish writing after stop() (SIGTERM, SIGINT)
     reconnect_base: float = 0.2  # wall seconds, first WebSocket reconnect delay
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A quote and the WebSocket connection (its id) that vouches it stays current."""
+
+    quote: Quote
+    connection: int | None
+
+
+Vouches = Callable[[str, int, float], bool]  # (book, connection, until feed time) -> vouched
+
+
+def _never(book: str, connection: int, until: float) -> bool:
+    return False
+
+
+class Throttled:
+    """Counts events of one kind and logs them, at most one line per `every` wall seconds."""
+
+    def __init__(self, message: str, every: float = LOG_EVERY):
+        self.message = message
+        self.every = every
+        self.count = 0
+        self._unlogged = 0
+        self._logged_at = -math.inf
+
+    def __call__(self, *args: object) -> None:
+        self.count += 1
+        self._unlogged += 1
+        now = time.monotonic()
+        if now - self._logged_at >= self.every:
+            log.warning(f"{self.message} ({self._unlogged} since the last such line)", *args)
+            self._unlogged, self._logged_at = 0, now
 
 
 class SecondWindow:
     """Quotes per book and second, closed into records strictly in order."""
 
-    def __init__(self, books: Iterable[str]):
+    def __init__(self, books: Iterable[str], vouches: Vouches = _never):
         self.books = tuple(books)
         self._known = frozenset(self.books)
+        self._vouches = vouches
         self.next_second: int | None = None
         self.late = 0
-        self._quotes: dict[int, dict[str, Quote]] = {}
+        self._quotes: dict[int, dict[str, Snapshot]] = {}
+        self._last: dict[str, Snapshot] = {}
 
     def start(self, second: int) -> None:
         """Begin recording at `second` unless recording has already begun."""
         if self.next_second is None:
             self.next_second = second
 
-    def add(self, quote: Quote) -> bool:
-        """Keep the quote if it is its second's latest; False if unknown book or closed second."""
+    def add(self, quote: Quote, connection: int | None = None) -> bool:
+        """Keep the quote if it is its second's latest; False if unknown book or closed second.
+
+        `connection` is the id of the connection that vouches for the book from now on
+        (None when none does, e.g. a REST answer while the socket is down)."""
         if quote.book not in self._known:
             return False
         second = math.floor(quote.exchange_at)
@@ -85,9 +145,15 @@ class SecondWindow:
             return False
         quotes = self._quotes.setdefault(second, {})
         current = quotes.get(quote.book)
-        if current is None or _rank(quote) >= _rank(current):
-            quotes[quote.book] = quote
+        if current is None or _rank(quote) >= _rank(current.quote):
+            quotes[quote.book] = Snapshot(quote, connection)
         return True
+
+    def restart(self, second: int) -> None:
+        """Record from `second` on (the feed's clock moved), dropping quotes not yet closed.
+        The books' last snapshots stay: their connections still vouch for them."""
+        self.next_second = second
+        self._quotes.clear()
 
     def close_through(self, last_second: int) -> list[SpreadRecord]:
         """Records of every open second up to `last_second`: one per book, gaps included."""
@@ -96,12 +162,22 @@ class SecondWindow:
             second = self.next_second
             quotes = self._quotes.pop(second, {})
             for book in self.books:
-                quote = quotes.get(book)
-                records.append(
-                    SpreadRecord.covered(second, quote) if quote else SpreadRecord.gap(second, book)
-                )
+                records.append(self._record(second, book, quotes.get(book)))
             self.next_second = second + 1
         return records
+
+    def _record(self, second: int, book: str, snapshot: Snapshot | None) -> SpreadRecord:
+        if snapshot is not None:
+            self._last[book] = snapshot
+            return SpreadRecord.covered(second, snapshot.quote)
+        last = self._last.get(book)
+        if last is not None and self._still_vouched(book, last, second + 1):
+            return SpreadRecord.covered(second, last.quote, held=True)
+        return SpreadRecord.gap(second, book)
+
+    def _still_vouched(self, book: str, snapshot: Snapshot, until: int) -> bool:
+        connection = snapshot.connection
+        return connection is not None and self._vouches(book, connection, until)
 
 
 def _rank(quote: Quote) -> tuple[float, bool]:
@@ -115,6 +191,7 @@ class Tally:
 
     seconds: int = 0
     covered: Counter[str] = field(default_factory=Counter)
+    held: Counter[str] = field(default_factory=Counter)
     gaps: Counter[str] = field(default_factory=Counter)
     sources: Counter[str] = field(default_factory=Counter)
     crossed: int = 0
@@ -127,6 +204,7 @@ class Tally:
                 self.gaps[record.book] += 1
             else:
                 self.covered[record.book] += 1
+                self.held[record.book] += record.is_held
                 self.sources[record.source or ""] += 1
                 self.crossed += record.is_crossed
         if records:
@@ -146,12 +224,15 @@ class SamplerReport:
     seconds: int
     first_second: datetime | None
     last_second: datetime | None
-    covered: dict[str, int]
+    covered: dict[str, int]  # observed and held seconds
+    held: dict[str, int]
     gaps: dict[str, int]
     sources: dict[str, int]
     crossed: int
     coverage: float
     late_quotes: int
+    ahead_quotes: int
+    clock_resyncs: int
     ws_connections: int
     watchdog_trips: int
     rest_requests: int
@@ -177,15 +258,19 @@ class Sampler:
         self.options = options or SamplerOptions()
         self.clock = clock or FeedClock(self.options.speed)
         self.writer = writer
-        self.window = SecondWindow(exchange.books)
-        self.feed = OrdersFeed(
-            exchange.ws_url,
-            exchange.books,
-            clock=self.clock,
-            on_quote=self.accept,
-            stale_after=self.options.stale_after,
-            backoff=Backoff(base=self.options.reconnect_base),
-        )
+        self.feeds = {
+            book: OrdersFeed(
+                exchange.ws_url,
+                (book,),
+                clock=self.clock,
+                on_quote=self.accept,
+                stale_after=self.options.stale_after,
+                backoff=Backoff(base=self.options.reconnect_base),
+            )
+            for book in exchange.books
+        }
+        self.window = SecondWindow(exchange.books, self._vouches)
+        self._snapshot_on: dict[str, int | None] = {}
         self.budget = RestBudget(exchange.rest_budget_per_minute, clock=self.clock.elapsed)
         self.rest: RestClient | None = None
         self.tally = Tally()
@@ -193,7 +278,13 @@ class Sampler:
         self._ws_seen = dict.fromkeys(exchange.books, self.clock.elapsed())
         self._rest_polled = dict.fromkeys(exchange.books, float("-inf"))
         self.rest_errors = 0
-        self.rejected = 0
+        self.clock_resyncs = 0
+        self.ahead = Throttled("ignored a %s quote for %s stamped %.0f feed s ahead of the clock")
+        self._late = Throttled("dropped a late %s quote for %s, %.1f s before the open seconds")
+        self._quoted_on: dict[str, int | None] = {}
+        self._off_since: float | None = None
+        self._gap_run = dict.fromkeys(exchange.books, 0)
+        self._stopping = asyncio.Event()
 
     @classmethod
     def for_warehouse(
@@ -206,21 +297,94 @@ class Sampler:
 
     def accept(self, quote: Quote) -> None:
         """Take a quote from either source: it moves the clock and fills its second."""
-        now = self.clock.now()
-        if now is not None and quote.exchange_at > now + MAX_AHEAD:
-            # One bad timestamp would otherwise fast-forward the clock past real seconds.
-            self.rejected += 1
-            log.warning(
-                "ignoring a %s quote for %s stamped %.0f s ahead of the feed clock",
-                quote.source,
-                quote.book,
-                quote.exchange_at - now,
-            )
+        connection = self.feeds[quote.book].current()
+        if not self._on_clock(quote, connection):
             return
         self.clock.observe(quote.exchange_at)
-        self.window.add(quote)
+        if self.window.add(quote, connection):
+            self._snapshot_on[quote.book] = connection
+        else:  # late: add() started the window, so next_second is set
+            self._late(quote.source, quote.book, (self.window.next_second or 0) - quote.exchange_at)
         if quote.source == "ws":
             self._ws_seen[quote.book] = self.clock.elapsed()
+
+    def _on_clock(self, quote: Quote, connection: int | None) -> bool:
+        """False for a quote to drop because it is far off the clock; re-syncs the clock
+        instead when the feed has evidently moved (see the module docstring)."""
+        first_on_connection = quote.source == "ws" and self._quoted_on.get(quote.book) != connection
+        if quote.source == "ws":
+            self._quoted_on[quote.book] = connection
+        offset = self._off_clock_by(quote)
+        if offset == 0:
+            self._off_since = None
+            return True
+        elapsed = self.clock.elapsed()
+        self._off_since = elapsed if self._off_since is None else self._off_since
+        if first_on_connection or elapsed - self._off_since >= RESYNC_AFTER:
+            self._resync(quote, offset)
+            return True
+        if offset > 0:
+            self.ahead(quote.source, quote.book, offset)
+            return False
+        return True  # the window counts and logs it as late
+
+    def _off_clock_by(self, quote: Quote) -> float:
+        """Feed seconds the quote is ahead of (> 0) or behind (< 0) the clock when that is
+        beyond the tolerances, else 0."""
+        now = self.clock.now()
+        if now is None:
+            return 0.0
+        if quote.exchange_at > now + MAX_AHEAD:
+            return quote.exchange_at - now
+        oldest_open = self.window.next_second
+        if oldest_open is not None and quote.exchange_at < oldest_open - RESYNC_BEHIND:
+            return quote.exchange_at - now
+        return 0.0
+
+    def _resync(self, quote: Quote, offset: float) -> None:
+        self.clock_resyncs += 1
+        self._off_since = None
+        log.warning(
+            "the feed's clock is %.0f s %s ours (a %s quote for %s): following it; seconds "
+            "already recorded are kept as they are",
+            abs(offset),
+            "ahead of" if offset > 0 else "behind",
+            quote.source,
+            quote.book,
+        )
+        self.clock.align(quote.exchange_at)
+        self.window.restart(math.floor(quote.exchange_at))
+
+    def stop(self) -> None:
+        """Ask `run` to keep the seconds that have ended, write them and return."""
+        self._stopping.set()
+
+    async def run_until_signalled(self, *, for_seconds: int | None = None) -> SamplerReport:
+        """`run`, with SIGTERM (what `docker stop` sends) and SIGINT (Ctrl-C) as `stop()`."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop)
+        try:
+            return await self.run(for_seconds=for_seconds)
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+
+    def _vouches(self, book: str, connection: int, until: float) -> bool:
+        return self.feeds[book].vouches(connection, until)
+
+    def _vouched_now(self, book: str) -> bool:
+        """Whether the book's latest snapshot is on the connection that vouches for it now."""
+        connection = self.feeds[book].current()
+        return connection is not None and self._snapshot_on.get(book) == connection
+
+    @property
+    def ws_connections(self) -> int:
+        return sum(feed.connections for feed in self.feeds.values())
+
+    @property
+    def watchdog_trips(self) -> int:
+        return sum(feed.watchdog_trips for feed in self.feeds.values())
 
     async def run(self, *, for_seconds: int | None = None) -> SamplerReport:
         """Sample until `for_seconds` seconds are recorded (or forever), then flush."""
@@ -230,7 +394,8 @@ class Sampler:
             self.rest = RestClient(
                 self.exchange.api_url, self.budget, http=http, speed=self.clock.speed
             )
-            sources = [asyncio.create_task(self.feed.run()), asyncio.create_task(self._fallback())]
+            sources = [asyncio.create_task(feed.run()) for feed in self.feeds.values()]
+            sources.append(asyncio.create_task(self._fallback()))
             writing = asyncio.create_task(self.writer.run())
             try:
                 await self._record(for_seconds, [*sources, writing])
@@ -243,7 +408,9 @@ class Sampler:
         """Close seconds as the clock passes them until enough are recorded."""
         lag = self.options.settle * self.clock.speed
         started = time.monotonic()
-        while for_seconds is None or self.tally.seconds < for_seconds:
+        while not self._stopping.is_set() and (
+            for_seconds is None or self.tally.seconds < for_seconds
+        ):
             _raise_if_crashed(tasks)
             now = self._aligned_now(started)
             if now is None:
@@ -287,11 +454,31 @@ class Sampler:
             return
         self.writer.submit(records)
         books = len(self.exchange.books)
+        self._watch_for_blindness(records)
         self.tally.add(records, books)
         self._period.add(records, books)
         if self._period.seconds >= self.options.log_every:
             self._log_progress()
             self._period = Tally()
+
+    def _watch_for_blindness(self, records: list[SpreadRecord]) -> None:
+        """Log an error each minute a book records only gaps while its WebSocket talks."""
+        for record in records:
+            book = record.book
+            self._gap_run[book] = self._gap_run[book] + 1 if record.is_gap else 0
+            talking = self.feeds[book].current() is not None
+            if talking and self._gap_run[book] and self._gap_run[book] % BLIND_AFTER == 0:
+                log.error(
+                    "%s: nothing recorded for %d s although its WebSocket delivers messages: "
+                    "no usable snapshot since it (re)connected and none from REST (late "
+                    "quotes %d, ahead %d, clock re-syncs %d); check the book name and "
+                    "BITSO_WS_URL; `bitso ticker health` fails until a second is recorded",
+                    book,
+                    self._gap_run[book],
+                    self.window.late,
+                    self.ahead.count,
+                    self.clock_resyncs,
+                )
 
     def _log_progress(self) -> None:
         period = self._period
@@ -311,8 +498,8 @@ class Sampler:
             period.crossed,
             self.writer.written,
             len(self.writer.pending),
-            self.feed.connections,
-            self.feed.watchdog_trips,
+            self.ws_connections,
+            self.watchdog_trips,
             self.rest.requests if self.rest else 0,
             self.rest_errors,
         )
@@ -336,13 +523,17 @@ class Sampler:
                 log.debug("REST fallback for %s: %s", book, exc)
 
     def _book_needing_rest(self) -> tuple[str | None, float]:
-        """The least recently polled book without a WebSocket quote for `fallback_after`,
-        or None and the feed seconds until one could need it."""
+        """The least recently polled book that no connection vouches for and that had no
+        WebSocket quote for `fallback_after`, or None and the feed seconds until one could
+        need it (at most one: a connection can stop vouching at any time)."""
         stale_before = self.clock.elapsed() - self.options.fallback_after
-        stale = [book for book, seen in self._ws_seen.items() if seen < stale_before]
+        unvouched = {
+            book: seen for book, seen in self._ws_seen.items() if not self._vouched_now(book)
+        }
+        stale = [book for book, seen in unvouched.items() if seen < stale_before]
         if stale:
             return min(stale, key=self._rest_polled.__getitem__), 0.0
-        return None, min(self._ws_seen.values()) - stale_before
+        return None, min([*unvouched.values(), stale_before + 1.0]) - stale_before
 
     async def _shutdown(
         self, sources: list[asyncio.Task[None]], writing: asyncio.Task[None]
@@ -351,8 +542,9 @@ class Sampler:
             task.cancel()
         await asyncio.gather(*sources, return_exceptions=True)
         self.writer.stop()
+        drain = self.options.stop_drain if self._stopping.is_set() else self.options.drain_timeout
         with contextlib.suppress(TimeoutError):  # the writer logs what it could not write
-            await asyncio.wait_for(writing, self.options.drain_timeout)
+            await asyncio.wait_for(writing, drain)
 
     def _report(self, cpu_seconds: float, wall_seconds: float) -> SamplerReport:
         tally = self.tally
@@ -361,13 +553,16 @@ class Sampler:
             first_second=tally.first,
             last_second=tally.last,
             covered=dict(tally.covered),
+            held=dict(tally.held),
             gaps=dict(tally.gaps),
             sources=dict(tally.sources),
             crossed=tally.crossed,
             coverage=tally.coverage(),
             late_quotes=self.window.late,
-            ws_connections=self.feed.connections,
-            watchdog_trips=self.feed.watchdog_trips,
+            ahead_quotes=self.ahead.count,
+            clock_resyncs=self.clock_resyncs,
+            ws_connections=self.ws_connections,
+            watchdog_trips=self.watchdog_trips,
             rest_requests=self.rest.requests if self.rest else 0,
             rest_rate_limited=self.rest.rate_limited if self.rest else 0,
             written=self.writer.written,

@@ -31,6 +31,7 @@ _COLUMNS = (
     "received_at",
     "is_gap",
     "is_crossed",
+    "is_held",
 )
 
 

@@ -1,7 +1,8 @@
 """Ten-minute windows of spread records: what the lake files hold, their stats and checks.
 
 A window's file for a book holds exactly one record per second (600): the observation the
-sampler stored, or a gap record with null prices when it stored a gap or nothing at all.
+sampler stored (observed, or held: `is_held`), or a gap record with null prices when it
+stored a gap or nothing at all.
 The functions here work on plain DataFrames so the assets, the checks and the tests share
 them; nothing imports Dagster.
 """
@@ -26,6 +27,7 @@ COLUMNS = (
     "ask",
     "spread",
     "is_gap",
+    "is_held",
     "is_sampled",
     "is_crossed",
     "source",
@@ -49,6 +51,7 @@ def window_records(
             "ask": "float64",
             "spread": "float64",
             "is_gap": "bool",
+            "is_held": "bool",
             "is_sampled": "bool",
             "is_crossed": "bool",
         }
@@ -156,7 +159,8 @@ def expected_windows(start: datetime, end: datetime) -> list[datetime]:
 def check_record_counts(
     frame: pd.DataFrame, windows: list[datetime], books: tuple[str, ...]
 ) -> CheckOutcome:
-    """600 records per book and window (ERROR otherwise); coverage below 99 % is a WARN."""
+    """600 records per book and window (ERROR otherwise); coverage (observed and held seconds)
+    below 99 % is a WARN."""
     stats = window_stats(frame).set_index(["window_start", "book"])
     present_books = set(stats.index.get_level_values("book")) if len(stats) else set()
     grid = [(pd.Timestamp(w), b) for w in windows for b in sorted(set(books) | present_books)]
@@ -170,6 +174,8 @@ def check_record_counts(
         "book_windows_not_600": len(wrong),
         "book_windows_below_99pct": len(low),
         "min_coverage": min(coverage.values(), default=0.0),
+        "gap_records": int(frame["is_gap"].sum()),
+        "held_records": int(frame["is_held"].sum()),
         "coverage": coverage_table(grid, counts, coverage),
     }
     if wrong:

@@ -23,9 +23,9 @@ from bitso_platform_tests.conftest import REAL_TICKER
 BOOKS = ("btc_mxn", "usd_mxn")
 
 
-def at(text: str) -> int:
-    """Epoch second of a UTC time of day on the fixture's first day, e.g. "22:31:00"."""
-    return int(datetime.fromisoformat(f"2024-07-16T{text}+00:00").timestamp())
+def at(text: str, day: int = 16) -> int:
+    """Epoch second of a UTC time of day on a fixture day (16 or 17 July), e.g. "22:31:00"."""
+    return int(datetime.fromisoformat(f"2024-07-{day}T{text}+00:00").timestamp())
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +90,8 @@ def sample(
     """Run a sampler to completion, with `during` running alongside it."""
 
     async def main() -> Run:
-        settings = SamplerOptions(speed=speed, stale_after=3.0, log_every=30, **options)  # type: ignore[arg-type]
+        timing = {"stale_after": 3.0, "log_every": 30, **options}
+        settings = SamplerOptions(speed=speed, **timing)  # type: ignore[arg-type]
         sampler = Sampler.for_warehouse(exchange, warehouse.resolved_url(), settings)
         task = asyncio.create_task(sampler.run(for_seconds=for_seconds))
         if during is not None:
@@ -118,6 +119,7 @@ class Row:
     received_at: datetime | None
     is_gap: bool
     is_crossed: bool
+    is_held: bool
 
 
 def stored(warehouse: Warehouse) -> list[Row]:
@@ -125,7 +127,7 @@ def stored(warehouse: Warehouse) -> list[Row]:
     with warehouse.connection() as conn:
         rows = conn.execute(
             "select orderbook_timestamp, book, bid, ask, spread, source, exchange_at,"
-            " received_at, is_gap, is_crossed"
+            " received_at, is_gap, is_crossed, is_held"
             " from ticker.spread_observations order by book, orderbook_timestamp"
         ).fetchall()
     return [Row(int(row[0].timestamp()), *row[1:]) for row in rows]

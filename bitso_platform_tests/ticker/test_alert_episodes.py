@@ -11,7 +11,9 @@ from bitso_platform.ticker.alerts import (
     SpreadObservation,
     Thresholds,
 )
+from bitso_platform.ticker.records import Quote, SpreadRecord
 from bitso_platform.ticker.replay import Observation
+from bitso_platform.ticker.store import ObservationStore
 from bitso_platform_tests.ticker.alert_reference import (
     expected_episodes,
     expected_keys,
@@ -139,3 +141,20 @@ def test_threshold_settings_parse_a_default_list_and_per_book_lists(
 def test_a_bad_threshold_setting_is_refused_with_the_syntax(text: str) -> None:
     with pytest.raises(ValueError, match="BITSO_SPREAD_THRESHOLDS"):
         AlertRules(Thresholds.parse(text))
+
+
+def test_held_seconds_are_observations_that_resolve_an_episode(warehouse_url: str) -> None:
+    spike = Quote("usd_mxn", 17.0, 17.5, 1000.1, 1000.2, "ws")  # 2.86 %: above every threshold
+    calm = Quote("usd_mxn", 17.0, 17.001, 1001.1, 1001.2, "ws")  # then no change for 70 s
+    held = [SpreadRecord.covered(second, calm, held=True) for second in range(1002, 1072)]
+    ObservationStore(warehouse_url).write(
+        [SpreadRecord.covered(1000, spike), SpreadRecord.covered(1001, calm), *held]
+    )
+
+    report = SpreadAlerts(quiet_seconds=60).evaluator(warehouse_url).run_pass()
+
+    assert report.observations == 72
+    episodes = stored_episodes(warehouse_url)
+    assert {(e.threshold, e.resolved_at) for e in episodes} == {
+        (threshold, 1061) for threshold in (0.1, 0.5, 1.0)
+    }

@@ -70,7 +70,16 @@ def test_an_invalid_book_list_is_refused_with_what_to_set() -> None:
         (["ticker", "run"], ["--speed", "--for", "--rest-budget", "--log-every", "--verbose"]),
         (
             ["ticker", "replay"],
-            ["--speed", "--host", "--port", "--from", "--until", "--rest-limit", "--linger"],
+            [
+                "--speed",
+                "--mode",
+                "--host",
+                "--port",
+                "--from",
+                "--until",
+                "--rest-limit",
+                "--linger",
+            ],
         ),
         (["ticker", "health"], ["--max-age", "BITSO_BOOKS", "BITSO_WAREHOUSE_URL"]),
     ],

@@ -16,17 +16,34 @@ def env(warehouse_url: str) -> dict[str, str]:
     return {"BITSO_WAREHOUSE_URL": warehouse_url, "BITSO_BOOKS": "btc_mxn,usd_mxn"}
 
 
-def record(warehouse: Warehouse, book: str, received: timedelta, *, gap: bool = False) -> None:
-    """One observation of `book` received `received` ago (a gap row when `gap`)."""
-    received_at = datetime.now(UTC) - received
+def record(
+    warehouse: Warehouse,
+    book: str,
+    written: timedelta,
+    *,
+    gap: bool = False,
+    held_since: timedelta | None = None,
+) -> None:
+    """A row of `book` written `written` ago: observed, a gap, or held (its snapshot
+    received `held_since` ago)."""
+    now = datetime.now(UTC)
+    recorded_at = now - written
+    received_at = now - (held_since or written)
     priced = (1.0, 1.1, 9.0909, "ws", received_at, received_at)
     with warehouse.connection() as conn:
         create_table(conn)
         conn.execute(
             "insert into ticker.spread_observations (orderbook_timestamp, book, bid, ask,"
-            " spread, source, exchange_at, received_at, is_gap)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [received_at.replace(microsecond=0), book, *((None,) * 6 if gap else priced), gap],
+            " spread, source, exchange_at, received_at, is_gap, is_held, recorded_at)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                recorded_at.replace(microsecond=0),
+                book,
+                *((None,) * 6 if gap else priced),
+                gap,
+                held_since is not None,
+                recorded_at,
+            ],
         )
 
 
@@ -71,7 +88,7 @@ def test_a_book_whose_last_observation_is_older_than_max_age_is_stale(
     code, output = health(env, "--max-age", "60")
 
     assert code == 1
-    assert "usd_mxn: last observation" in output and "received 300 s ago" in output
+    assert "usd_mxn: last observation" in output and "written 300 s ago" in output
     assert "btc_mxn" not in output.split("stale")[1]
     assert health(env, "--max-age", "600")[0] == 0
 
@@ -87,6 +104,18 @@ def test_gap_rows_alone_do_not_count_as_a_live_feed(
 
     assert code == 1
     assert "usd_mxn: last observation" in output
+
+
+def test_held_rows_written_recently_keep_a_quiet_book_healthy(
+    warehouse: Warehouse, env: dict[str, str]
+) -> None:
+    record(warehouse, "btc_mxn", timedelta(seconds=5))
+    record(warehouse, "usd_mxn", timedelta(seconds=2), held_since=timedelta(minutes=30))
+
+    code, output = health(env)
+
+    assert code == 0, output
+    assert "usd_mxn: last observation" in output and "written 2 s ago" in output
 
 
 def test_an_unreachable_warehouse_is_unhealthy_with_what_to_check() -> None:

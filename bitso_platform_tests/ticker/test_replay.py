@@ -1,10 +1,14 @@
 """The replay exchange speaks Bitso's protocols and enforces Bitso's REST limit."""
 
+import contextlib
 import json
 from collections.abc import Callable
+from typing import Any
 
 import httpx
-from websockets.sync.client import connect
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from bitso_platform.ticker.replay import Observation, ReplayThread
 from bitso_platform_tests.ticker.conftest import BOOKS, at
@@ -58,30 +62,84 @@ def test_a_client_over_60_requests_in_a_rolling_minute_gets_429_and_a_lockout(
     assert stats.max_rest_requests_per_minute == 63
 
 
-def test_each_recorded_second_is_one_orders_message_and_a_gap_publishes_nothing(
+def read_until_dropped(ws: ClientConnection) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Orders messages and acks of a connection until the replay drops it (its recording ended)."""
+    orders: list[dict[str, Any]] = []
+    acks: list[dict[str, Any]] = []
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            message = json.loads(ws.recv(timeout=5))
+            if "action" in message:
+                acks.append(message)
+            elif message != {"type": "ka"}:
+                orders.append(message)
+    return orders, acks
+
+
+def subscribe(ws: ClientConnection, *books: str) -> None:
+    for book in books:
+        ws.send(json.dumps({"action": "subscribe", "book": book, "type": "orders"}))
+
+
+def best_of(message: dict[str, Any]) -> tuple[float, float]:
+    payload = message["payload"]
+    assert len(payload["bids"]) == len(payload["asks"]) == 20
+    return float(payload["bids"][0]["r"]), float(payload["asks"][0]["r"])
+
+
+def test_by_default_a_books_snapshot_is_sent_only_when_its_bid_or_ask_changes(
     replay: Replay, fixture_slice: Slice
 ) -> None:
-    observations = fixture_slice(at("22:32:09"), 8)  # both books miss 22:32:13
-    exchange = replay(observations, speed=10)
-    published: dict[str, list[int]] = {book: [] for book in BOOKS}
-    keepalives = 0
+    observations = fixture_slice(at("22:24:09"), 40)  # no recorded gap
+    exchange = replay(observations, speed=20)
 
     with connect(exchange.ws_url) as ws:
-        for book in BOOKS:
-            ws.send(json.dumps({"action": "subscribe", "book": book, "type": "orders"}))
-        while len(published["btc_mxn"]) + len(published["usd_mxn"]) < len(observations):
-            message = json.loads(ws.recv(timeout=5))
-            if message["type"] == "ka":
-                keepalives += 1
-            elif "action" not in message:  # not the subscription acknowledgement
-                payload = message["payload"]
-                assert len(payload["bids"]) == len(payload["asks"]) == 20
-                best = (float(payload["bids"][0]["r"]), float(payload["asks"][0]["r"]))
-                second = message["sent"] // 1000
-                assert any(best == (o.bid, o.ask) for o in observations if o.second == second)
-                published[message["book"]].append(second)
+        subscribe(ws, *BOOKS)
+        orders, acks = read_until_dropped(ws)
 
     for book in BOOKS:
-        assert published[book] == [o.second for o in observations if o.book == book]
-        assert at("22:32:13") not in published[book]
-    assert keepalives >= 1
+        series = [(o.second, (o.bid, o.ask)) for o in observations if o.book == book]
+        changes = [
+            second for i, (second, best) in enumerate(series) if i == 0 or best != series[i - 1][1]
+        ]
+        sent = [m for m in orders if m["book"] == book]
+        assert [m["sent"] // 1000 for m in sent] == changes
+        assert all(best_of(m) == dict(series)[m["sent"] // 1000] for m in sent)
+    assert len(orders) < len(observations) // 4
+    assert [set(ack) for ack in acks] == [{"action", "response", "time", "type"}] * 2
+    assert all(ack["response"] == "ok" and ack["type"] == "orders" for ack in acks)
+
+
+def test_the_every_second_mode_sends_one_orders_message_per_recorded_second(
+    replay: Replay, fixture_slice: Slice
+) -> None:
+    observations = fixture_slice(at("22:24:09"), 20)
+    exchange = replay(observations, speed=20, mode="every-second")
+
+    with connect(exchange.ws_url) as ws:
+        subscribe(ws, *BOOKS)
+        orders, _ = read_until_dropped(ws)
+
+    for book in BOOKS:
+        assert [m["sent"] // 1000 for m in orders if m["book"] == book] == [
+            o.second for o in observations if o.book == book
+        ]
+
+
+def test_a_recorded_gap_drops_the_connections_of_that_book_and_only_those(
+    replay: Replay, fixture_slice: Slice
+) -> None:
+    gap = at("22:35:38")  # btc_mxn is not recorded in this second, usd_mxn is
+    exchange = replay(fixture_slice(gap - 5, 30), speed=5)
+
+    with connect(exchange.ws_url) as btc, connect(exchange.ws_url) as usd:
+        subscribe(btc, "btc_mxn")
+        subscribe(usd, "usd_mxn")
+        with pytest.raises(ConnectionClosed):
+            while True:
+                btc.recv(timeout=5)
+        stats = exchange.stats()
+        assert json.loads(usd.recv(timeout=5))  # the other book's connection carries on
+
+    assert stats.gap_drops == 1 and not stats.finished
+    assert stats.feed_now is not None and stats.feed_now[11:19] >= "22:35:38"

@@ -27,7 +27,7 @@ def feed_values(observations: list[Observation]) -> dict[tuple[str, int], tuple[
     return {(o.book, o.second): (o.bid, o.ask) for o in observations}
 
 
-def test_sampled_records_equal_the_feeds_bid_and_ask_for_every_covered_second(
+def test_on_the_change_only_channel_every_recorded_second_gets_the_feeds_exact_bid_and_ask(
     warehouse: Warehouse, replay: Replay, fixture_slice: Slice
 ) -> None:
     start, seconds = at("22:24:09"), 90
@@ -38,36 +38,79 @@ def test_sampled_records_equal_the_feeds_bid_and_ask_for_every_covered_second(
 
     rows = stored(warehouse)
     feed = feed_values(observations)
+    assert sum(exchange.stats().orders_sent.values()) < len(feed) // 4  # only changes are sent
     assert {(row.book, row.second) for row in rows} == grid(start, seconds)
     assert {(row.book, row.second) for row in rows if not row.is_gap} == set(feed)
     for row in rows:
         assert (row.bid, row.ask) == feed[(row.book, row.second)]
         assert row.spread == spread_percent(row.bid, row.ask)
-        assert row.source == "ws"
-        assert row.exchange_at is not None and int(row.exchange_at.timestamp()) == row.second
-        assert row.received_at is not None
+        assert row.source == "ws" and row.received_at is not None
+        assert row.exchange_at is not None
+        sent = int(row.exchange_at.timestamp())
+        assert sent < row.second if row.is_held else sent == row.second
+    held = sum(row.is_held for row in rows)
+    assert held > len(rows) // 2 and run.report.held == {
+        book: sum(row.is_held for row in rows if row.book == book) for book in BOOKS
+    }
     assert run.report.coverage == 1.0
 
 
-def test_a_second_without_a_message_is_recorded_as_a_gap_never_as_an_invented_value(
+def test_replaying_a_stretch_full_of_recorded_gaps_change_only_at_10x_covers_every_recorded_second(
+    warehouse: Warehouse, replay: Replay, fixture_slice: Slice
+) -> None:
+    start, seconds = at("03:56:09", day=17), 600  # 37 recorded gaps begin in these ten minutes
+    observations = fixture_slice(start, seconds)
+    exchange = replay(observations, speed=10, keepalive_every=5.0)
+
+    sample(exchange_for(exchange), warehouse, for_seconds=seconds, speed=10, stale_after=15.0)
+
+    feed = feed_values(observations)
+    recorded = {(row.book, row.second): (row.bid, row.ask) for row in stored(warehouse)}
+    exact = [key for key, quote in feed.items() if recorded[key] == quote]
+    priced = {key for key, quote in recorded.items() if quote != (None, None)}
+    assert len(exact) >= 0.999 * len(feed)
+    assert priced - set(feed) == set()  # nothing for a second the recording does not vouch for
+    assert exchange.stats().gap_drops >= 37
+
+
+def test_a_second_the_recording_does_not_vouch_for_is_a_gap_never_a_held_or_invented_value(
     warehouse: Warehouse, replay: Replay, fixture_slice: Slice
 ) -> None:
     start, seconds = at("22:47:00"), 60  # 1-second gaps, then btc_mxn stops for 698 s
     observations = fixture_slice(start, seconds)
     exchange = replay(observations, speed=20)
 
-    sample(exchange_for(exchange), warehouse, for_seconds=seconds, speed=20)
+    run = sample(exchange_for(exchange), warehouse, for_seconds=seconds, speed=20)
 
     rows = stored(warehouse)
     feed = feed_values(observations)
     gaps = {(row.book, row.second) for row in rows if row.is_gap}
     assert gaps == grid(start, seconds) - set(feed)
     assert ("btc_mxn", at("22:47:12")) in gaps and ("btc_mxn", at("22:47:40")) in gaps
+    assert run.report.held and exchange.stats().gap_drops >= 1
     for row in rows:
         if row.is_gap:
             assert (row.bid, row.ask, row.spread, row.source) == (None, None, None, None)
+            assert not row.is_held
         else:
             assert (row.bid, row.ask) == feed[(row.book, row.second)]
+
+
+def test_the_every_second_replay_mode_makes_every_recorded_second_an_observed_one(
+    warehouse: Warehouse, replay: Replay, fixture_slice: Slice
+) -> None:
+    start, seconds = at("22:24:09"), 30
+    observations = fixture_slice(start, seconds)
+    exchange = replay(observations, speed=20, mode="every-second")
+
+    sample(exchange_for(exchange), warehouse, for_seconds=seconds, speed=20)
+
+    rows = stored(warehouse)
+    assert sum(exchange.stats().orders_sent.values()) >= len(observations)
+    assert {(row.book, row.second) for row in rows if not row.is_gap} == set(
+        feed_values(observations)
+    )
+    assert not any(row.is_held for row in rows)
 
 
 def test_a_websocket_drop_mid_window_reconnects_with_no_duplicate_or_missing_seconds(
@@ -87,7 +130,9 @@ def test_a_websocket_drop_mid_window_reconnects_with_no_duplicate_or_missing_sec
 
     rows = stored(warehouse)
     feed = feed_values(observations)
-    assert run.report.ws_connections == 2 and exchange.stats().ws_connections == 2
+    stats = exchange.stats()
+    assert run.report.ws_connections == stats.ws_connections >= 2 * len(BOOKS)
+    assert run.report.ws_connections == len(BOOKS) * 2 + stats.gap_drops
     assert run.report.written == len(rows) == len(grid(start, seconds))
     assert {(row.book, row.second) for row in rows} == grid(start, seconds)
     covered = [row for row in rows if not row.is_gap]
@@ -123,9 +168,12 @@ def test_a_silent_socket_trips_the_watchdog_and_the_sampler_reconnects(
     assert exchange.stats().ws_connections >= 2
     assert {(row.book, row.second) for row in rows} == grid(start, seconds)
     assert sum(row.is_gap for row in rows) >= 2 * 10  # the silence is visible as gaps
-    assert all((r.bid, r.ask) == feed[(r.book, r.second)] for r in rows if not r.is_gap)
+    assert all(
+        (r.bid, r.ask) == feed[(r.book, r.second)] for r in rows if not (r.is_gap or r.is_held)
+    )
     tail = [row for row in rows if row.second >= start + 100]
     assert all(not row.is_gap and row.source == "ws" for row in tail)
+    assert all((r.bid, r.ask) == feed[(r.book, r.second)] for r in tail)
 
 
 def test_a_database_connection_killed_mid_run_loses_no_records(

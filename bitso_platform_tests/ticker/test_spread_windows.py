@@ -20,8 +20,9 @@ from bitso_platform.resources.lake_io_manager import LakeIOManager
 from bitso_platform.resources.postgres_io_manager import PostgresPandasIOManager
 from bitso_platform.resources.storage import Location
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.ticker.records import spread_percent
+from bitso_platform.ticker.records import Quote, SpreadRecord, spread_percent
 from bitso_platform.ticker.replay import Observation
+from bitso_platform.ticker.store import ObservationStore
 from bitso_platform_tests.ticker.alert_reference import store_observations
 from bitso_platform_tests.ticker.conftest import at
 
@@ -233,3 +234,30 @@ def test_a_window_without_any_stored_row_is_600_gap_records_per_book_with_null_s
         ).fetchone()
     assert rows == [("btc_mxn", 0.0, None, None), ("usd_mxn", 0.0, None, None)]
     assert kind == ("timestamp with time zone",)
+
+
+def test_held_seconds_land_in_the_lake_flagged_is_held_and_count_as_covered(
+    warehouse: Warehouse, warehouse_url: str, tmp_path: Path
+) -> None:
+    start = at("23:20:00")
+    quote = Quote("btc_mxn", 1135939.98, 1135940.02, start + 0.3, start + 0.35, "ws")
+    records = [SpreadRecord.covered(start, quote)]
+    records += [SpreadRecord.covered(s, quote, held=True) for s in range(start + 1, start + 600)]
+    records += [SpreadRecord.gap(s, "usd_mxn") for s in range(start, start + 600)]
+    ObservationStore(warehouse_url).write(records)
+    lake = Lake(url=str(tmp_path / "lake"))
+
+    result = dg.materialize(
+        EVERYTHING, resources=resources_for(warehouse, lake), partition_key="2024-07-16-23:20"
+    )
+
+    btc = read(
+        lake.location(), "ticker_spread/book=btc_mxn/date=2024-07-16/hour=23/minute=20/part.parquet"
+    )
+    assert btc["is_held"].sum() == 599 and not btc["is_held"].iloc[0]
+    assert not btc["is_gap"].any() and (btc["ask"] == quote.ask).all()
+    written = result.get_asset_materialization_events()[0].materialization.metadata
+    assert (written["held_records"].value, written["gap_records"].value) == (599, 600)
+    coverage = checks_of(result)["six_hundred_records_per_book"]
+    assert coverage.metadata["held_records"].value == 599
+    assert "| 2024-07-16 23:20 | btc_mxn | 600 | 100.0% |" in coverage.metadata["coverage"].value

@@ -1,5 +1,10 @@
 """How quotes become one record per book and second."""
 
+import logging
+from collections.abc import Callable
+
+import pytest
+
 from bitso_platform.ticker.clock import FeedClock
 from bitso_platform.ticker.config import ExchangeSettings
 from bitso_platform.ticker.records import Quote
@@ -7,6 +12,12 @@ from bitso_platform.ticker.sampler import Sampler, SecondWindow
 from bitso_platform.ticker.store import ObservationStore, ObservationWriter
 
 BOOKS = ("btc_mxn", "usd_mxn")
+
+
+def sampler_on(clock: FeedClock) -> Sampler:
+    """A sampler fed by hand (no connection, no database)."""
+    writer = ObservationWriter(ObservationStore("postgresql://127.0.0.1/unused"))
+    return Sampler(ExchangeSettings(books=BOOKS), writer, clock=clock)
 
 
 def quote(book: str, at: float, bid: float, ask: float, source: str = "ws") -> Quote:
@@ -54,11 +65,75 @@ def test_a_crossed_or_locked_book_is_flagged() -> None:
 
 def test_a_quote_stamped_far_ahead_of_the_feed_cannot_fast_forward_the_clock() -> None:
     clock = FeedClock(1.0, monotonic=lambda: 0.0)
-    writer = ObservationWriter(ObservationStore("postgresql://127.0.0.1/unused"))
-    sampler = Sampler(ExchangeSettings(books=BOOKS), writer, clock=clock)
+    sampler = sampler_on(clock)
 
     sampler.accept(quote("btc_mxn", 1000.2, 10, 11))
     sampler.accept(quote("btc_mxn", 1000.2 + 86400, 10, 11))
 
     assert clock.now() == 1000.2
-    assert sampler.rejected == 1
+    assert sampler.ahead.count == 1
+
+
+def vouched_until(limit: float) -> Callable[[str, int, float], bool]:
+    """Connection 1 vouches for every book up to feed time `limit`; no other connection does."""
+    return lambda book, connection, until: connection == 1 and until <= limit
+
+
+def test_a_second_without_a_message_holds_the_last_snapshot_while_its_connection_vouches() -> None:
+    window = SecondWindow(BOOKS, vouched_until(103))
+    window.add(quote("btc_mxn", 100.4, 10, 11), connection=1)
+
+    records = [r for r in window.close_through(103) if r.book == "btc_mxn"]
+
+    assert [(r.ask, r.is_held, r.is_gap) for r in records] == [
+        (11, False, False),
+        (11, True, False),
+        (11, True, False),
+        (None, False, True),  # the connection vouched only up to 103.0, not through 103
+    ]
+    assert records[1].exchange_at == records[0].exchange_at and records[1].source == "ws"
+
+
+def test_a_book_never_quoted_or_quoted_without_a_vouching_connection_is_a_gap() -> None:
+    window = SecondWindow(BOOKS, vouched_until(200))
+    window.add(quote("btc_mxn", 100.4, 10, 11, source="rest"), connection=None)
+    window.add(quote("usd_mxn", 100.4, 17, 18), connection=2)
+
+    records = window.close_through(101)
+
+    assert [(r.book, r.is_gap) for r in records if r.orderbook_timestamp.timestamp() == 101] == [
+        ("btc_mxn", True),
+        ("usd_mxn", True),
+    ]
+
+
+def test_late_quotes_are_counted_and_logged_at_most_once_per_ten_seconds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sampler = sampler_on(FeedClock(1.0, monotonic=lambda: 0.0))
+    sampler.accept(quote("btc_mxn", 1000.2, 10, 11))
+    sampler.window.close_through(1005)
+
+    with caplog.at_level(logging.WARNING, logger="bitso_platform.ticker.sampler"):
+        for _ in range(50):
+            sampler.accept(quote("btc_mxn", 1001.5, 10, 11))
+
+    assert sampler.window.late == 50
+    assert [r.getMessage() for r in caplog.records] == [
+        "dropped a late ws quote for btc_mxn, 4.5 s before the open seconds"
+        " (1 since the last such line)"
+    ]
+
+
+def test_a_feed_that_stays_far_behind_the_clock_is_followed_after_five_feed_seconds() -> None:
+    wall = [0.0]
+    clock = FeedClock(1.0, monotonic=lambda: wall[0])
+    sampler = sampler_on(clock)
+    sampler.accept(quote("btc_mxn", 1000.2, 10, 11))
+
+    for step in range(6):
+        wall[0] = float(step)
+        sampler.accept(quote("btc_mxn", 500.0 + step, 10, 11))  # an exchange 500 s behind
+
+    assert sampler.clock_resyncs == 1
+    assert clock.now() == 505.0 and sampler.window.next_second == 505

@@ -11,7 +11,8 @@ insert into ticker.spread_observations (
     exchange_at,
     received_at,
     is_gap,
-    is_crossed
+    is_crossed,
+    is_held
 )
 values (
     %(orderbook_timestamp)s,
@@ -23,6 +24,7 @@ values (
     %(exchange_at)s,
     %(received_at)s,
     %(is_gap)s,
-    %(is_crossed)s
+    %(is_crossed)s,
+    %(is_held)s
 )
 on conflict (book, orderbook_timestamp) do nothing

@@ -1,6 +1,7 @@
--- One row per configured book: its newest non-gap observation (found backwards along the
--- primary key, so the scan stops at the first priced second) and how many wall seconds ago
--- the sampler received it. Null when the book has no observation yet.
+-- One row per configured book: its newest non-gap record, observed or held (found backwards
+-- along the primary key, so the scan stops at the first priced second) and how many wall
+-- seconds ago the sampler wrote it (a held record keeps its snapshot's old received_at).
+-- Null when the book has no observation yet.
 
 with
 
@@ -12,13 +13,13 @@ final as (
     select
         books.book,
         latest.orderbook_timestamp,
-        latest.received_at,
-        extract(epoch from now() - latest.received_at)::double precision as age_seconds
+        latest.recorded_at,
+        extract(epoch from now() - latest.recorded_at)::double precision as age_seconds
     from books
     left join lateral (
         select
             observations.orderbook_timestamp,
-            observations.received_at
+            observations.recorded_at
         from ticker.spread_observations as observations
         where observations.book = books.book and not observations.is_gap
         order by observations.orderbook_timestamp desc

@@ -1,6 +1,8 @@
 -- ticker.spread_observations: one row per book and second (SPEC 6), written by the sampler.
--- A second without a fresh exchange message for the book is a gap row: is_gap = true and
--- null prices; nothing is carried forward. Idempotent: safe to run on every start.
+-- A second without a message for the book is held (is_held: the book's last snapshot, while
+-- the connection that delivered it vouches for it) or else a gap row: is_gap = true and null
+-- prices, nothing invented. Idempotent: safe to run on every start, and it adds the columns
+-- that tables of earlier versions lack.
 
 create schema if not exists ticker;
 
@@ -34,6 +36,14 @@ create table if not exists ticker.spread_observations (
             and source is not null and exchange_at is not null and received_at is not null)
     )
 );
+
+alter table ticker.spread_observations
+    -- the second had no message: the record holds the book's last snapshot (its source,
+    -- exchange_at and received_at are that snapshot's)
+    add column if not exists is_held boolean not null default false
+        constraint spread_observations_held_is_not_gap check (not (is_held and is_gap)),
+    -- when the row was written (the health check's clock: held rows keep an old received_at)
+    add column if not exists recorded_at timestamptz not null default now();
 
 create unique index if not exists spread_observations_observation_id
     on ticker.spread_observations (observation_id);

@@ -1,7 +1,8 @@
 -- The lake records of the windows in [window_start, window_end): one row per book and second
 -- (SPEC 6 columns plus flags), for every configured book and every book observed in the range.
 -- A second the sampler stored as a gap, or did not store at all (no sampler was running), is a
--- gap record with null prices: nothing is carried forward or invented.
+-- gap record with null prices: nothing is invented. A held second (the book's last snapshot,
+-- vouched for by a live connection) keeps its prices and is flagged is_held.
 
 with
 
@@ -40,6 +41,7 @@ final as (
 
         -- flags
         coalesce(observations.is_gap, true) as is_gap,
+        coalesce(observations.is_held, false) as is_held,
         observations.observation_id is not null as is_sampled,
         coalesce(observations.is_crossed, false) as is_crossed,
 

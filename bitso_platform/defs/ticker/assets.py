@@ -35,8 +35,9 @@ def ticker_spread(
     part.parquet`.
 
     Columns: the SPEC 6 record (`orderbook_timestamp` as ISO-8601 text, `book`, `bid`, `ask`,
-    `spread`), then `is_gap` (no quote that second: null prices), `is_sampled` (false when no
-    sampler was running, so not even a gap row was stored), `is_crossed` and `source`.
+    `spread`), then `is_gap` (no quote that second: null prices), `is_held` (no message that
+    second: the book's last snapshot, vouched for by a live connection), `is_sampled` (false
+    when no sampler was running, so not even a gap row was stored), `is_crossed` and `source`.
     """
     window = context.partition_time_window
     with warehouse.connection() as conn:
@@ -65,8 +66,8 @@ def spread_window_stats(
     context: dg.AssetExecutionContext, records: pd.DataFrame
 ) -> dg.Output[pd.DataFrame]:
     """One row per 10-minute window and book, from the window's lake files: record, gap,
-    unsampled and crossed counts, coverage, and min/max/mean/p95 spread over covered seconds
-    (null when none). Stored in `ticker.spread_window_stats`."""
+    unsampled and crossed counts, coverage, and min/max/mean/p95 spread over covered
+    (observed or held) seconds (null when none). Stored in `ticker.spread_window_stats`."""
     stats = window_stats(records)
     context.log.info("stats of %d book-windows", len(stats))
     return dg.Output(stats, metadata=_stats_metadata(stats, single=_is_single(context)))
@@ -85,6 +86,7 @@ def _spread_metadata(frame: pd.DataFrame, *, single: bool) -> dict[str, object]:
         return metadata
     covered = frame[~frame["is_gap"]]
     metadata["gap_records"] = int(frame["is_gap"].sum())
+    metadata["held_records"] = int(frame["is_held"].sum())
     metadata["unsampled_records"] = int((~frame["is_sampled"]).sum())
     metadata["coverage"] = len(covered) / len(frame) if len(frame) else 0.0
     for book, group in frame.groupby("book"):
