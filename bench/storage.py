@@ -88,9 +88,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--storages", nargs="+", choices=STORAGES, default=list(STORAGES))
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get(
-            "BITSO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1/postgres"
-        ),
+        default="postgresql://postgres@127.0.0.1/postgres",
         help="Admin URL of the server; throwaway databases are created and dropped on it.",
     )
     parser.add_argument("--loaded", metavar="URL", help="A database loaded by `bitso load`.")
@@ -113,10 +111,10 @@ def instance_on(storage: str, admin_url: str) -> Iterator[tuple[dg.DagsterInstan
             yield instance, conninfo
 
 
-def backfill(storage: str, repetition: int, admin_url: str) -> Measured:
+def backfill(storage: str, repetition: int, admin_url: str, warehouse_url: str) -> Measured:
     load_average = os.getloadavg()[0]
     with instance_on(storage, admin_url) as (instance, conninfo):
-        run = run_marts(instance, FIRST_DAY, LAST_DAY)
+        run = run_marts(instance, warehouse_url, FIRST_DAY, LAST_DAY)
         with psycopg.connect(conninfo) as conn:
             events = conn.execute("select count(*) from event_logs").fetchone()[0]  # type: ignore[index]
     log.info("%s #%d: %.1f s (load %.2f)", storage, repetition, run.wall, load_average)
@@ -124,12 +122,11 @@ def backfill(storage: str, repetition: int, admin_url: str) -> Measured:
 
 
 def measure(url: str, args: argparse.Namespace) -> list[Measured]:
-    os.environ["BITSO_WAREHOUSE_URL"] = url  # the runs' warehouse
-    os.environ["DAGSTER_EVENT_BATCH_SIZE"] = EVENT_BATCH_SIZE
+    os.environ["DAGSTER_EVENT_BATCH_SIZE"] = EVENT_BATCH_SIZE  # Dagster's own setting
     results = []
     for repetition in range(1, args.repetitions + 1):
         order = args.storages if repetition % 2 else list(reversed(args.storages))
-        results += [backfill(storage, repetition, args.postgres_url) for storage in order]
+        results += [backfill(storage, repetition, args.postgres_url, url) for storage in order]
     return results
 
 
