@@ -4,6 +4,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import psycopg
@@ -11,6 +12,7 @@ import psycopg
 from bitso_platform.cli import render
 from bitso_platform.cli.config import current_settings
 from bitso_platform.cli.warehouse import unreachable, warehouse_url
+from bitso_platform.sql import load_sql
 from bitso_platform.ticker.alert_evaluator import AlertEvaluator, list_episodes
 from bitso_platform.ticker.alerts import iso
 from bitso_platform.ticker.config import DEFAULT_REST_BUDGET_PER_MINUTE, ExchangeSettings
@@ -23,6 +25,9 @@ from bitso_platform.ticker.replay import (
     read_observations,
 )
 from bitso_platform.ticker.sampler import Sampler, SamplerOptions
+
+if TYPE_CHECKING:
+    from bitso_platform.cli.ticker_demo import Demo, WindowOutcome
 
 log = logging.getLogger(__name__)
 
@@ -388,12 +393,13 @@ def health(max_age: float) -> None:
 def demo(file: Path, start: str, minutes: int, speed: float) -> None:
     """Replay a slice of FILE at high speed end to end: sample, alert, write the windows.
 
-    Serves the slice from a local replay exchange, samples it into ticker.spread_observations
-    (evaluating alerts every 2 s meanwhile, as the sensor would), writes the slice's
-    10-minute windows to the lake and their stats to Postgres in one Dagster run (visible
-    in `make dev`), then prints the windows written and the alerts raised.
+    Serves the slice from a local replay exchange and samples it into
+    ticker.spread_observations while ticking the `spread_alerts` sensor every 2 s (the
+    sensor's own code and cursor). Then ticks `ticker_windows_schedule` at each window's
+    scheduled time and runs what it requests (one Dagster run per window, visible in
+    `make dev`), and prints the windows written, each window's checks and the alerts raised.
     """
-    from bitso_platform.defs.ticker.partitions import partition_key
+    from bitso_platform.cli.ticker_demo import Demo  # lazily: imports Dagster
 
     _configure_logging(verbose=False)
     begin = _utc(start)
@@ -401,25 +407,19 @@ def demo(file: Path, start: str, minutes: int, speed: float) -> None:
         raise click.BadParameter("start on a 10-minute boundary, e.g. 2024-07-16T23:30:00+00:00")
     end = begin + timedelta(minutes=minutes)
     observations = read_observations(file, start=begin, end=end)
-    url = warehouse_url()
-    evaluator = _alert_evaluator()
+    session = Demo.for_settings(current_settings())
     click.echo(f"replaying {file.name} {begin:%H:%M}..{end:%H:%M} at {speed:g}x", err=True)
-    asyncio.run(_sample_and_evaluate(observations, url, evaluator, speed, minutes * 60))
-    evaluator.run_pass()
-    windows = minutes // 10
-    last = begin + timedelta(minutes=10 * (windows - 1))
-    _write_windows(partition_key(begin), partition_key(last))
-    _print_demo_results(url, begin, end)
+    asyncio.run(_sample_and_evaluate(observations, session, speed, minutes * 60))
+    session.tick_sensor()
+    windows = [begin + timedelta(minutes=10 * i) for i in range(minutes // 10)]
+    outcomes = [session.write_window(window) for window in windows]
+    _print_demo_results(session.url, begin, end, outcomes)
 
 
 async def _sample_and_evaluate(
-    observations: list[Observation],
-    url: str,
-    evaluator: AlertEvaluator,
-    speed: float,
-    seconds: int,
+    observations: list[Observation], session: "Demo", speed: float, seconds: int
 ) -> None:
-    """Sample the replay for `seconds` feed seconds while evaluating alerts every 2 s."""
+    """Sample the replay for `seconds` feed seconds while the alert sensor ticks every 2 s."""
     exchange = ReplayExchange(observations, speed=speed, port=0, start_on_subscribe=True)
     await exchange.start()
     try:
@@ -429,52 +429,72 @@ async def _sample_and_evaluate(
         # a pause of the shared event loop would look like a dead socket.
         options = SamplerOptions(speed=speed, log_every=600, stale_after=max(15.0, 2 * speed))
         sampling = asyncio.create_task(
-            Sampler.for_warehouse(settings, url, options).run(for_seconds=seconds)
+            Sampler.for_warehouse(settings, session.url, options).run(for_seconds=seconds)
         )
         while not sampling.done():
             await asyncio.wait({sampling}, timeout=2.0)
-            report = await asyncio.to_thread(evaluator.run_pass)
-            if report.opened or report.resolved:
-                log.info("%s", report.summary())
+            await asyncio.to_thread(session.tick_sensor)
         sampled = sampling.result()
-        click.echo(f"sampled {sampled.seconds} s, coverage {100 * sampled.coverage:.2f}%", err=True)
+        click.echo(
+            f"sampled {render.number_text(sampled.seconds)} s, coverage "
+            f"{render.number_text(100 * sampled.coverage)} %",
+            err=True,
+        )
     finally:
         await exchange.stop()
 
 
-def _write_windows(first: str, last: str) -> None:
-    """Materialize the windows first..last (partition keys) as one single-run backfill."""
-    from bitso_platform.cli.runtime import run_job
-
-    click.echo(f"writing windows {first} .. {last} in one run ...", err=True)
-    result = run_job(
-        "ticker_windows",
-        tags={
-            "dagster/asset_partition_range_start": first,
-            "dagster/asset_partition_range_end": last,
-        },
-    )
-    if not result.success:
-        raise click.ClickException(
-            "the window run failed; open `make dev` (Runs) for the step that failed"
-        )
+def _print_demo_results(
+    url: str, begin: datetime, end: datetime, outcomes: "list[WindowOutcome]"
+) -> None:
+    if any(outcome.skipped is None for outcome in outcomes):
+        click.echo(_windows_table(url, begin, end))
+    click.echo("\nchecks of each window's lake files")
+    click.echo(render.table(_check_rows(outcomes), header=("window", "check", "result", "numbers")))
+    click.echo(_checks_line(outcomes))
+    with psycopg.connect(url, options="-c TimeZone=UTC") as conn:
+        episodes = [e for e in list_episodes(conn) if iso(begin) <= str(e["opened_at"]) < iso(end)]
+    click.echo(f"\nalerts raised ({len(episodes)} episodes)")
+    click.echo(_episodes_table(episodes))
 
 
-def _print_demo_results(url: str, begin: datetime, end: datetime) -> None:
+def _windows_table(url: str, begin: datetime, end: datetime) -> str:
     with psycopg.connect(url, options="-c TimeZone=UTC") as conn:
         stats = conn.execute(
-            "select window_start, book, count_records, coverage, max_spread"
-            " from ticker.spread_window_stats"
-            " where window_start >= %s and window_start < %s order by window_start, book",
-            [begin, end],
+            load_sql("ticker/window_stats_between"), {"begin": begin, "end": end}
         ).fetchall()
-        episodes = [e for e in list_episodes(conn) if iso(begin) <= str(e["opened_at"]) < iso(end)]
-    click.echo("windows written (lake: ticker_spread/book=…/date=…/hour=…/minute=…/part.parquet)")
-    for window_start, book, records, coverage, max_spread in stats:
-        peak = f"{max_spread:.4f}%" if max_spread is not None else "-"
-        click.echo(
-            f"  {window_start:%Y-%m-%d %H:%M}  {book:8}  {records} records  "
-            f"coverage {coverage:6.1%}  max spread {peak}"
-        )
-    click.echo(f"alerts raised ({len(episodes)} episodes)")
-    click.echo(_episodes_table(episodes))
+    rows = [
+        (f"{window:%Y-%m-%d %H:%M}", book, records, _percent(coverage), max_spread)
+        for window, book, records, coverage, max_spread in stats
+    ]
+    header = ("window", "book", "records", "coverage %", "max spread %")
+    return (
+        "windows written (lake: ticker_spread/book=…/date=…/hour=…/minute=…/part.parquet)\n"
+        + render.table(rows, header=header)
+    )
+
+
+def _percent(fraction: float | None) -> float | None:
+    return None if fraction is None else 100 * float(fraction)
+
+
+def _check_rows(outcomes: "list[WindowOutcome]") -> list[tuple[str, ...]]:
+    rows = []
+    for outcome in outcomes:
+        window = f"{outcome.window_start:%Y-%m-%d %H:%M}"
+        if outcome.skipped is not None:
+            rows.append((window, "-", "not written", outcome.skipped))
+        for check in outcome.checks:
+            numbers = ", ".join(f"{k} {render.number_text(v)}" for k, v in check.numbers.items())
+            rows.append((window, check.name, check.result, numbers))
+    return rows
+
+
+def _checks_line(outcomes: "list[WindowOutcome]") -> str:
+    results = [check.result for outcome in outcomes for check in outcome.checks]
+    counts = ", ".join(
+        f"{results.count(result):,} {result}"
+        for result in ("passed", "warned", "FAILED")
+        if results.count(result) or result == "passed"
+    )
+    return f"checks: {counts}"

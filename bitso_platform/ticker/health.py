@@ -34,10 +34,22 @@ class BookFreshness:
         )
 
 
+def _observations_table_exists(conn: psycopg.Connection) -> bool:
+    """The sampler creates ticker.spread_observations when it first starts."""
+    exists = conn.execute("select to_regclass('ticker.spread_observations')").fetchone()
+    return bool(exists and exists[0] is not None)
+
+
+def sampler_ever_recorded(conn: psycopg.Connection) -> bool:
+    """Whether a sampler ever wrote a second (even a gap) into this warehouse."""
+    if not _observations_table_exists(conn):
+        return False
+    return bool(conn.execute(load_sql("ticker/any_spread_observation")).fetchone()[0])  # type: ignore[index]
+
+
 def book_freshness(conn: psycopg.Connection, books: tuple[str, ...]) -> list[BookFreshness]:
     """Freshness of every book; none recorded when the sampler never created its table."""
-    exists = conn.execute("select to_regclass('ticker.spread_observations')").fetchone()
-    if not exists or exists[0] is None:
+    if not _observations_table_exists(conn):
         return [BookFreshness(book, None, None) for book in sorted(books)]
     rows = conn.execute(load_sql("ticker/latest_observations"), {"books": list(books)}).fetchall()
     return [BookFreshness(book, at, age) for book, at, _, age in rows]
