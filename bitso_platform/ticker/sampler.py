@@ -277,7 +277,7 @@ class Sampler:
         self._period = Tally()
         self._ws_seen = dict.fromkeys(exchange.books, self.clock.elapsed())
         self._rest_polled = dict.fromkeys(exchange.books, float("-inf"))
-        self.rest_errors = 0
+        self.rest_unanswered = 0
         self.clock_resyncs = 0
         self.ahead = Throttled("ignored a %s quote for %s stamped %.0f feed s ahead of the clock")
         self._late = Throttled("dropped a late %s quote for %s, %.1f s before the open seconds")
@@ -488,7 +488,7 @@ class Sampler:
         log.info(
             "%s..%s: covered %s (%.1f%% overall); ws %d, rest %d, crossed %d; "
             "written %d, pending %d; ws connections %d, watchdog trips %d; "
-            "rest requests %d (errors %d)",
+            "rest fallback polls %d (unanswered %d)",
             period.first.isoformat() if period.first else "?",
             period.last.strftime("%H:%M:%S") if period.last else "?",
             per_book,
@@ -501,7 +501,7 @@ class Sampler:
             self.ws_connections,
             self.watchdog_trips,
             self.rest.requests if self.rest else 0,
-            self.rest_errors,
+            self.rest_unanswered,
         )
 
     async def _fallback(self) -> None:
@@ -519,7 +519,7 @@ class Sampler:
             except RateLimited as exc:
                 log.warning("%s", exc)
             except ExchangeError as exc:
-                self.rest_errors += 1
+                self.rest_unanswered += 1
                 log.debug("REST fallback for %s: %s", book, exc)
 
     def _book_needing_rest(self) -> tuple[str | None, float]:

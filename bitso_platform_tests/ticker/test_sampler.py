@@ -244,3 +244,17 @@ def test_a_sampler_stopped_early_keeps_every_second_that_had_ended(
     seconds = sorted({row.second for row in stored(warehouse)})
     assert len(seconds) >= 25  # the settling seconds were kept, not dropped
     assert seconds == list(range(start, start + len(seconds)))
+
+
+def test_while_every_socket_is_healthy_the_sampler_logs_no_error(
+    warehouse: Warehouse, replay: Replay, fixture_slice: Slice, caplog
+) -> None:
+    start = at("22:24:09")
+    exchange = replay(fixture_slice(start, 120), speed=30)  # the feed outlasts the run
+
+    with caplog.at_level("INFO", logger="bitso_platform"):
+        run = sample(exchange_for(exchange), warehouse, for_seconds=60, speed=30)
+
+    assert run.report.coverage == 1.0
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == []
+    assert not any("error" in r.getMessage().lower() for r in caplog.records)
