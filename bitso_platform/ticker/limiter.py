@@ -11,6 +11,7 @@ real limit is evidently lower than we were told.
 from collections import deque
 from collections.abc import Callable
 
+from bitso_platform.backoff import Backoff
 from bitso_platform.ticker.config import EXCHANGE_REST_LIMIT_PER_MINUTE
 
 WINDOW_SECONDS = 60.0
@@ -33,7 +34,7 @@ class RestBudget:
         self._window = WINDOW_SECONDS + SAFETY_MARGIN_SECONDS
         self._sent: deque[float] = deque()
         self._blocked_until = float("-inf")
-        self._consecutive_lockouts = 0
+        self._lockout = Backoff(base=LOCKOUT_SECONDS, cap=MAX_LOCKOUT_SECONDS, jitter=0.0)
         self.lockouts = 0
 
     def wait_time(self) -> float:
@@ -57,16 +58,14 @@ class RestBudget:
     def locked_out(self, retry_after: float | None = None) -> float:
         """Record a lockout (HTTP 429); returns how long no request will be sent."""
         self.lockouts += 1
-        self._consecutive_lockouts += 1
-        backoff = LOCKOUT_SECONDS * 2 ** (self._consecutive_lockouts - 1)
-        duration = min(MAX_LOCKOUT_SECONDS, max(backoff, retry_after or 0.0))
+        duration = min(MAX_LOCKOUT_SECONDS, max(self._lockout.next(), retry_after or 0.0))
         self._blocked_until = max(self._blocked_until, self._clock() + duration)
         self.per_minute = max(1, self.per_minute // 2)
         return duration
 
     def succeeded(self) -> None:
         """A request went through: the next lockout starts the backoff afresh."""
-        self._consecutive_lockouts = 0
+        self._lockout = Backoff(base=LOCKOUT_SECONDS, cap=MAX_LOCKOUT_SECONDS, jitter=0.0)
 
     def _forget_before(self, cutoff: float) -> None:
         while self._sent and self._sent[0] <= cutoff:
