@@ -1,9 +1,12 @@
 """`bitso ticker`: the sampler, the replay exchange, spread alerts and the demo."""
 
+from __future__ import annotations
+
 import asyncio
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import psycopg
@@ -11,18 +14,15 @@ import psycopg
 from bitso_platform.cli import render
 from bitso_platform.cli.config import current_settings
 from bitso_platform.cli.warehouse import unreachable, warehouse_url
+from bitso_platform.devtools.replay_modes import MODES, Mode
 from bitso_platform.ticker.alert_evaluator import AlertEvaluator, list_episodes
 from bitso_platform.ticker.alerts import iso
 from bitso_platform.ticker.config import DEFAULT_REST_BUDGET_PER_MINUTE, ExchangeSettings
 from bitso_platform.ticker.health import book_freshness
-from bitso_platform.ticker.replay import (
-    MODES,
-    Mode,
-    Observation,
-    ReplayExchange,
-    read_observations,
-)
 from bitso_platform.ticker.sampler import Sampler, SamplerOptions
+
+if TYPE_CHECKING:  # the replay exchange loads only when a command serves one
+    from bitso_platform.devtools.replay import Observation, ReplayExchange
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +194,8 @@ def replay(
     WebSocket channel at ws://HOST:PORT/. Stats: http://HOST:PORT/_replay/stats.
     A gap in FILE drops the connections subscribed to that book (nothing vouched for it).
     """
+    from bitso_platform.devtools.replay import ReplayExchange, read_observations
+
     _configure_logging(verbose=False)
     try:
         observations = read_observations(file, start=_utc(start), end=_utc(end))
@@ -394,6 +396,7 @@ def demo(file: Path, start: str, minutes: int, speed: float) -> None:
     in `make dev`), then prints the windows written and the alerts raised.
     """
     from bitso_platform.defs.ticker.partitions import partition_key
+    from bitso_platform.devtools.replay import read_observations
 
     _configure_logging(verbose=False)
     begin = _utc(start)
@@ -420,6 +423,8 @@ async def _sample_and_evaluate(
     seconds: int,
 ) -> None:
     """Sample the replay for `seconds` feed seconds while evaluating alerts every 2 s."""
+    from bitso_platform.devtools.replay import ReplayExchange
+
     exchange = ReplayExchange(observations, speed=speed, port=0, start_on_subscribe=True)
     await exchange.start()
     try:

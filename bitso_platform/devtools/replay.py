@@ -44,13 +44,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from bitso_platform.devtools.replay_modes import MODES, Mode
 
 log = logging.getLogger(__name__)
 _protocol_log = logging.getLogger(f"{__name__}.protocol")
@@ -59,8 +61,6 @@ _protocol_log.setLevel(logging.WARNING)  # websockets logs every plain HTTP answ
 COLUMNS = ["orderbook_timestamp", "book", "bid", "ask", "spread"]
 DROP_INTO_GAP = 0.2  # feed seconds into a book's first missing second when its connections drop
 T = TypeVar("T")
-Mode = Literal["change-only", "every-second"]
-MODES: tuple[Mode, ...] = ("change-only", "every-second")
 
 
 @dataclass(frozen=True, slots=True)
