@@ -20,6 +20,23 @@ LOCKOUT_SECONDS = 60.0
 MAX_LOCKOUT_SECONDS = 15 * 60.0
 
 
+class RollingWindow:
+    """The moments of the last `seconds`; a moment exactly `seconds` old has left it."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._moments: deque[float] = deque()
+
+    def at(self, now: float) -> tuple[float, ...]:
+        """The moments still in the window at `now`, oldest first."""
+        while self._moments and self._moments[0] <= now - self.seconds:
+            self._moments.popleft()
+        return tuple(self._moments)
+
+    def add(self, moment: float) -> None:
+        self._moments.append(moment)
+
+
 class RestBudget:
     """At most `per_minute` requests in any rolling minute, measured on `clock` seconds."""
 
@@ -32,7 +49,7 @@ class RestBudget:
         self.per_minute = per_minute
         self._clock = clock
         self._window = WINDOW_SECONDS + SAFETY_MARGIN_SECONDS
-        self._sent: deque[float] = deque()
+        self._sent = RollingWindow(self._window)
         self._blocked_until = float("-inf")
         self._lockout = Backoff(base=LOCKOUT_SECONDS, cap=MAX_LOCKOUT_SECONDS, jitter=0.0)
         self.lockouts = 0
@@ -40,19 +57,19 @@ class RestBudget:
     def wait_time(self) -> float:
         """Seconds until a request may be sent; 0 when one may be sent now."""
         now = self._clock()
-        self._forget_before(now - self._window)
+        sent = self._sent.at(now)
         waits = [self._blocked_until - now]
-        if self._sent:
-            waits.append(self._sent[-1] + self._window / self.per_minute - now)
-        if len(self._sent) >= self.per_minute:
-            waits.append(self._sent[0] + self._window - now)
+        if sent:
+            waits.append(sent[-1] + self._window / self.per_minute - now)
+        if len(sent) >= self.per_minute:
+            waits.append(sent[0] + self._window - now)
         return max(0.0, *waits)
 
     def try_acquire(self) -> bool:
         """Spend one request if the budget allows it now."""
         if self.wait_time() > 0:
             return False
-        self._sent.append(self._clock())
+        self._sent.add(self._clock())
         return True
 
     def locked_out(self, retry_after: float | None = None) -> float:
@@ -65,8 +82,4 @@ class RestBudget:
 
     def succeeded(self) -> None:
         """A request went through: the next lockout starts the backoff afresh."""
-        self._lockout = Backoff(base=LOCKOUT_SECONDS, cap=MAX_LOCKOUT_SECONDS, jitter=0.0)
-
-    def _forget_before(self, cutoff: float) -> None:
-        while self._sent and self._sent[0] <= cutoff:
-            self._sent.popleft()
+        self._lockout.reset()
