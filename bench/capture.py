@@ -32,16 +32,15 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from bitso_platform.settings import load_settings
-from bitso_platform.ticker.config import ExchangeSettings
-from bitso_platform.ticker.replay import (
-    MODES,
-    Mode,
+from bitso_platform.devtools.replay import (
     Observation,
     ReplayExchange,
     ReplayThread,
     read_observations,
 )
+from bitso_platform.devtools.replay_modes import MODES, Mode
+from bitso_platform.settings import load_settings
+from bitso_platform.ticker.config import ExchangeSettings
 from bitso_platform.ticker.sampler import Sampler, SamplerOptions, SamplerReport
 
 log = logging.getLogger("bench.capture")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from bitso_platform.generate import generate_snapshots
+from bitso_platform.devtools.generate import generate_snapshots
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.settings import load_settings
 from bitso_platform.snapshots.loader import RAW_DDL, load_snapshot

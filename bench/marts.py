@@ -48,7 +48,7 @@ from bitso_platform.dagster_storage import EVENT_BATCH_SIZE
 from bitso_platform.definitions import defs
 from bitso_platform.defs.marts.assets import MARTS, Mart
 from bitso_platform.defs.marts.schedules import SEGMENTS_CHECK
-from bitso_platform.generate import generate_snapshots
+from bitso_platform.devtools.generate import generate_snapshots
 from bitso_platform.sql import load_sql
 
 log = logging.getLogger("bench.marts")

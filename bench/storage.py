@@ -42,7 +42,7 @@ from marts import (  # bench/marts.py
 from sqlalchemy.engine import URL, make_url
 
 from bitso_platform.dagster_storage import EVENT_BATCH_SIZE
-from bitso_platform.generate import generate_snapshots
+from bitso_platform.devtools.generate import generate_snapshots
 
 log = logging.getLogger("bench.storage")
 

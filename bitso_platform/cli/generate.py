@@ -48,7 +48,7 @@ def generate(out: Path, scale: float, seed: int, defects: bool) -> None:
     quarantined (reason -> count), exact_duplicates and blank. Progress goes to stderr,
     the summary to stdout.
     """
-    from bitso_platform.generate import generate_snapshots
+    from bitso_platform.devtools.generate import generate_snapshots
 
     def progress(name: str, file: str, rows: int, seconds: float) -> None:
         click.echo(f"wrote {file}: {rows:,} rows in {seconds:.1f}s", err=True)

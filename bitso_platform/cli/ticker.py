@@ -1,5 +1,7 @@
 """`bitso ticker`: the sampler, the replay exchange, spread alerts and the demo."""
 
+from __future__ import annotations
+
 import asyncio
 import logging
 from datetime import datetime, timedelta
@@ -12,22 +14,17 @@ import psycopg
 from bitso_platform.cli import render
 from bitso_platform.cli.config import current_settings
 from bitso_platform.cli.warehouse import unreachable, warehouse_url
+from bitso_platform.devtools.replay_modes import MODES, Mode
 from bitso_platform.sql import load_sql
 from bitso_platform.ticker.alert_evaluator import AlertEvaluator, list_episodes
 from bitso_platform.ticker.alerts import iso
 from bitso_platform.ticker.config import DEFAULT_REST_BUDGET_PER_MINUTE, ExchangeSettings
 from bitso_platform.ticker.health import book_freshness
-from bitso_platform.ticker.replay import (
-    MODES,
-    Mode,
-    Observation,
-    ReplayExchange,
-    read_observations,
-)
 from bitso_platform.ticker.sampler import Sampler, SamplerOptions
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # loaded only when a command serves a replay or runs the demo
     from bitso_platform.cli.ticker_demo import Demo, WindowOutcome
+    from bitso_platform.devtools.replay import Observation, ReplayExchange
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +196,8 @@ def replay(
     WebSocket channel at ws://HOST:PORT/. Stats: http://HOST:PORT/_replay/stats.
     A gap in FILE drops the connections subscribed to that book (nothing vouched for it).
     """
+    from bitso_platform.devtools.replay import ReplayExchange, read_observations
+
     _configure_logging(verbose=False)
     try:
         observations = read_observations(file, start=_utc(start), end=_utc(end))
@@ -400,6 +399,7 @@ def demo(file: Path, start: str, minutes: int, speed: float) -> None:
     `make dev`), and prints the windows written, each window's checks and the alerts raised.
     """
     from bitso_platform.cli.ticker_demo import Demo  # lazily: imports Dagster
+    from bitso_platform.devtools.replay import read_observations
 
     _configure_logging(verbose=False)
     begin = _utc(start)
@@ -417,9 +417,11 @@ def demo(file: Path, start: str, minutes: int, speed: float) -> None:
 
 
 async def _sample_and_evaluate(
-    observations: list[Observation], session: "Demo", speed: float, seconds: int
+    observations: list[Observation], session: Demo, speed: float, seconds: int
 ) -> None:
     """Sample the replay for `seconds` feed seconds while the alert sensor ticks every 2 s."""
+    from bitso_platform.devtools.replay import ReplayExchange
+
     exchange = ReplayExchange(observations, speed=speed, port=0, start_on_subscribe=True)
     await exchange.start()
     try:
@@ -445,7 +447,7 @@ async def _sample_and_evaluate(
 
 
 def _print_demo_results(
-    url: str, begin: datetime, end: datetime, outcomes: "list[WindowOutcome]"
+    url: str, begin: datetime, end: datetime, outcomes: list[WindowOutcome]
 ) -> None:
     if any(outcome.skipped is None for outcome in outcomes):
         click.echo(_windows_table(url, begin, end))
@@ -478,7 +480,7 @@ def _percent(fraction: float | None) -> float | None:
     return None if fraction is None else 100 * float(fraction)
 
 
-def _check_rows(outcomes: "list[WindowOutcome]") -> list[tuple[str, ...]]:
+def _check_rows(outcomes: list[WindowOutcome]) -> list[tuple[str, ...]]:
     rows = []
     for outcome in outcomes:
         window = f"{outcome.window_start:%Y-%m-%d %H:%M}"
@@ -490,7 +492,7 @@ def _check_rows(outcomes: "list[WindowOutcome]") -> list[tuple[str, ...]]:
     return rows
 
 
-def _checks_line(outcomes: "list[WindowOutcome]") -> str:
+def _checks_line(outcomes: list[WindowOutcome]) -> str:
     results = [check.result for outcome in outcomes for check in outcome.checks]
     counts = ", ".join(
         f"{results.count(result):,} {result}"

@@ -5,10 +5,11 @@ import logging
 import dagster as dg
 from pydantic import Field
 
+from bitso_platform.backoff import ExponentialBackoff
 from bitso_platform.settings import DEFAULT_QUIET_SECONDS, DEFAULT_SPREAD_THRESHOLDS
 from bitso_platform.ticker.alert_evaluator import AlertEvaluator
 from bitso_platform.ticker.alerts import AlertRules, Thresholds
-from bitso_platform.ticker.notify import LogSink, Retry, Sink, WebhookSink
+from bitso_platform.ticker.notify import DEFAULT_RETRY, LogSink, Sink, WebhookSink
 
 
 class SpreadAlerts(dg.ConfigurableResource):
@@ -34,9 +35,13 @@ class SpreadAlerts(dg.ConfigurableResource):
     )
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="Per request")
     retry_base_seconds: float = Field(
-        default=5.0, ge=0, description="First retry delay of a failed notification; doubles"
+        default=DEFAULT_RETRY.base,
+        ge=0,
+        description="First retry delay of a failed notification; doubles",
     )
-    retry_cap_seconds: float = Field(default=300.0, ge=0, description="Longest retry delay")
+    retry_cap_seconds: float = Field(
+        default=DEFAULT_RETRY.cap, ge=0, description="Longest retry delay"
+    )
 
     def rules(self) -> AlertRules:
         """The parsed rules; raises ValueError naming the bad setting."""
@@ -59,5 +64,5 @@ class SpreadAlerts(dg.ConfigurableResource):
             warehouse_url,
             self.rules(),
             self.sinks(logger),
-            retry=Retry(self.retry_base_seconds, self.retry_cap_seconds),
+            retry=ExponentialBackoff(self.retry_base_seconds, self.retry_cap_seconds),
         )

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import psycopg
 import psycopg.rows
 
+from bitso_platform.backoff import ExponentialBackoff
 from bitso_platform.redaction import errors_scrubbed
 from bitso_platform.sql import load_sql
 from bitso_platform.ticker.alerts import (
@@ -35,7 +36,13 @@ from bitso_platform.ticker.alerts import (
     SpreadObservation,
     iso,
 )
-from bitso_platform.ticker.notify import DeliveryReport, LogSink, Retry, Sink, deliver_due
+from bitso_platform.ticker.notify import (
+    DEFAULT_RETRY,
+    DeliveryReport,
+    LogSink,
+    Sink,
+    deliver_due,
+)
 
 log = logging.getLogger("bitso_platform.alerts")
 
@@ -95,7 +102,7 @@ class AlertEvaluator:
         rules: AlertRules,
         sinks: Sequence[Sink] = (),
         *,
-        retry: Retry | None = None,
+        retry: ExponentialBackoff = DEFAULT_RETRY,
         evaluator: str = EVALUATOR,
         max_batch: int = 500_000,
         delivery_budget_seconds: float = 20.0,
@@ -103,7 +110,7 @@ class AlertEvaluator:
         self.url = url
         self.rules = rules
         self.sinks = tuple(sinks) or (LogSink(),)
-        self.retry = retry or Retry()
+        self.retry = retry
         self.evaluator = evaluator
         self.max_batch = max_batch
         self.delivery_budget_seconds = delivery_budget_seconds

@@ -13,9 +13,8 @@ import asyncio
 import json
 import logging
 import math
-import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from bitso_platform.backoff import Backoff
 from bitso_platform.ticker.clock import FeedClock
 from bitso_platform.ticker.limiter import RestBudget
 from bitso_platform.ticker.records import Quote
@@ -30,29 +30,6 @@ from bitso_platform.ticker.records import Quote
 log = logging.getLogger(__name__)
 
 MAX_REMEMBERED_CONNECTIONS = 8  # past connections whose vouching an open second may still ask
-
-
-class Backoff:
-    """Exponential backoff with jitter, in wall seconds: half fixed, half random."""
-
-    def __init__(self, *, base: float = 0.2, cap: float = 30.0, rng: random.Random | None = None):
-        self.base = base
-        self.cap = cap
-        self.attempt = 0
-        self._rng = rng or random.Random()
-
-    def next(self) -> float:
-        ceiling = min(self.cap, self.base * 2**self.attempt)
-        self.attempt += 1
-        return ceiling / 2 + self._rng.random() * ceiling / 2
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-    def delays(self) -> Iterator[float]:
-        """Endless delays, for websockets' reconnect iterator (`reconnect_delays`)."""
-        while True:
-            yield self.next()
 
 
 def best_quote(

@@ -11,12 +11,30 @@ real limit is evidently lower than we were told.
 from collections import deque
 from collections.abc import Callable
 
+from bitso_platform.backoff import Backoff
 from bitso_platform.ticker.config import EXCHANGE_REST_LIMIT_PER_MINUTE
 
 WINDOW_SECONDS = 60.0
 SAFETY_MARGIN_SECONDS = 1.0
 LOCKOUT_SECONDS = 60.0
 MAX_LOCKOUT_SECONDS = 15 * 60.0
+
+
+class RollingWindow:
+    """The moments of the last `seconds`; a moment exactly `seconds` old has left it."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._moments: deque[float] = deque()
+
+    def at(self, now: float) -> tuple[float, ...]:
+        """The moments still in the window at `now`, oldest first."""
+        while self._moments and self._moments[0] <= now - self.seconds:
+            self._moments.popleft()
+        return tuple(self._moments)
+
+    def add(self, moment: float) -> None:
+        self._moments.append(moment)
 
 
 class RestBudget:
@@ -31,43 +49,37 @@ class RestBudget:
         self.per_minute = per_minute
         self._clock = clock
         self._window = WINDOW_SECONDS + SAFETY_MARGIN_SECONDS
-        self._sent: deque[float] = deque()
+        self._sent = RollingWindow(self._window)
         self._blocked_until = float("-inf")
-        self._consecutive_lockouts = 0
+        self._lockout = Backoff(base=LOCKOUT_SECONDS, cap=MAX_LOCKOUT_SECONDS, jitter=0.0)
         self.lockouts = 0
 
     def wait_time(self) -> float:
         """Seconds until a request may be sent; 0 when one may be sent now."""
         now = self._clock()
-        self._forget_before(now - self._window)
+        sent = self._sent.at(now)
         waits = [self._blocked_until - now]
-        if self._sent:
-            waits.append(self._sent[-1] + self._window / self.per_minute - now)
-        if len(self._sent) >= self.per_minute:
-            waits.append(self._sent[0] + self._window - now)
+        if sent:
+            waits.append(sent[-1] + self._window / self.per_minute - now)
+        if len(sent) >= self.per_minute:
+            waits.append(sent[0] + self._window - now)
         return max(0.0, *waits)
 
     def try_acquire(self) -> bool:
         """Spend one request if the budget allows it now."""
         if self.wait_time() > 0:
             return False
-        self._sent.append(self._clock())
+        self._sent.add(self._clock())
         return True
 
     def locked_out(self, retry_after: float | None = None) -> float:
         """Record a lockout (HTTP 429); returns how long no request will be sent."""
         self.lockouts += 1
-        self._consecutive_lockouts += 1
-        backoff = LOCKOUT_SECONDS * 2 ** (self._consecutive_lockouts - 1)
-        duration = min(MAX_LOCKOUT_SECONDS, max(backoff, retry_after or 0.0))
+        duration = min(MAX_LOCKOUT_SECONDS, max(self._lockout.next(), retry_after or 0.0))
         self._blocked_until = max(self._blocked_until, self._clock() + duration)
         self.per_minute = max(1, self.per_minute // 2)
         return duration
 
     def succeeded(self) -> None:
         """A request went through: the next lockout starts the backoff afresh."""
-        self._consecutive_lockouts = 0
-
-    def _forget_before(self, cutoff: float) -> None:
-        while self._sent and self._sent[0] <= cutoff:
-            self._sent.popleft()
+        self._lockout.reset()

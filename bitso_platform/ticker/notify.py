@@ -23,6 +23,7 @@ from typing import Protocol
 import httpx
 import psycopg
 
+from bitso_platform.backoff import ExponentialBackoff
 from bitso_platform.redaction import hide_from_http_logs, redact_url, scrub
 from bitso_platform.sql import load_sql
 
@@ -96,15 +97,8 @@ class WebhookSink:
             raise WebhookError(f"{detail} ({redact_url(self.url)})") from None
 
 
-@dataclass(frozen=True)
-class Retry:
-    """Backoff between attempts of a failed notification: base * 2^(attempts-1), capped."""
-
-    base_seconds: float = 5.0
-    cap_seconds: float = 300.0
-
-    def delay(self, attempts: int) -> float:
-        return min(self.cap_seconds, self.base_seconds * 2 ** max(attempts - 1, 0))
+# The delay before a failed notification's next attempt; attempts are counted in Postgres.
+DEFAULT_RETRY = ExponentialBackoff(base=5.0, cap=300.0)
 
 
 @dataclass
@@ -122,7 +116,7 @@ def deliver_due(
     conn: psycopg.Connection,
     sinks: Sequence[Sink],
     *,
-    retry: Retry | None = None,
+    retry: ExponentialBackoff = DEFAULT_RETRY,
     budget_seconds: float = 20.0,
     batch: int = 500,
 ) -> DeliveryReport:
@@ -132,7 +126,6 @@ def deliver_due(
     after `budget_seconds` so a slow sink cannot stall the sensor tick.
     """
     report = DeliveryReport()
-    retry = retry or Retry()
     by_name = {sink.name: sink for sink in sinks}
     deadline = time.monotonic() + budget_seconds
     try:
@@ -162,7 +155,7 @@ def _deliver_one(
     conn: psycopg.Connection,
     notification_id: int,
     sinks: dict[str, Sink],
-    retry: Retry,
+    retry: ExponentialBackoff,
     report: DeliveryReport,
 ) -> None:
     with conn.transaction():
@@ -190,7 +183,7 @@ def _failed(
     conn: psycopg.Connection,
     notification: Notification,
     exc: Exception,
-    retry: Retry,
+    retry: ExponentialBackoff,
     report: DeliveryReport,
 ) -> None:
     attempts = notification.attempts + 1

@@ -41,13 +41,8 @@ from datetime import datetime
 
 import httpx
 
-from bitso_platform.ticker.client import (
-    Backoff,
-    ExchangeError,
-    OrdersFeed,
-    RateLimited,
-    RestClient,
-)
+from bitso_platform.backoff import Backoff
+from bitso_platform.ticker.client import ExchangeError, OrdersFeed, RateLimited, RestClient
 from bitso_platform.ticker.clock import FeedClock
 from bitso_platform.ticker.config import ExchangeSettings
 from bitso_platform.ticker.limiter import RestBudget

@@ -13,8 +13,8 @@ from typing import Any
 
 import psycopg
 
+from bitso_platform.backoff import Backoff
 from bitso_platform.sql import load_sql
-from bitso_platform.ticker.client import Backoff
 from bitso_platform.ticker.records import SpreadRecord
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bitso_platform.cli import main
-from bitso_platform.generate import generate_snapshots
+from bitso_platform.devtools.generate import generate_snapshots
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import httpx
 import psycopg
 import pytest
 
-from bitso_platform.generate import generate_snapshots
+from bitso_platform.devtools.generate import generate_snapshots
 from bitso_platform.snapshots.spec import SNAPSHOTS
 from bitso_platform_tests.conftest import REAL_TICKER, temporary_databases
 from bitso_platform_tests.e2e.graphql import Dagster

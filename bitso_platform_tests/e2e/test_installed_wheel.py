@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bitso_platform.generate import START_DAY
+from bitso_platform.devtools.generate import START_DAY
 from bitso_platform_tests.e2e.conftest import (
     IN_PROCESS,
     ROOT,

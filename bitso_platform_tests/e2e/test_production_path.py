@@ -16,7 +16,7 @@ import boto3
 import psycopg
 import pytest
 
-from bitso_platform.generate import END_DAY, START_DAY
+from bitso_platform.devtools.generate import END_DAY, START_DAY
 from bitso_platform_tests.e2e.conftest import IN_PROCESS, eventually, run_bitso, sampling
 from bitso_platform_tests.e2e.graphql import Dagster
 

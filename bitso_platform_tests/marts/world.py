@@ -16,7 +16,7 @@ from bitso_platform.definitions import defs
 from bitso_platform.defs.marts.assets import MARTS, rebuild, tidy
 from bitso_platform.defs.marts.features import FEATURE_MARTS
 from bitso_platform.defs.marts.partitions import Window
-from bitso_platform.generate import generate_snapshots
+from bitso_platform.devtools.generate import generate_snapshots
 from bitso_platform.resources.warehouse import Warehouse
 
 FIRST_DAY = date(2020, 1, 1)

@@ -11,7 +11,7 @@ import pytest
 
 from bitso_platform.cli.snapshots import load_run_config
 from bitso_platform.definitions import defs
-from bitso_platform.generate import generate_snapshots
+from bitso_platform.devtools.generate import generate_snapshots
 from bitso_platform.snapshots.spec import SNAPSHOTS
 from bitso_platform_tests.conftest import REAL_SNAPSHOTS
 

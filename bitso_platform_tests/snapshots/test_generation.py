@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from bitso_platform.cli import main
 from bitso_platform.definitions import defs
 from bitso_platform.defs.snapshots.assets import snapshot_loads
-from bitso_platform.generate import generate_snapshots
+from bitso_platform.devtools.generate import generate_snapshots
 from bitso_platform.resources.load_transaction import APPLICATION, LOAD_LOCK, LoadTransaction
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.snapshots.spec import SNAPSHOTS

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from bitso_platform.devtools.replay import Observation
 from bitso_platform.ticker.records import spread_percent
-from bitso_platform.ticker.replay import Observation
 from bitso_platform.ticker.store import create_table
 
 THRESHOLDS = (0.1, 0.5, 1.0)

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.ticker.config import ExchangeSettings
-from bitso_platform.ticker.replay import (
+from bitso_platform.devtools.replay import (
     Observation,
     ReplayExchange,
     ReplayThread,
     read_observations,
 )
+from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.ticker.config import ExchangeSettings
 from bitso_platform.ticker.sampler import Sampler, SamplerOptions, SamplerReport
 from bitso_platform_tests.conftest import REAL_TICKER
 

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bitso_platform.devtools.replay import Observation
 from bitso_platform.resources.alerts import SpreadAlerts
 from bitso_platform.ticker.alerts import (
     AlertRules,
@@ -12,7 +13,6 @@ from bitso_platform.ticker.alerts import (
     Thresholds,
 )
 from bitso_platform.ticker.records import Quote, SpreadRecord
-from bitso_platform.ticker.replay import Observation
 from bitso_platform.ticker.store import ObservationStore
 from bitso_platform_tests.ticker.alert_reference import (
     expected_episodes,

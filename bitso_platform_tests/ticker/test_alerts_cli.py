@@ -8,9 +8,9 @@ from click.testing import CliRunner
 
 from bitso_platform.cli import main
 from bitso_platform.defs.ticker.sensors import spread_alerts
+from bitso_platform.devtools.replay import Observation
 from bitso_platform.resources.alerts import SpreadAlerts
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.ticker.replay import Observation
 from bitso_platform_tests.ticker.alert_reference import (
     expected_episodes,
     series_of,

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from bitso_platform.cli import main
+from bitso_platform.devtools.replay import Observation, ReplayThread
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.ticker.replay import Observation, ReplayThread
 from bitso_platform_tests.conftest import REAL_TICKER
 from bitso_platform_tests.ticker.conftest import at, grid, stored
 

@@ -16,12 +16,12 @@ from fsspec.implementations.arrow import ArrowFSWrapper
 from pyarrow.fs import S3FileSystem
 
 from bitso_platform.defs.ticker import assets
+from bitso_platform.devtools.replay import Observation
 from bitso_platform.resources.exchange import BitsoExchange
 from bitso_platform.resources.lake import Lake
 from bitso_platform.resources.lake_io_manager import LakeIOManager
 from bitso_platform.resources.storage import Location
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.ticker.replay import Observation
 from bitso_platform_tests.ticker.alert_reference import store_observations
 from bitso_platform_tests.ticker.conftest import BOOKS, at
 

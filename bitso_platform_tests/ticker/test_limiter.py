@@ -2,7 +2,7 @@
 
 import pytest
 
-from bitso_platform.ticker.limiter import RestBudget
+from bitso_platform.ticker.limiter import RestBudget, RollingWindow
 
 
 class ManualClock:
@@ -48,3 +48,13 @@ def test_a_lockout_stops_requests_for_a_minute_doubling_on_repeats_and_halves_th
     assert budget.locked_out() == 120  # a second lockout in a row
     budget.succeeded()
     assert budget.locked_out(retry_after=90) == 90  # the exchange asked for longer
+
+
+def test_a_moment_leaves_the_rolling_window_exactly_the_windows_length_later() -> None:
+    window = RollingWindow(60.0)
+    window.add(10.0)
+    window.add(30.0)
+
+    assert window.at(69.9) == (10.0, 30.0)
+    assert window.at(70.0) == (30.0,)
+    assert window.at(90.0) == ()

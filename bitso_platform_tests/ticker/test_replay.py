@@ -10,7 +10,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from bitso_platform.ticker.replay import Observation, ReplayThread
+from bitso_platform.devtools.replay import Observation, ReplayThread
 from bitso_platform_tests.ticker.conftest import BOOKS, at
 
 Slice = Callable[[int, int], list[Observation]]

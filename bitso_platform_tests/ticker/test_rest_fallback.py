@@ -3,8 +3,8 @@
 from collections.abc import Callable
 from dataclasses import replace
 
+from bitso_platform.devtools.replay import Observation, ReplayThread
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.ticker.replay import Observation, ReplayThread
 from bitso_platform_tests.ticker.conftest import (
     BOOKS,
     at,

@@ -4,9 +4,9 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+from bitso_platform.devtools.replay import Observation, ReplayThread
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.ticker.records import spread_percent
-from bitso_platform.ticker.replay import Observation, ReplayThread
 from bitso_platform.ticker.sampler import Sampler, SamplerOptions
 from bitso_platform_tests.ticker.conftest import (
     BOOKS,

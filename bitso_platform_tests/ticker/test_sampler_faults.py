@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from bitso_platform.cli import main
+from bitso_platform.devtools.replay import Observation, ReplayExchange, ReplayThread
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.ticker.replay import Observation, ReplayExchange, ReplayThread
 from bitso_platform.ticker.sampler import Sampler
 from bitso_platform_tests.ticker.conftest import (
     BOOKS,

@@ -12,6 +12,7 @@ import pytest
 from dagster_aws.s3 import S3Resource
 
 from bitso_platform.defs.ticker import assets, charts
+from bitso_platform.devtools.replay import Observation
 from bitso_platform.resources.alerts import SpreadAlerts
 from bitso_platform.resources.exchange import BitsoExchange
 from bitso_platform.resources.lake import Lake
@@ -19,7 +20,6 @@ from bitso_platform.resources.lake_io_manager import LakeIOManager
 from bitso_platform.resources.storage import Location
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.ticker.records import spread_percent
-from bitso_platform.ticker.replay import Observation
 from bitso_platform_tests.ticker.alert_reference import store_observations
 from bitso_platform_tests.ticker.conftest import at
 

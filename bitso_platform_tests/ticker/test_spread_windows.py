@@ -14,6 +14,7 @@ from dagster_aws.s3 import S3Resource
 from bitso_platform.defs.ticker import assets, checks
 from bitso_platform.defs.ticker.partitions import partitions_start
 from bitso_platform.defs.ticker.schedules import ticker_windows_schedule
+from bitso_platform.devtools.replay import Observation
 from bitso_platform.resources.exchange import BitsoExchange
 from bitso_platform.resources.lake import Lake
 from bitso_platform.resources.lake_io_manager import LakeIOManager
@@ -21,7 +22,6 @@ from bitso_platform.resources.postgres_io_manager import PostgresPandasIOManager
 from bitso_platform.resources.storage import Location
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.ticker.records import Quote, SpreadRecord, spread_percent
-from bitso_platform.ticker.replay import Observation
 from bitso_platform.ticker.store import ObservationStore
 from bitso_platform_tests.ticker.alert_reference import store_observations
 from bitso_platform_tests.ticker.conftest import at

@@ -9,8 +9,8 @@ import pgserver
 import pytest
 
 from bitso_platform.defs.ticker.schedules import ticker_windows_schedule
+from bitso_platform.devtools.replay import Observation
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.ticker.replay import Observation
 from bitso_platform_tests.ticker.alert_reference import store_observations
 from bitso_platform_tests.ticker.conftest import at
 

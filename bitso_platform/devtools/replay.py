@@ -38,19 +38,22 @@ import logging
 import math
 import threading
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from bitso_platform.devtools.replay_modes import MODES, Mode
+from bitso_platform.ticker.limiter import RollingWindow
 
 log = logging.getLogger(__name__)
 _protocol_log = logging.getLogger(f"{__name__}.protocol")
@@ -59,8 +62,6 @@ _protocol_log.setLevel(logging.WARNING)  # websockets logs every plain HTTP answ
 COLUMNS = ["orderbook_timestamp", "book", "bid", "ask", "spread"]
 DROP_INTO_GAP = 0.2  # feed seconds into a book's first missing second when its connections drop
 T = TypeVar("T")
-Mode = Literal["change-only", "every-second"]
-MODES: tuple[Mode, ...] = ("change-only", "every-second")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,7 @@ class ClientLimits:
         self.window = window
         self.lockout = lockout
         self._clock = clock
-        self._accepted: dict[str, deque[float]] = defaultdict(deque)
+        self._accepted: dict[str, RollingWindow] = defaultdict(lambda: RollingWindow(window))
         self._locked_until: dict[str, float] = defaultdict(lambda: -math.inf)
         self.received: dict[str, list[float]] = defaultdict(list)
         self.over_limit = 0
@@ -181,13 +182,11 @@ class ClientLimits:
             self.during_lockout += 1
             return self._locked_until[client] - now
         accepted = self._accepted[client]
-        while accepted and accepted[0] <= now - self.window:
-            accepted.popleft()
-        if len(accepted) >= self.limit:
+        if len(accepted.at(now)) >= self.limit:
             self.over_limit += 1
             self._locked_until[client] = now + self.lockout
             return self.lockout
-        accepted.append(now)
+        accepted.add(now)
         return None
 
     def max_in_window(self) -> int:

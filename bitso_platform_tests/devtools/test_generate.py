@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from bitso_platform.cli import main
-from bitso_platform.generate import SNAPSHOTS, generate_snapshots
+from bitso_platform.devtools.generate import SNAPSHOTS, generate_snapshots
 
 REASONS = {
     "users": {"malformed_row", "missing_field", "bad_user_id", "conflicting_duplicate_id"},
