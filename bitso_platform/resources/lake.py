@@ -67,9 +67,15 @@ class Lake(dg.ConfigurableResource):
         and credentials) or the local disk."""
         url = self._url()
         if url.startswith("s3://"):
-            root = url.rstrip("/")
-            s3 = _s3(self.s3 or S3Resource())
-            return LakeFiles(fs.SubTreeFileSystem(root.removeprefix("s3://"), s3), root, _upload)
+            root, s3 = url.rstrip("/"), self.s3 or S3Resource()
+            s3fs = fs.S3FileSystem(  # unset settings fall back to the AWS defaults
+                endpoint_override=s3.endpoint_url,
+                region=s3.region_name,
+                access_key=s3.aws_access_key_id,
+                secret_key=s3.aws_secret_access_key,
+                session_token=s3.aws_session_token,
+            )
+            return LakeFiles(fs.SubTreeFileSystem(root.removeprefix("s3://"), s3fs), root, _upload)
         root = str(Path(url).resolve())
         return LakeFiles(fs.SubTreeFileSystem(root, fs.LocalFileSystem()), root, _stage_and_rename)
 
@@ -79,8 +85,7 @@ class Lake(dg.ConfigurableResource):
 
 def _upload(filesystem: fs.FileSystem, key: str, data: bytes) -> None:
     """Write straight to the key: S3 shows an object only once its upload completes, and then
-    in place of the previous one. (A staged object moved over the key would cost a copy, and
-    pyarrow's delete of the staged object leaves an empty folder-marker object behind.)"""
+    in place of the previous one (docs/ticker.md says why no staged key)."""
     with filesystem.open_output_stream(key) as stream:
         stream.write(data)
 
@@ -99,15 +104,3 @@ def _stage_and_rename(filesystem: fs.FileSystem, key: str, data: bytes) -> None:
     except OSError:
         filesystem.delete_file(staged)
         raise
-
-
-def _s3(settings: S3Resource) -> fs.S3FileSystem:
-    """pyarrow's S3 client with the resource's endpoint, region and credentials (the AWS
-    defaults for those it leaves unset)."""
-    return fs.S3FileSystem(
-        endpoint_override=settings.endpoint_url,
-        region=settings.region_name,
-        access_key=settings.aws_access_key_id,
-        secret_key=settings.aws_secret_access_key,
-        session_token=settings.aws_session_token,
-    )

@@ -221,16 +221,13 @@ def _split_folders(filesystem: fs.FileSystem, root: str, levels: int) -> list[st
     """`root` followed by every existing combination of `levels` split folders, sorted."""
     folders = [root]
     for _ in range(levels):
-        folders = [child for folder in folders for child in _children(filesystem, folder)]
+        folders = sorted(
+            info.path
+            for folder in folders
+            for info in filesystem.get_file_info(fs.FileSelector(folder, allow_not_found=True))
+            if info.type == fs.FileType.Directory and "=" in info.base_name
+        )
     return folders
-
-
-def _children(filesystem: fs.FileSystem, folder: str) -> list[str]:
-    """Paths of the `column=value` folders directly under `folder`."""
-    found = filesystem.get_file_info(fs.FileSelector(folder, allow_not_found=True))
-    return sorted(
-        info.path for info in found if info.type == fs.FileType.Directory and "=" in info.base_name
-    )
 
 
 def _split_by(context: dg.OutputContext) -> tuple[str, ...]:
