@@ -175,7 +175,7 @@ def test_the_code_location_fails_to_load_with_the_same_message() -> None:
 
 def test_a_lake_resource_refuses_a_url_that_is_not_s3_or_a_folder(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="BITSO_LAKE_URL='ftp://evil/x' is refused"):
-        Lake(url="ftp://evil/x").location()
+        Lake(url="ftp://evil/x").files()
 
 
 def test_resources_bind_set_variables_through_env_vars_and_unset_ones_as_their_defaults() -> None:

@@ -10,37 +10,33 @@ so a query engine prunes by book and time from the path alone. A run covering a 
 partitions (a single-run backfill) splits the frame by the `partition_expr` column into one
 file per partition and split value.
 
+Storage is one pyarrow filesystem chosen once by the `Lake` resource (S3 or local disk).
 Failure safety: every file of the run is encoded in memory before the first is written, so a
 frame that cannot be encoded changes nothing; each file then replaces its predecessor
-atomically (a folder lake writes a hidden temporary file and renames it; an S3 PUT is atomic
-per object), so readers see the old file or the new one, never a partial one. A failure
-between two files leaves the earlier ones new and the later ones old; re-running the run
-rewrites them all.
+atomically (`LakeFiles.write`), so readers see the old file or the new one, never a partial
+one. A failure between two files leaves the earlier ones new and the later ones old;
+re-running the run rewrites them all. Reads go through `pyarrow.dataset`.
 
 Format: Parquet by default; CSV when the IO manager's `format` is `csv`, or per asset or per
 output with metadata `{"format": "csv"}` (output metadata wins over definition metadata,
 which wins over the IO manager's setting).
 """
 
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyarrow import fs
 from pydantic import Field
 
 from bitso_platform.metadata import markdown_table
-from bitso_platform.resources.lake import Lake
-from bitso_platform.resources.storage import Location
+from bitso_platform.resources.lake import FORMATS, Format, Lake, LakeFiles
 
-Format = Literal["parquet", "csv"]
-FORMATS: tuple[Format, ...] = ("parquet", "csv")
 PREVIEW_ROWS = 5
 MAX_LISTED_FILES = 50
 
@@ -63,12 +59,13 @@ class LakeIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         """Write one file per partition of the run and per `split_by` value."""
-        location = self.lake.location()
+        lake = self.lake.files()
         file_format = self._format(context)
         split_by = _split_by(context)
         files = list(_encode(_files(context, obj, split_by, file_format)))
-        written = [location.write(file.key, file.data) for file in files]
-        context.add_output_metadata(_metadata(context, location, files, written, obj))
+        for file in files:
+            lake.write(file.key, file.data)
+        context.add_output_metadata(_metadata(context, lake, files, obj))
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         """The upstream partitions' files (every split value), in path order, as one frame.
@@ -77,20 +74,15 @@ class LakeIOManager(dg.ConfigurableIOManager):
         file is then addressed directly, so a load costs the same however many windows the
         lake holds.
         """
-        location = self.lake.location()
+        lake = self.lake.files()
         upstream = context.upstream_output
         split_by = _split_by(upstream) if upstream is not None else ()
-        bases = _split_folders(location, dataset_root(context.asset_key), len(split_by))
+        bases = _split_folders(lake.filesystem, dataset_root(context.asset_key), len(split_by))
         partitions = [partition_folder(key, w) for key, w in partition_windows(context)]
-        frames = []
-        for base in bases:
-            for folder in [f"{base}/{p}" for p in partitions] or [base]:
-                key = next((k for f in FORMATS if location.exists(k := f"{folder}/part.{f}")), None)
-                if key is not None:
-                    frames.append(_read(location, key))
-        if not frames:
-            return pd.DataFrame()
-        return pd.concat(frames, ignore_index=True)
+        folders = [f"{base}/{p}" for base in bases for p in partitions] or bases
+        candidates = [f"{folder}/part.{f}" for folder in folders for f in FORMATS]
+        found = [info.path for info in lake.filesystem.get_file_info(candidates) if info.is_file]
+        return lake.read(found)
 
     def _format(self, context: dg.OutputContext) -> Format:
         chosen = (
@@ -216,49 +208,26 @@ def _encode(files: Iterator[tuple[str, str | None, pd.DataFrame]]) -> Iterator[L
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, compression="zstd")
-    return buffer.getvalue()
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode("utf-8")
 
 
-def _read(location: Location, key: str) -> pd.DataFrame:
-    with location.open(key) as stream:
-        data = stream.read()
-    if key.endswith(".parquet"):
-        return pq.read_table(io.BytesIO(data)).to_pandas()
-    return pd.read_csv(io.BytesIO(data))
-
-
-def _split_folders(location: Location, root: str, levels: int) -> list[str]:
+def _split_folders(filesystem: fs.FileSystem, root: str, levels: int) -> list[str]:
     """`root` followed by every existing combination of `levels` split folders, sorted."""
     folders = [root]
     for _ in range(levels):
-        folders = [
-            f"{folder}/{child}" for folder in folders for child in _children(location, folder)
-        ]
-    return folders
-
-
-def _children(location: Location, folder: str) -> list[str]:
-    """Names of the `column=value` folders directly under `folder`."""
-    if not location.is_s3:
-        path = Path(location.url) / folder
-        names = [p.name for p in path.iterdir() if p.is_dir()] if path.is_dir() else []
-    else:
-        prefix = location.uri(folder).removeprefix(f"s3://{location.bucket}/") + "/"
-        pages = location.s3_client.get_paginator("list_objects_v2").paginate(
-            Bucket=location.bucket, Prefix=prefix, Delimiter="/"
+        folders = sorted(
+            info.path
+            for folder in folders
+            for info in filesystem.get_file_info(fs.FileSelector(folder, allow_not_found=True))
+            if info.type == fs.FileType.Directory and "=" in info.base_name
         )
-        names = [
-            common["Prefix"][len(prefix) :].rstrip("/")
-            for page in pages
-            for common in page.get("CommonPrefixes", [])
-        ]
-    return sorted(name for name in names if "=" in name)
+    return folders
 
 
 def _split_by(context: dg.OutputContext) -> tuple[str, ...]:
@@ -295,19 +264,18 @@ def _text(value: object) -> str:
 
 def _metadata(
     context: dg.OutputContext,
-    location: Location,
+    lake: LakeFiles,
     files: list[LakeFile],
-    uris: list[str],
     frame: pd.DataFrame,
 ) -> dict[str, Any]:
     rows_per_partition: dict[str | None, int] = {}
     for file in files:
         rows_per_partition[file.partition] = rows_per_partition.get(file.partition, 0) + file.rows
-    listed = "\n".join(f"- `{uri}`" for uri in uris[:MAX_LISTED_FILES])
-    if len(uris) > MAX_LISTED_FILES:
-        listed += f"\n- … and {len(uris) - MAX_LISTED_FILES} more"
+    listed = "\n".join(f"- `{lake.uri(file.key)}`" for file in files[:MAX_LISTED_FILES])
+    if len(files) > MAX_LISTED_FILES:
+        listed += f"\n- … and {len(files) - MAX_LISTED_FILES} more"
     metadata: dict[str, Any] = {
-        "path": dg.MetadataValue.path(location.uri(dataset_root(context.asset_key))),
+        "path": dg.MetadataValue.path(lake.uri(dataset_root(context.asset_key))),
         "files_written": len(files),
         "bytes_written": sum(len(file.data) for file in files),
         "files": dg.MetadataValue.md(listed or "(no files)"),

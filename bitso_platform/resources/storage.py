@@ -1,6 +1,5 @@
-"""A place that holds files: a local folder or an S3 prefix (`s3://bucket/prefix`)."""
+"""A place files are read from: a local folder or an S3 prefix (`s3://bucket/prefix`)."""
 
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,45 +60,3 @@ class Location:
             yield body
         finally:
             body.close()
-
-    def write(self, key: str, data: bytes) -> str:
-        """Write `data` at `key` atomically (readers see the old or the new file); its URI."""
-        if self.is_s3:
-            self.s3_client.put_object(Bucket=self.bucket, Key=self._s3_key(key), Body=data)
-            return self.uri(key)
-        path = Path(self.url) / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_bytes(data)
-        partial.replace(path)
-        return self.uri(key)
-
-    def upload(self, key: str, source: Path) -> str:
-        """Copy a local file to `key`; its URI."""
-        if self.is_s3:
-            self.s3_client.upload_file(str(source), self.bucket, self._s3_key(key))
-            return self.uri(key)
-        path = Path(self.url) / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, path)
-        return self.uri(key)
-
-    def keys(self, prefix: str = "") -> list[str]:
-        """Relative keys of the files under `prefix`, sorted."""
-        if not self.is_s3:
-            root = Path(self.url)
-            base = root / prefix
-            if not base.exists():
-                return []
-            return sorted(
-                str(p.relative_to(root))
-                for p in base.rglob("*")
-                if p.is_file() and not p.name.startswith(".")
-            )
-        paginator = self.s3_client.get_paginator("list_objects_v2")
-        strip = len(self._s3_key(""))
-        return sorted(
-            obj["Key"][strip:]
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._s3_key(prefix))
-            for obj in page.get("Contents", [])
-        )

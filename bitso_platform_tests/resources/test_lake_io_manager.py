@@ -1,18 +1,18 @@
 """The lake IO manager: Hive-partitioned files on a folder and on a real S3 endpoint."""
 
-import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from dagster_aws.s3 import S3Resource
 
 from bitso_platform.resources.lake import Lake
 from bitso_platform.resources.lake_io_manager import LakeIOManager, hive_key, time_folders
-from bitso_platform.resources.storage import Location
 
 WINDOWS = dg.TimeWindowPartitionsDefinition(
     cron_schedule="*/10 * * * *", start="2024-07-16-22:20", fmt="%Y-%m-%d-%H:%M", timezone="UTC"
@@ -68,16 +68,13 @@ def windowed(
     return things
 
 
-def read(location: Location, key: str) -> pd.DataFrame:
-    with location.open(key) as stream:
-        return pq.read_table(io.BytesIO(stream.read())).to_pandas()
+def read(lake: Lake, key: str) -> pd.DataFrame:
+    return pq.read_table(key, filesystem=lake.files().filesystem).to_pandas()
 
 
 def contents(lake: Lake) -> dict[str, pd.DataFrame]:
     """Every file of the lake, read."""
-    location = lake.location()
-    files = location.keys()
-    return {key: read(location, key) for key in files}
+    return {key: read(lake, key) for key in lake.files().paths()}
 
 
 def test_one_window_lands_as_one_file_per_book_under_hive_partition_folders(lake: Lake) -> None:
@@ -87,16 +84,16 @@ def test_one_window_lands_as_one_file_per_book_under_hive_partition_folders(lake
         partition_key="2024-07-16-22:30",
     )
 
-    location = lake.location()
-    assert location.keys() == [
+    files = lake.files()
+    assert files.paths() == [
         "things/book=a_b/date=2024-07-16/hour=22/minute=30/part.parquet",
         "things/book=c_d/date=2024-07-16/hour=22/minute=30/part.parquet",
     ]
-    written = read(location, location.keys()[0])
+    written = read(lake, files.paths()[0])
     assert len(written) == 10 and set(written["book"]) == {"a_b"}
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["dagster/row_count"].value == 20
-    assert metadata["path"].value == location.uri("things")  # type: ignore[attr-defined]
+    assert metadata["path"].value == files.uri("things")  # type: ignore[attr-defined]
     assert metadata["files_written"].value == 2
 
 
@@ -107,10 +104,10 @@ def test_a_single_run_backfill_of_three_windows_writes_one_file_per_window_and_b
         [windowed()], resources={"lake_io_manager": LakeIOManager(lake=lake)}, tags=RANGE
     )
 
-    keys = lake.location().keys()
+    keys = lake.files().paths()
     assert len(keys) == 6
     assert {key.split("/")[4] for key in keys} == {"minute=20", "minute=30", "minute=40"}
-    assert all(len(read(lake.location(), key)) == 10 for key in keys)
+    assert all(len(read(lake, key)) == 10 for key in keys)
     events = result.get_asset_materialization_events()
     assert sorted(e.partition for e in events) == [  # type: ignore[type-var]
         "2024-07-16-22:20",
@@ -141,6 +138,31 @@ def test_a_downstream_asset_reads_back_exactly_the_run_s_windows(lake: Lake) -> 
     assert result.success
 
 
+def test_the_lake_reads_as_one_hive_partitioned_dataset_pruned_by_its_folders(
+    lake: Lake,
+) -> None:
+    dg.materialize(
+        [windowed()], resources={"lake_io_manager": LakeIOManager(lake=lake)}, tags=RANGE
+    )
+    # `book` is a column of the files too, so only the time folders are read as fields.
+    time_fields = pa.schema([("date", pa.date32()), ("hour", pa.int8()), ("minute", pa.int8())])
+    things = ds.dataset(
+        "things",
+        filesystem=lake.files().filesystem,
+        format="parquet",
+        partitioning=ds.partitioning(time_fields, flavor="hive"),
+    )
+
+    half_past = ds.field("minute") == 30
+
+    assert things.count_rows() == 60
+    pruned = things.get_fragments(filter=half_past)
+    assert [f.path.split("/")[1] for f in pruned] == ["book=a_b", "book=c_d"]
+    assert set(things.to_table(filter=half_past)["at"].to_pylist()) == {
+        (START + timedelta(minutes=10 + m)).isoformat() for m in range(10)
+    }
+
+
 def test_csv_is_written_when_the_output_asks_for_it(tmp_path: Path) -> None:
     lake = Lake(url=str(tmp_path / "lake"))
 
@@ -150,10 +172,11 @@ def test_csv_is_written_when_the_output_asks_for_it(tmp_path: Path) -> None:
         partition_key="2024-07-16-22:20",
     )
 
-    keys = lake.location().keys()
+    files = lake.files()
+    keys = files.paths()
     assert keys[0].endswith("minute=20/part.csv")
-    with lake.location().open(keys[0]) as stream:
-        assert stream.read().decode().splitlines()[0] == "at,book,value"
+    header = files.filesystem.open_input_stream(keys[0]).read().decode().splitlines()[0]
+    assert header == "at,book,value"
 
 
 def test_a_frame_that_fails_to_encode_mid_range_leaves_every_previous_file_intact(
@@ -168,9 +191,9 @@ def test_a_frame_that_fails_to_encode_mid_range_leaves_every_previous_file_intac
     )
 
     assert not result.success
-    assert lake.location().keys() == sorted(before)
+    assert lake.files().paths() == sorted(before)
     for key, frame in before.items():
-        pd.testing.assert_frame_equal(read(lake.location(), key), frame)
+        pd.testing.assert_frame_equal(read(lake, key), frame)
 
 
 def test_a_write_failing_part_way_leaves_each_file_whole_old_or_new(tmp_path: Path) -> None:
@@ -192,6 +215,7 @@ def test_a_write_failing_part_way_leaves_each_file_whole_old_or_new(tmp_path: Pa
         "things/book=a_b/date=2024-07-16/hour=22/minute=40/part.parquet": {1.0},
         "things/book=c_d/date=2024-07-16/hour=22/minute=40/part.parquet": {1.0},
     }
+    assert not list(blocked.parent.glob(".*"))  # the staged file of the failed rename is gone
     blocked.rmdir()
     assert dg.materialize([windowed(2.0)], resources=resources, tags=RANGE).success  # a rerun
     assert {v for frame in contents(lake).values() for v in frame["value"]} == {2.0}

@@ -1,4 +1,5 @@
-"""Locations behave the same on a folder and on a real S3 endpoint."""
+"""The lake's files and the snapshot location behave the same on a folder and on a real S3
+endpoint."""
 
 from pathlib import Path
 
@@ -8,42 +9,55 @@ from dagster_aws.s3 import S3Resource
 
 from bitso_platform.resources.lake import Lake
 from bitso_platform.resources.snapshots import SnapshotSource
-from bitso_platform.resources.storage import Location
 from bitso_platform.snapshots.spec import DEPOSITS
 from bitso_platform.snapshots.staging import SnapshotFileError
 
 
 @pytest.fixture(params=["folder", "s3"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> Location:
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
     if request.param == "folder":
-        return Lake(url=str(tmp_path / "lake")).location()
+        return Lake(url=str(tmp_path / "lake"))
     endpoint = request.getfixturevalue("s3_endpoint")
     bucket = request.getfixturevalue("s3_bucket")
-    return Lake(url=f"s3://{bucket}/lake", s3=S3Resource(endpoint_url=endpoint)).location()
+    return Lake(url=f"s3://{bucket}/lake", s3=S3Resource(endpoint_url=endpoint))
 
 
-def test_written_files_read_back_and_list_under_their_prefix(location: Location) -> None:
-    location.write("a/b=1/x.parquet", b"one")
-    location.write("a/b=2/y.parquet", b"two")
-    location.write("other/z", b"three")
-    with location.open("a/b=2/y.parquet") as stream:
-        assert stream.read() == b"two"
-    assert location.keys("a/") == ["a/b=1/x.parquet", "a/b=2/y.parquet"]
-    assert location.exists("other/z") and not location.exists("other/none")
+def stored(lake: Lake) -> list[str]:
+    """Every object or file under the lake's root, hidden ones and folder markers included."""
+    if lake.s3 is None:
+        root = Path(lake.url)
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())
+    bucket = lake.url.removeprefix("s3://").split("/")[0]
+    listed = boto3.client("s3", endpoint_url=lake.s3.endpoint_url).list_objects_v2(Bucket=bucket)
+    return sorted(o["Key"].removeprefix("lake/") for o in listed.get("Contents", []))
 
 
-def test_a_rewrite_replaces_the_file(location: Location) -> None:
-    location.write("f", b"old")
-    location.write("f", b"new")
-    with location.open("f") as stream:
-        assert stream.read() == b"new"
-    assert location.keys() == ["f"]
+def test_written_files_read_back_and_list_under_their_prefix(lake: Lake) -> None:
+    files = lake.files()
+    files.write("a/b=1/x.parquet", b"one")
+    files.write("a/b=2/y.parquet", b"two")
+    files.write("other/z", b"three")
+
+    assert files.filesystem.open_input_stream("a/b=2/y.parquet").read() == b"two"
+    assert files.paths("a/") == ["a/b=1/x.parquet", "a/b=2/y.parquet"]
+    assert files.paths("missing") == []
 
 
-def test_uris_name_the_bucket_or_folder(location: Location) -> None:
-    uri = location.uri("a/b.csv")
+def test_a_rewrite_replaces_the_file_and_leaves_no_staged_file_or_folder_marker(
+    lake: Lake,
+) -> None:
+    files = lake.files()
+    files.write("d/e/f", b"old")
+    files.write("d/e/f", b"new")
+
+    assert files.filesystem.open_input_stream("d/e/f").read() == b"new"
+    assert stored(lake) == ["d/e/f"]
+
+
+def test_uris_name_the_bucket_or_folder(lake: Lake) -> None:
+    uri = lake.files().uri("a/b.csv")
     assert uri.endswith("/lake/a/b.csv")
-    assert uri.startswith("s3://") == location.is_s3
+    assert uri.startswith("s3://") == lake.url.startswith("s3://")
 
 
 def test_a_missing_required_snapshot_names_the_file_and_the_setting(

@@ -2,7 +2,6 @@
 place"): `read_parquet(..., hive_partitioning = true)` over the window files, without copying
 them anywhere and without DuckDB's downloadable httpfs extension."""
 
-import io
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,9 +17,8 @@ from pyarrow.fs import S3FileSystem
 from bitso_platform.defs.ticker import assets
 from bitso_platform.devtools.replay import Observation
 from bitso_platform.resources.exchange import BitsoExchange
-from bitso_platform.resources.lake import Lake
+from bitso_platform.resources.lake import Lake, LakeFiles
 from bitso_platform.resources.lake_io_manager import LakeIOManager
-from bitso_platform.resources.storage import Location
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform_tests.ticker.alert_reference import store_observations
 from bitso_platform_tests.ticker.conftest import BOOKS, at
@@ -64,15 +62,14 @@ def windows_in_lake(
         },
     )
     assert result.success
-    location = lake.location()
-    keys = location.keys()
+    files = lake.files()
+    keys = files.paths()
     assert len(keys) == 3 * len(BOOKS)
-    return pd.concat([read_file(location, key) for key in keys], ignore_index=True)
+    return pd.concat([read_file(files, key) for key in keys], ignore_index=True)
 
 
-def read_file(location: Location, key: str) -> pd.DataFrame:
-    with location.open(key) as stream:
-        return pq.read_table(io.BytesIO(stream.read())).to_pandas()
+def read_file(files: LakeFiles, key: str) -> pd.DataFrame:
+    return pq.read_table(key, filesystem=files.filesystem).to_pandas()
 
 
 class OpenedFiles(ArrowFSWrapper):

@@ -1,7 +1,6 @@
 """Spread charts of the real fixture's windows land beside the window files (folder and S3)."""
 
 import base64
-import io
 import re
 from pathlib import Path
 
@@ -15,9 +14,8 @@ from bitso_platform.defs.ticker import assets, charts
 from bitso_platform.devtools.replay import Observation
 from bitso_platform.resources.alerts import SpreadAlerts
 from bitso_platform.resources.exchange import BitsoExchange
-from bitso_platform.resources.lake import Lake
+from bitso_platform.resources.lake import Lake, LakeFiles
 from bitso_platform.resources.lake_io_manager import LakeIOManager
-from bitso_platform.resources.storage import Location
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.ticker.records import spread_percent
 from bitso_platform_tests.ticker.alert_reference import store_observations
@@ -54,9 +52,8 @@ def resources_for(warehouse: Warehouse, lake: Lake, books: str = "btc_mxn,usd_mx
     }
 
 
-def text(location: Location, key: str) -> str:
-    with location.open(key) as stream:
-        return stream.read().decode("utf-8")
+def text(files: LakeFiles, key: str) -> str:
+    return files.filesystem.open_input_stream(key).read().decode("utf-8")
 
 
 def chart_metadata(
@@ -91,8 +88,8 @@ def test_a_window_run_writes_a_chart_per_book_beside_the_window_files_linked_fro
         CHARTED, resources=resources_for(warehouse, lake), partition_key="2024-07-16-22:40"
     )
 
-    location = lake.location()
-    assert location.keys("ticker_spread_chart") == [
+    files = lake.files()
+    assert files.paths("ticker_spread_chart") == [
         "ticker_spread_chart/book=btc_mxn/date=2024-07-16/chart.svg",
         f"ticker_spread_chart/book=btc_mxn/{WINDOW_FOLDER}/chart.svg",
         "ticker_spread_chart/book=usd_mxn/date=2024-07-16/chart.svg",
@@ -101,11 +98,11 @@ def test_a_window_run_writes_a_chart_per_book_beside_the_window_files_linked_fro
     metadata = chart_metadata(result, "2024-07-16-22:40")
     for book in ("btc_mxn", "usd_mxn"):
         key = f"ticker_spread_chart/book={book}/{WINDOW_FOLDER}/chart.svg"
-        assert metadata[f"chart_{book}"] == dg.MetadataValue.path(location.uri(key))
+        assert metadata[f"chart_{book}"] == dg.MetadataValue.path(files.uri(key))
         assert metadata[f"day_chart_{book}"] == dg.MetadataValue.path(
-            location.uri(f"ticker_spread_chart/book={book}/date=2024-07-16/chart.svg")
+            files.uri(f"ticker_spread_chart/book={book}/date=2024-07-16/chart.svg")
         )
-        svg = text(location, key)
+        svg = text(files, key)
         assert svg.startswith("<?xml") and "</svg>" in svg
         highest = max(
             spread_percent(o.bid, o.ask)
@@ -130,12 +127,12 @@ def test_seconds_without_a_quote_are_breaks_in_the_line_and_shaded_never_drawn_a
         CHARTED, resources=resources_for(warehouse, lake), partition_key="2024-07-16-22:40"
     )
 
-    location = lake.location()
+    files = lake.files()
     for book, quoted_runs in (("btc_mxn", 10), ("usd_mxn", 13)):
-        with location.open(f"ticker_spread/book={book}/{WINDOW_FOLDER}/part.parquet") as stream:
-            records = pq.read_table(io.BytesIO(stream.read())).to_pandas()
+        key = f"ticker_spread/book={book}/{WINDOW_FOLDER}/part.parquet"
+        records = pq.read_table(key, filesystem=files.filesystem).to_pandas()
         assert runs(~records["is_gap"]) == quoted_runs
-        svg = text(location, f"ticker_spread_chart/book={book}/{WINDOW_FOLDER}/chart.svg")
+        svg = text(files, f"ticker_spread_chart/book={book}/{WINDOW_FOLDER}/chart.svg")
         assert strokes(svg) == quoted_runs  # the pen lifts at every gap
         gap_bands = re.search(r'<g id="gaps">(.*?)</g>', svg, re.DOTALL)
         assert gap_bands and gap_bands.group(1).count("<path") == runs(records["is_gap"])
@@ -156,27 +153,27 @@ def test_a_range_run_redraws_the_chart_of_each_day_it_touches_from_the_day_s_win
         },
     )
 
-    location = lake.location()
-    window_charts = [k for k in location.keys("ticker_spread_chart") if "/minute=" in k]
+    files = lake.files()
+    window_charts = [k for k in files.paths("ticker_spread_chart") if "/minute=" in k]
     assert len(window_charts) == 16  # 22:40 and 23:00..00:00, for two books
     metadata = chart_metadata(result, "2024-07-16-23:30")
     assert metadata["window_charts_written"].value == 14
     assert not any(name.startswith(("chart_", "max_spread_")) for name in metadata)
-    day_charts = [k for k in location.keys("ticker_spread_chart") if "/minute=" not in k]
+    day_charts = [k for k in files.paths("ticker_spread_chart") if "/minute=" not in k]
     assert [k.split("/", 2)[1:] for k in sorted(day_charts)] == [
         ["book=btc_mxn", "date=2024-07-16/chart.svg"],
         ["book=btc_mxn", "date=2024-07-17/chart.svg"],
         ["book=usd_mxn", "date=2024-07-16/chart.svg"],
         ["book=usd_mxn", "date=2024-07-17/chart.svg"],
     ]
-    assert all(location.uri(key) in metadata["day_charts"].value for key in day_charts)
-    day = text(location, "ticker_spread_chart/book=btc_mxn/date=2024-07-16/chart.svg")
+    assert all(files.uri(key) in metadata["day_charts"].value for key in day_charts)
+    day = text(files, "ticker_spread_chart/book=btc_mxn/date=2024-07-16/chart.svg")
     quoted = [o for o in stored if o.book == "btc_mxn" and o.second >= at("22:40:00")]
     quoted = [o for o in quoted if not at("22:50:00") <= o.second < at("23:00:00")]
     assert "btc_mxn spread, 2024-07-16 UTC, highest spread of each minute" in day
     assert "max 11.2 % · mean" in day  # the spike at 23:40:44
     assert f"{len(quoted):,} of 86,400 seconds quoted" in day
-    next_day = text(location, "ticker_spread_chart/book=btc_mxn/date=2024-07-17/chart.svg")
+    next_day = text(files, "ticker_spread_chart/book=btc_mxn/date=2024-07-17/chart.svg")
     assert "no quote in this span" in next_day
 
 
@@ -190,7 +187,7 @@ def test_a_window_without_any_quote_is_charted_as_one_gap_that_says_so(
     )
 
     svg = text(
-        lake.location(),
+        lake.files(),
         "ticker_spread_chart/book=usd_mxn/date=2024-07-17/hour=00/minute=40/chart.svg",
     )
     assert "usd_mxn spread, 2024-07-17 00:40 to 00:50 UTC" in svg
@@ -211,7 +208,7 @@ def test_a_lake_of_one_book_gets_the_charts_of_that_book_only(
         partition_key="2024-07-16-23:20",
     )
 
-    assert lake.location().keys("ticker_spread_chart") == [
+    assert lake.files().paths("ticker_spread_chart") == [
         "ticker_spread_chart/book=btc_mxn/date=2024-07-16/chart.svg",
         "ticker_spread_chart/book=btc_mxn/date=2024-07-16/hour=23/minute=20/chart.svg",
     ]

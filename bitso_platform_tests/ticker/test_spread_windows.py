@@ -1,6 +1,5 @@
 """Ten-minute windows of the real fixture land in the lake (folder and S3) and in Postgres."""
 
-import io
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,10 +15,9 @@ from bitso_platform.defs.ticker.partitions import partitions_start
 from bitso_platform.defs.ticker.schedules import ticker_windows_schedule
 from bitso_platform.devtools.replay import Observation
 from bitso_platform.resources.exchange import BitsoExchange
-from bitso_platform.resources.lake import Lake
+from bitso_platform.resources.lake import Lake, LakeFiles
 from bitso_platform.resources.lake_io_manager import LakeIOManager
 from bitso_platform.resources.postgres_io_manager import PostgresPandasIOManager
-from bitso_platform.resources.storage import Location
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.ticker.records import Quote, SpreadRecord, spread_percent
 from bitso_platform.ticker.store import ObservationStore
@@ -64,9 +62,8 @@ def resources_for(warehouse: Warehouse, lake: Lake) -> dict[str, object]:
     }
 
 
-def read(location: Location, key: str) -> pd.DataFrame:
-    with location.open(key) as stream:
-        return pq.read_table(io.BytesIO(stream.read())).to_pandas()
+def read(files: LakeFiles, key: str) -> pd.DataFrame:
+    return pq.read_table(key, filesystem=files.filesystem).to_pandas()
 
 
 def checks_of(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
@@ -80,12 +77,12 @@ def test_a_full_window_lands_as_one_600_record_file_per_book_with_the_feed_s_val
         EVERYTHING, resources=resources_for(warehouse, lake), partition_key="2024-07-16-23:20"
     )
 
-    location = lake.location()
-    assert location.keys() == [
+    files = lake.files()
+    assert files.paths() == [
         "ticker_spread/book=btc_mxn/date=2024-07-16/hour=23/minute=20/part.parquet",
         "ticker_spread/book=usd_mxn/date=2024-07-16/hour=23/minute=20/part.parquet",
     ]
-    btc = read(location, location.keys()[0])
+    btc = read(files, files.paths()[0])
     assert list(btc.columns[:5]) == SPEC_COLUMNS
     assert len(btc) == 600 and not btc["is_gap"].any()
     assert btc["orderbook_timestamp"].iloc[0] == "2024-07-16T23:20:00+00:00"
@@ -109,7 +106,7 @@ def test_seconds_without_a_stored_row_become_gap_records_never_invented_values(
     )
 
     btc = read(
-        lake.location(), "ticker_spread/book=btc_mxn/date=2024-07-16/hour=22/minute=50/part.parquet"
+        lake.files(), "ticker_spread/book=btc_mxn/date=2024-07-16/hour=22/minute=50/part.parquet"
     )
     covered = {
         o.second
@@ -142,12 +139,12 @@ def test_a_backfill_of_a_range_of_windows_writes_one_file_per_window_and_book_in
         },
     )
 
-    keys = lake.location().keys()
+    keys = lake.files().paths()
     assert len(keys) == 12  # 6 windows x 2 books
     assert {key.split("/", 2)[2].rsplit("/", 1)[0] for key in keys} == {
         f"date=2024-07-16/hour=23/minute={m}0" for m in range(6)
     }
-    assert all(len(read(lake.location(), key)) == 600 for key in keys)
+    assert all(len(read(lake.files(), key)) == 600 for key in keys)
     lake_partitions = [
         e.partition
         for e in result.get_asset_materialization_events()  # all from this one run
@@ -221,10 +218,10 @@ def test_a_window_without_any_stored_row_is_600_gap_records_per_book_with_null_s
     )
 
     assert result.success
-    files = lake.location().keys()
+    files = lake.files().paths()
     assert len(files) == 2
     for key in files:
-        records = read(lake.location(), key)
+        records = read(lake.files(), key)
         assert len(records) == 600 and records["is_gap"].all() and not records["is_sampled"].any()
     with psycopg.connect(warehouse_url) as conn:
         rows = conn.execute(
@@ -255,7 +252,7 @@ def test_held_seconds_land_in_the_lake_flagged_is_held_and_count_as_covered(
     )
 
     btc = read(
-        lake.location(), "ticker_spread/book=btc_mxn/date=2024-07-16/hour=23/minute=20/part.parquet"
+        lake.files(), "ticker_spread/book=btc_mxn/date=2024-07-16/hour=23/minute=20/part.parquet"
     )
     assert btc["is_held"].sum() == 599 and not btc["is_held"].iloc[0]
     assert not btc["is_gap"].any() and (btc["ask"] == quote.ask).all()

@@ -9,20 +9,17 @@ day and a re-materialized window updates it too.
 """
 
 import base64
-import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import pandas as pd
-import pyarrow.parquet as pq
 
 from bitso_platform.defs.ticker.assets import TEN_MINUTES, TICKER_SPREAD
 from bitso_platform.resources.alerts import SpreadAlerts
 from bitso_platform.resources.exchange import BitsoExchange
-from bitso_platform.resources.lake import Lake
+from bitso_platform.resources.lake import Lake, LakeFiles
 from bitso_platform.resources.lake_io_manager import dataset_root, time_folders
-from bitso_platform.resources.storage import Location
 from bitso_platform.ticker.alerts import Thresholds
 from bitso_platform.ticker.chart import (
     DAY,
@@ -60,23 +57,23 @@ def ticker_spread_chart(
     thresholds as dashed lines, max and mean in the title. Also redraws, per book, the chart
     of each day the run touches (each minute's highest spread) from the day's window files.
     """
-    location = lake.location()
+    files = lake.files()
     thresholds = alerts.rules().thresholds
     books = sorted(set(exchange.book_list()) | set(records.get("book", ())))
     window = context.partition_time_window
     window_charts = [
-        _write(location, series, thresholds)
+        _write(files, series, thresholds)
         for start in expected_windows(window.start, window.end)
         for series in _series_of(records, books, start, start + WINDOW, SECOND)
     ]
     day_charts = [
-        _write(location, series, thresholds)
+        _write(files, series, thresholds)
         for day in _days(window.start, window.end)
-        for series in _series_of(_day_records(location, books, day), books, day, day + DAY, MINUTE)
+        for series in _series_of(_day_records(files, books, day), books, day, day + DAY, MINUTE)
     ]
     context.log.info("%d window and %d day charts", len(window_charts), len(day_charts))
     single = len(context.partition_keys) == 1
-    return dg.MaterializeResult(metadata=_metadata(location, window_charts, day_charts, single))
+    return dg.MaterializeResult(metadata=_metadata(files, window_charts, day_charts, single))
 
 
 def _series_of(
@@ -92,11 +89,12 @@ def chart_key(book: str, start: datetime, end: datetime) -> str:
 
 
 def _write(
-    location: Location, series: SpreadSeries, thresholds: Thresholds
+    files: LakeFiles, series: SpreadSeries, thresholds: Thresholds
 ) -> tuple[SpreadSeries, str, bytes]:
     svg = spread_chart_svg(series, thresholds.for_book(series.book))
-    uri = location.write(chart_key(series.book, series.start, series.end), svg)
-    return series, uri, svg
+    key = chart_key(series.book, series.start, series.end)
+    files.write(key, svg)
+    return series, files.uri(key), svg
 
 
 def _days(start: datetime, end: datetime) -> list[datetime]:
@@ -105,29 +103,15 @@ def _days(start: datetime, end: datetime) -> list[datetime]:
     return [first + i * DAY for i in range(int((end - first - timedelta(seconds=1)) / DAY) + 1)]
 
 
-def _day_records(location: Location, books: list[str], day: datetime) -> pd.DataFrame:
+def _day_records(files: LakeFiles, books: list[str], day: datetime) -> pd.DataFrame:
     """The day's window files of the books (only the columns a chart needs)."""
     root = dataset_root(TICKER_SPREAD)
-    keys = [
-        key
-        for book in books
-        for key in location.keys(f"{root}/book={book}/date={day:%Y-%m-%d}/")
-        if key.endswith((".parquet", ".csv"))
-    ]
-    frames = [_read_columns(location, key) for key in keys]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CHART_COLUMNS)
-
-
-def _read_columns(location: Location, key: str) -> pd.DataFrame:
-    with location.open(key) as stream:
-        data = io.BytesIO(stream.read())
-    if key.endswith(".parquet"):
-        return pq.read_table(data, columns=CHART_COLUMNS).to_pandas()
-    return pd.read_csv(data, usecols=CHART_COLUMNS)
+    keys = [key for book in books for key in files.paths(f"{root}/book={book}/date={day:%Y-%m-%d}")]
+    return files.read(keys, CHART_COLUMNS)
 
 
 def _metadata(
-    location: Location,
+    files: LakeFiles,
     window_charts: list[tuple[SpreadSeries, str, bytes]],
     day_charts: list[tuple[SpreadSeries, str, bytes]],
     single: bool,
@@ -136,7 +120,7 @@ def _metadata(
     inline. Dagster attaches a range run's metadata to each of its windows, so a range run
     reports only what it wrote, never one window's numbers as every window's."""
     metadata: dict[str, Any] = {
-        "path": dg.MetadataValue.path(location.uri(dataset_root(TICKER_SPREAD_CHART))),
+        "path": dg.MetadataValue.path(files.uri(dataset_root(TICKER_SPREAD_CHART))),
         "window_charts_written": len(window_charts),
         "day_charts": dg.MetadataValue.md(_chart_list(day_charts)),
     }
