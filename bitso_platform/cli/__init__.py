@@ -33,6 +33,10 @@ COMMANDS = {
         "ticker:ticker",
         "Order-book spread capture and alerts: the sampler, a replay exchange, alert passes.",
     ),
+    "stop": (
+        "stop:stop",
+        "Stop the embedded Postgres server (the next command that needs it starts it again).",
+    ),
     "access": (
         "access:access",
         "Warehouse access: one read-only role per team, `platform_writer` for the pipeline.",
