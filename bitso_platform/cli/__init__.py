@@ -4,7 +4,6 @@ imported only when run, so that `bitso --help` and `bitso ask` do not pay for Da
 from importlib import import_module
 
 import click
-from click.utils import make_default_short_help
 
 # name: (module:attribute, its short help, which `bitso --help` lists without importing it;
 # a test keeps each equal to the command's own)
@@ -57,10 +56,10 @@ class LazyGroup(click.Group):
         return getattr(import_module(f"{__name__}.{module}"), attribute)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # As click.Group lists them, from the short help kept here.
+        # As click.Group lists them (a command's help cut to the width), from the help kept here.
         limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
         rows = [
-            (name, make_default_short_help(COMMANDS[name][1], limit))
+            (name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit))
             for name in self.list_commands(ctx)
         ]
         with formatter.section("Commands"):

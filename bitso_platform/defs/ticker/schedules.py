@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from bitso_platform.defs.ticker.assets import TEN_MINUTES
 from bitso_platform.defs.ticker.partitions import partition_key, partitions_start
 from bitso_platform.ticker.windows import WINDOW
 
@@ -16,7 +15,6 @@ LATE_WRITES_GRACE = timedelta(minutes=2)
 ticker_windows = dg.define_asset_job(
     "ticker_windows",
     selection=dg.AssetSelection.groups("ticker"),
-    partitions_def=TEN_MINUTES,
     description="Write a range of 10-minute windows to the lake and their stats to Postgres "
     "(one run for any range).",
 )
