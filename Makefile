@@ -31,9 +31,10 @@ lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 # exec: make signals its recipe shell on Ctrl-C/SIGTERM, and a shell waiting on `dagster dev`
-# would die and leave it (and its webserver and daemon) running.
+# would die and leave it (and its webserver and daemon) running. `dg dev`, which `dagster dev`
+# warns it is superseded by, is a separate package.
 dev: install
-	DAGSTER_HOME=$$($(VENV)/bin/python -m bitso_platform.cli.runtime) exec $(VENV)/bin/dagster dev -w workspace.yaml -p $(DEV_PORT)
+	DAGSTER_HOME=$$($(VENV)/bin/python -m bitso_platform.cli.runtime) PYTHONWARNINGS='ignore:Function `dev_command` is superseded' exec $(VENV)/bin/dagster dev -w workspace.yaml -p $(DEV_PORT)
 
 stop: install
 	$(BITSO) stop

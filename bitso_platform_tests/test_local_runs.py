@@ -22,6 +22,7 @@ from bitso_platform.embedded_postgres import stop_embedded
 ROOT = Path(__file__).resolve().parents[1]
 UI_START_SECONDS = 300  # generous: the machine running the tests may be loaded
 STOP_SECONDS = 10
+NOISE = re.compile(r"Warning|\bINFO\b|DEBUG|PostmasterInfo")
 
 
 def free_port() -> int:
@@ -51,32 +52,34 @@ def wait_for_ui(url: str, dev: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def make_dev(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+def make_dev(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, Path]]:
     """`make dev` on a free port and a fresh state folder, in a session of its own."""
     port = free_port()
     state = tmp_path / "state"
-    with (tmp_path / "dev.log").open("wb") as log:
+    log = tmp_path / "dev.log"
+    with log.open("wb") as output:
         dev = subprocess.Popen(
             ["make", "--no-print-directory", "dev", f"DEV_PORT={port}"],
             cwd=ROOT,
             env=quiet_env(state),
-            stdout=log,
+            stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        yield dev, f"http://127.0.0.1:{port}"
+        yield dev, f"http://127.0.0.1:{port}", log
     finally:
         stop_embedded(state / "pg")
         with contextlib.suppress(ProcessLookupError):  # whatever is left of its session
             os.killpg(dev.pid, signal.SIGKILL)
 
 
-def test_make_dev_and_every_process_it_started_exit_within_ten_seconds_of_sigterm(
-    make_dev: tuple[subprocess.Popen, str],
+def test_make_dev_starts_without_warnings_and_it_and_its_processes_exit_within_10_s_of_sigterm(
+    make_dev: tuple[subprocess.Popen, str, Path],
 ) -> None:
-    dev, url = make_dev
+    dev, url, log = make_dev
     wait_for_ui(url, dev)
+    assert [line for line in log.read_text().splitlines() if "Warning" in line] == []
     started = [psutil.Process(dev.pid), *psutil.Process(dev.pid).children(recursive=True)]
     assert len(started) > 2  # make, dagster dev, and the webserver and daemon it runs
 
@@ -84,9 +87,6 @@ def test_make_dev_and_every_process_it_started_exit_within_ten_seconds_of_sigter
     _, alive = psutil.wait_procs(started, timeout=STOP_SECONDS)
 
     assert [p.pid for p in alive] == []
-
-
-NOISE = re.compile(r"Warning|\bINFO\b|DEBUG|PostmasterInfo")
 
 
 def bitso(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
