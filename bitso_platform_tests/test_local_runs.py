@@ -119,6 +119,30 @@ def test_generate_load_and_quality_on_the_embedded_server_print_no_library_noise
     assert noise == []
 
 
+def test_starting_the_embedded_server_logs_nothing_when_the_host_logs_at_info(
+    tmp_path: Path,
+) -> None:
+    """As `bitso ticker` does, which configures the root logger at INFO."""
+    folder = tmp_path / "state" / "pg"
+    script = (
+        "import logging; from pathlib import Path; "
+        "from bitso_platform.embedded_postgres import embedded_url; "
+        f"logging.basicConfig(level=logging.INFO); embedded_url(Path({str(folder)!r}))"
+    )
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", script],
+            env=quiet_env(tmp_path / "state"),
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        stop_embedded(folder)
+
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+
+
 def test_bitso_stop_stops_the_embedded_server_and_says_so_when_none_runs(
     tmp_path: Path,
 ) -> None:
