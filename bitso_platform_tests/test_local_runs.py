@@ -5,10 +5,12 @@ quiet commands, an embedded server that `bitso stop` stops, a `make dev` that st
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +40,19 @@ def quiet_env(state: Path) -> dict[str, str]:
     return {**env, "BITSO_STATE_DIR": str(state)}
 
 
+@pytest.fixture
+def state() -> Iterator[Path]:
+    """A state folder outside pytest's temporary root. As root, pgserver runs Postgres as user
+    `pgserver` and opens the folder's parents to it; another pytest session on the machine
+    closes pytest-of-root again (mode 0700), which breaks a server starting meanwhile."""
+    folder = Path(tempfile.mkdtemp(prefix="bitso-state-"))
+    try:
+        yield folder
+    finally:
+        stop_embedded(folder / "pg")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def wait_for_ui(url: str, dev: subprocess.Popen) -> None:
     deadline = time.monotonic() + UI_START_SECONDS
     while time.monotonic() < deadline:
@@ -52,10 +67,9 @@ def wait_for_ui(url: str, dev: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def make_dev(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, Path]]:
+def make_dev(tmp_path: Path, state: Path) -> Iterator[tuple[subprocess.Popen, str, Path]]:
     """`make dev` on a free port and a fresh state folder, in a session of its own."""
     port = free_port()
-    state = tmp_path / "state"
     log = tmp_path / "dev.log"
     with log.open("wb") as output:
         dev = subprocess.Popen(
@@ -69,7 +83,6 @@ def make_dev(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, Path]]:
     try:
         yield dev, f"http://127.0.0.1:{port}", log
     finally:
-        stop_embedded(state / "pg")
         with contextlib.suppress(ProcessLookupError):  # whatever is left of its session
             os.killpg(dev.pid, signal.SIGKILL)
 
@@ -100,18 +113,15 @@ def bitso(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_generate_load_and_quality_on_the_embedded_server_print_no_library_noise(
-    tmp_path: Path,
+    tmp_path: Path, state: Path
 ) -> None:
-    env = quiet_env(tmp_path / "state")
+    env = quiet_env(state)
     snapshots = str(tmp_path / "snapshots")
-    try:
-        runs = [
-            bitso("generate", "--out", snapshots, "--scale", "0.01", "--defects", env=env),
-            bitso("load", "--snapshots", snapshots, env=env),
-            bitso("quality", env=env),
-        ]
-    finally:
-        stop_embedded(tmp_path / "state" / "pg")
+    runs = [
+        bitso("generate", "--out", snapshots, "--scale", "0.01", "--defects", env=env),
+        bitso("load", "--snapshots", snapshots, env=env),
+        bitso("quality", env=env),
+    ]
 
     assert [run.returncode for run in runs] == [0, 0, 0], [run.stderr for run in runs]
     assert "users" in runs[-1].stdout
@@ -120,34 +130,25 @@ def test_generate_load_and_quality_on_the_embedded_server_print_no_library_noise
 
 
 def test_starting_the_embedded_server_logs_nothing_when_the_host_logs_at_info(
-    tmp_path: Path,
+    state: Path,
 ) -> None:
     """As `bitso ticker` does, which configures the root logger at INFO."""
-    folder = tmp_path / "state" / "pg"
     script = (
         "import logging; from pathlib import Path; "
         "from bitso_platform.embedded_postgres import embedded_url; "
-        f"logging.basicConfig(level=logging.INFO); embedded_url(Path({str(folder)!r}))"
+        f"logging.basicConfig(level=logging.INFO); embedded_url(Path({str(state / 'pg')!r}))"
     )
-    try:
-        run = subprocess.run(
-            [sys.executable, "-c", script],
-            env=quiet_env(tmp_path / "state"),
-            capture_output=True,
-            text=True,
-        )
-    finally:
-        stop_embedded(folder)
+    run = subprocess.run(
+        [sys.executable, "-c", script], env=quiet_env(state), capture_output=True, text=True
+    )
 
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
 
 
-def test_bitso_stop_stops_the_embedded_server_and_says_so_when_none_runs(
-    tmp_path: Path,
-) -> None:
-    env = quiet_env(tmp_path / "state")
-    folder = tmp_path / "state" / "pg"
+def test_bitso_stop_stops_the_embedded_server_and_says_so_when_none_runs(state: Path) -> None:
+    env = quiet_env(state)
+    folder = state / "pg"
     embedded_url_in_subprocess = (
         "from pathlib import Path; from bitso_platform.embedded_postgres import embedded_url; "
         f"embedded_url(Path({str(folder)!r}))"
