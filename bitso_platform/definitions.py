@@ -1,5 +1,6 @@
 """The code location: every Dagster object under `defs/`, found by the defs-folder loader."""
 
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -15,4 +16,9 @@ def defs() -> dg.Definitions:
         defs_module=defs_folder,
         project_root=Path(__file__).parent,
     )
-    return tree.build_defs()
+    # The beta and preview APIs used here (single-run backfills, partitioned checks, the
+    # defs-folder loader) are chosen knowingly; their notices would print on every command.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return tree.build_defs()

@@ -4,7 +4,6 @@ imported only when run, so that `bitso --help` and `bitso ask` do not pay for Da
 from importlib import import_module
 
 import click
-from click.utils import make_default_short_help
 
 from bitso_platform.cli.config import current_settings
 
@@ -35,6 +34,10 @@ COMMANDS = {
         "ticker:ticker",
         "Order-book spread capture and alerts: the sampler, a replay exchange, alert passes.",
     ),
+    "stop": (
+        "stop:stop",
+        "Stop the embedded Postgres server (the next command that needs it starts it again).",
+    ),
     "access": (
         "access:access",
         "Warehouse access: one read-only role per team, `platform_writer` for the pipeline.",
@@ -55,10 +58,10 @@ class LazyGroup(click.Group):
         return getattr(import_module(f"{__name__}.{module}"), attribute)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # As click.Group lists them, from the short help kept here.
+        # As click.Group lists them (a command's help cut to the width), from the help kept here.
         limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
         rows = [
-            (name, make_default_short_help(COMMANDS[name][1], limit))
+            (name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit))
             for name in self.list_commands(ctx)
         ]
         with formatter.section("Commands"):

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from bitso_platform.libraries import prepare_matplotlib
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -112,6 +114,7 @@ def spread_chart_svg(series: SpreadSeries, thresholds: tuple[float, ...]) -> byt
     """The series as a standalone SVG document (no scripts, fonts or links to fetch)."""
     # Imported here, not at module load: matplotlib takes seconds to import and only a chart
     # run needs it, not every process that loads the definitions.
+    prepare_matplotlib()
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter

@@ -12,19 +12,16 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,  # not re-exported by `dagster`; only for the annotations
 )
 
-from bitso_platform.defs.marts.partitions import daily_partitions
-
 JOB = "daily_marts"
 SEGMENTS_CHECK = dg.AssetCheckKey(
     dg.AssetKey(["marts", "user_segments"]), "reconciles_with_daily_marts"
 )
 
 
-def daily_marts_job(partitions: dg.PartitionsDefinition) -> UnresolvedAssetJobDefinition:
+def daily_marts_job() -> UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         JOB,
         selection=dg.AssetSelection.groups("marts") - dg.AssetSelection.checks(SEGMENTS_CHECK),
-        partitions_def=partitions,
         description=(
             "Rebuild the marts (and run their checks) for one day or, as a backfill, for any "
             "range of days in a single run."
@@ -32,12 +29,11 @@ def daily_marts_job(partitions: dg.PartitionsDefinition) -> UnresolvedAssetJobDe
     )
 
 
-def segments_audit_job(partitions: dg.PartitionsDefinition) -> UnresolvedAssetJobDefinition:
+def segments_audit_job() -> UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         "segments_audit",
         # With the (view) asset, re-created in an instant, so the job is partitioned.
         selection=dg.AssetSelection.assets(SEGMENTS_CHECK.asset_key),
-        partitions_def=partitions,
         description="Check the Marketing segments of a day against the daily marts.",
     )
 
@@ -59,8 +55,7 @@ def yesterday_schedule(
 
 @dg.definitions
 def mart_schedules() -> dg.Definitions:
-    partitions = daily_partitions()
-    build, audit = daily_marts_job(partitions), segments_audit_job(partitions)
+    build, audit = daily_marts_job(), segments_audit_job()
     schedules = [
         yesterday_schedule(
             build,
