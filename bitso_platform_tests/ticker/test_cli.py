@@ -1,5 +1,6 @@
 """`bitso ticker run` and `bitso ticker replay`, end to end on loopback."""
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -55,6 +56,18 @@ def test_ticker_replay_serves_a_file_slice_and_reports_what_it_replayed() -> Non
 
     assert result.exit_code == 0, result.output
     assert "replayed 10 s" in result.output
+
+
+def test_ticker_replay_shows_the_seconds_replayed_of_the_total_as_plain_lines() -> None:
+    window = ["--from", "2024-07-16T22:30:00+00:00", "--until", "2024-07-16T22:30:10+00:00"]
+    options = ["--port", "0", "--speed", "50", "--linger", "0", *window]
+
+    result = CliRunner().invoke(main, ["ticker", "replay", str(REAL_TICKER), *options])
+
+    assert result.exit_code == 0, result.output
+    last = [line for line in result.stderr.splitlines() if line.startswith("replay: ")][-1]
+    assert re.match(r"replay: 10 of 10 s replayed, [\d,]+ order messages sent, ", last)
+    assert "\r" not in result.stderr  # plain lines: stderr is not a terminal
 
 
 def test_an_invalid_book_list_is_refused_with_what_to_set() -> None:
