@@ -14,6 +14,7 @@ import psycopg
 
 from bitso_platform.cli import render
 from bitso_platform.cli.params import Day
+from bitso_platform.cli.progress import Progress, progress_on_stderr
 from bitso_platform.cli.runtime import FinishedRun, run_job
 from bitso_platform.cli.warehouse import unreachable, warehouse_url
 
@@ -72,9 +73,13 @@ def build(from_day: date | None, to_day: date | None) -> None:
         err=True,
     )
     started = time.perf_counter()
-    with _progress_to_stderr(), warnings.catch_warnings():
+    with (
+        progress_on_stderr(MartProgress(days)) as progress,
+        _progress_to_stderr(progress),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore", category=dg.PreviewWarning)
-        result = run_job(JOB, tags=_partition_tags(first, last))
+        result = run_job(JOB, tags=_partition_tags(first, last), progress=progress)
     summary = _summary(result)
     click.echo(_summary_table(summary, first, last, time.perf_counter() - started))
     if not result.success or summary.checks_failed:
@@ -126,16 +131,47 @@ def _partition_tags(first: date, last: date) -> dict[str, str]:
     }
 
 
+class MartProgress(Progress):
+    """The marts done of the run's, as their materializations arrive."""
+
+    def __init__(self, days: int) -> None:
+        super().__init__()
+        self.days = days
+        self.planned: set[str] = set()
+        self.done: set[str] = set()
+
+    def event(self, entry: dg.EventLogEntry) -> None:
+        super().event(entry)
+        event = entry.dagster_event
+        if event is None or event.asset_key is None:
+            return
+        key = event.asset_key.to_user_string()
+        if event.event_type_value == "ASSET_MATERIALIZATION_PLANNED":
+            self.planned.add(key)
+        elif event.event_type_value == "ASSET_MATERIALIZATION" and key not in self.done:
+            self.done.add(key)
+            planned = max(len(self.planned), len(self.done))
+            self.update(
+                "marts",
+                f"marts done {len(self.done):,} of {planned:,} ({self.days:,} days each), "
+                f"last {key}",
+            )
+
+
 class _EchoHandler(logging.Handler):
+    def __init__(self, progress: Progress) -> None:
+        super().__init__()
+        self.progress = progress
+
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"  {record.getMessage()}", err=True)
+        self.progress.echo(f"  {record.getMessage()}")
 
 
 @contextmanager
-def _progress_to_stderr() -> Iterator[None]:
+def _progress_to_stderr(progress: Progress) -> Iterator[None]:
     """Echo the marts' progress messages (logger bitso_platform.marts) while the run executes."""
     logger = logging.getLogger("bitso_platform.marts")
-    handler, level = _EchoHandler(), logger.level
+    handler, level = _EchoHandler(progress), logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:

@@ -16,6 +16,7 @@ import click
 import dagster as dg
 
 from bitso_platform.cli.config import current_settings
+from bitso_platform.cli.progress import Progress
 from bitso_platform.dagster_storage import EVENT_BATCH_SIZE
 from bitso_platform.defs.resources import build_resources
 from bitso_platform.settings import Settings
@@ -79,6 +80,7 @@ def run_job(
     resource_config: Mapping[str, Mapping[str, Any]] | None = None,
     run_config: Mapping[str, Any] | None = None,
     quiet: bool = True,
+    progress: Progress | None = None,
 ) -> FinishedRun:
     """Run a job of the code location on the instance at DAGSTER_HOME and wait for its end.
 
@@ -88,7 +90,8 @@ def run_job(
     the local default instance (no workspace.yaml) executes it in this process.
     `resource_config` overrides fields of the bound resources for this run only (its run
     config shows them), e.g. `{"snapshot_source": {"url": "drop/"}}`; `run_config` adds the
-    rest of the run's config (e.g. its ops' config).
+    rest of the run's config (e.g. its ops' config). `progress` is shown every event of the
+    run as it is stored, in both cases (default: a Progress showing the steps' progress lines).
     """
     run_config = {
         **(run_config or {}),
@@ -99,20 +102,28 @@ def run_job(
     if quiet:
         run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
     instance = dagster_instance()
+    progress = progress or Progress()
     workspace = Path(instance.root_directory) / "workspace.yaml"
     if not workspace.is_file():
         from bitso_platform.definitions import defs
 
+        run_id = str(uuid.uuid4())
+        instance.add_event_listener(run_id, progress.event)
         result = (
             defs()
             .resolve_job_def(job_name)
             .execute_in_process(
-                instance=instance, tags=tags, run_config=run_config, raise_on_error=False
+                instance=instance,
+                tags=tags,
+                run_config=run_config,
+                run_id=run_id,
+                raise_on_error=False,
             )
         )
+        progress.close()
         return FinishedRun(result.run_id, result.success, result.all_events)
     run_id = _submit(workspace, job_name, tags or {}, run_config)
-    return _follow(instance, run_id)
+    return _follow(instance, run_id, progress)
 
 
 def _submit(workspace: Path, job_name: str, tags: dict[str, str], run_config: dict) -> str:
@@ -136,31 +147,33 @@ def _submit(workspace: Path, job_name: str, tags: dict[str, str], run_config: di
     return run_id
 
 
-def _follow(instance: dg.DagsterInstance, run_id: str) -> FinishedRun:
-    """Poll the run until it ends, echoing its status changes and step progress."""
+def _follow(instance: dg.DagsterInstance, run_id: str, progress: Progress) -> FinishedRun:
+    """Poll the run until it ends, showing its status changes, steps and progress lines."""
     cursor, status, events = None, None, []
     while True:
         run = instance.get_run_by_id(run_id)
         if run is not None and run.status != status:
             status = run.status
-            click.echo(f"  run {run_id}: {status.value.lower()}", err=True)
+            progress.echo(f"  run {run_id}: {status.value.lower()}")
         page = instance.get_records_for_run(run_id, cursor=cursor)
         cursor = page.cursor
         for record in page.records:
+            progress.event(record.event_log_entry)
             event = record.event_log_entry.dagster_event
             if event is not None:
                 events.append(event)
-                _echo_progress(event)
+                _echo_step(event, progress)
         if run is not None and run.is_finished and not page.has_more:
+            progress.close()
             return FinishedRun(run_id, run.is_success, events)
         if not page.has_more:
             time.sleep(FOLLOW_POLL_SECONDS)
 
 
-def _echo_progress(event: dg.DagsterEvent) -> None:
+def _echo_step(event: dg.DagsterEvent, progress: Progress) -> None:
     if event.is_step_start or event.is_step_success or event.is_step_failure:
         verb = "started" if event.is_step_start else "done" if event.is_step_success else "FAILED"
-        click.echo(f"  {verb}: {event.step_key}", err=True)
+        progress.echo(f"  {verb}: {event.step_key}")
 
 
 if __name__ == "__main__":  # `make dev`: the home to start `dagster dev` in

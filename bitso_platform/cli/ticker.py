@@ -13,6 +13,7 @@ import psycopg
 
 from bitso_platform.cli import render
 from bitso_platform.cli.config import current_settings
+from bitso_platform.cli.progress import Progress, progress_on_stderr
 from bitso_platform.cli.warehouse import unreachable, warehouse_url
 from bitso_platform.devtools.replay_modes import MODES, Mode
 from bitso_platform.sql import load_sql
@@ -231,13 +232,15 @@ async def _serve_replay(exchange: ReplayExchange, linger: float) -> None:
         f"  export BITSO_API_URL={exchange.api_url} BITSO_WS_URL={exchange.ws_url}",
         err=True,
     )
-    try:
-        progress = asyncio.create_task(_report_progress(exchange))
-        await exchange.finished.wait()
-        progress.cancel()
-        await asyncio.sleep(linger)
-    finally:
-        await exchange.stop()
+    with progress_on_stderr() as progress:
+        try:
+            reporting = asyncio.create_task(_report_progress(exchange, progress))
+            await exchange.finished.wait()
+            reporting.cancel()
+            _show_feed(exchange, progress)
+            await asyncio.sleep(linger)
+        finally:
+            await exchange.stop()
     stats = exchange.stats()
     click.echo(
         f"replayed {stats.seconds_published} s; orders sent {stats.orders_sent}; "
@@ -246,17 +249,23 @@ async def _serve_replay(exchange: ReplayExchange, linger: float) -> None:
     )
 
 
-async def _report_progress(exchange: ReplayExchange, every: float = 10.0) -> None:
+async def _report_progress(exchange: ReplayExchange, progress: Progress) -> None:
+    # An updating line can change every second; plain lines (logs) come less often.
+    every = 1.0 if progress.live else 10.0
     while True:
         await asyncio.sleep(every)
-        stats = exchange.stats()
-        log.info(
-            "feed at %s: %d s published, %d WebSocket clients, %d REST requests",
-            stats.feed_now or "not started",
-            stats.seconds_published,
-            stats.ws_open,
-            stats.rest_requests,
-        )
+        _show_feed(exchange, progress)
+
+
+def _show_feed(exchange: ReplayExchange, progress: Progress) -> None:
+    stats, recording = exchange.stats(), exchange.recording
+    total = recording.last - recording.first + 1
+    progress.update(
+        "replay",
+        f"replay: {stats.seconds_published:,} of {total:,} s replayed, "
+        f"{sum(stats.orders_sent.values()):,} order messages sent, "
+        f"{stats.ws_open:,} WebSocket clients, {stats.rest_requests:,} REST requests",
+    )
 
 
 def _alert_evaluator() -> AlertEvaluator:

@@ -11,7 +11,7 @@ are deleted within the same transaction.
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
@@ -77,13 +77,15 @@ def load_snapshot(
     source: str,
     memory_limit: str = "256MB",
     max_line_bytes: int = MAX_LINE_BYTES,
+    on_block: Callable[[int], None] = lambda _rows_read: None,
 ) -> Accounting:
     """Replace `raw.<snapshot>` and its quarantine with the verdicts on `stream`.
 
     Runs in the caller's transaction; schema `raw` must exist (`Warehouse.ensure(*RAW_DDL)`).
     A stream that cannot seek (an S3 body) is first copied to a temporary file, so that the
     few lines needed again at the end can be read back. A line longer than `max_line_bytes`
-    is quarantined as `oversized_row` without being read whole.
+    is quarantined as `oversized_row` without being read whole. `on_block` is told the rows
+    read so far after each block (of many rows) is judged.
     """
     table = sql.Identifier("raw", snapshot.name)
     with seekable(stream) as file, _duckdb(memory_limit) as db:
@@ -94,7 +96,8 @@ def load_snapshot(
         tally = _Tally()
         conn.execute(sql.SQL("truncate {}").format(table))
         blocks = read_blocks(file, snapshot=snapshot, source=source, max_line_bytes=max_line_bytes)
-        clean = _copy_clean_rows(conn, table, snapshot, _verdicts(db, snapshot, blocks, tally))
+        verdicts = _verdicts(db, snapshot, blocks, tally, on_block)
+        clean = _copy_clean_rows(conn, table, snapshot, verdicts)
         clean -= _settle_repeats(conn, db, snapshot, file, tally)
         if tally.oversized:
             record(db, "oversized_row", tally.oversized)
@@ -161,6 +164,7 @@ def _verdicts(
     snapshot: Snapshot,
     blocks: Iterator[Block | Oversized],
     tally: _Tally,
+    on_block: Callable[[int], None],
 ) -> Iterator[pa.Table]:
     """Each block's verdicts, counted and kept (`validation.keep`) as they go by; oversized
     lines are counted as distinct rows (they cannot be compared) and set aside."""
@@ -177,6 +181,7 @@ def _verdicts(
         tally.non_blank += pc.sum(verdicts["copies"]).as_py() or 0
         tally.distinct += verdicts.num_rows
         tally.spans.append(block.span)
+        on_block(tally.rows_read)
         yield verdicts
 
 

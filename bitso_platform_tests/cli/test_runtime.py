@@ -1,6 +1,7 @@
 """Commands start runs on the Dagster instance: a deployment's queue and launcher apply."""
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from bitso_platform.cli import main
 from bitso_platform.devtools.generate import generate_snapshots
+from bitso_platform.snapshots.spec import SNAPSHOTS
 
 QUEUED_INSTANCE = """\
 telemetry:
@@ -86,4 +88,8 @@ def test_on_a_deployment_a_command_queues_its_run_and_follows_it_to_the_end(
     assert succeeded and all(  # progress, step by step, while it ran
         f"done: {r.event_log_entry.step_key}" in result.output for r in succeeded
     )
+    for snapshot in SNAPSHOTS.values():  # rows and rows/s per file, from the run's event log
+        assert re.search(
+            rf"{re.escape(snapshot.file)}: [\d,]+ rows read, [\d,]+ rows/s", result.stderr
+        )
     assert "rows_read" in result.output  # the accounting, read after the run ended

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from click.testing import CliRunner
 
 from bitso_platform.cli import main
 from bitso_platform.devtools.generate import generate_snapshots
+from bitso_platform.snapshots.spec import SNAPSHOTS
 
 
 @pytest.fixture
@@ -85,3 +87,20 @@ def test_a_header_only_file_is_refused_until_allow_shrink_is_given(cli_env: Path
     assert accepted.exit_code == 0, accepted.output
     report = json.loads(CliRunner().invoke(main, ["quality", "--format", "json"]).output)
     assert report["deposits"]["rows_read"] == 0
+
+
+def test_load_shows_rows_read_and_rows_per_second_per_file_as_plain_lines(cli_env: Path) -> None:
+    snapshots = cli_env / "drop"
+    generate_snapshots(snapshots, scale=0.01, seed=3)
+
+    loaded = CliRunner().invoke(main, ["load", "--snapshots", str(snapshots)])
+
+    assert loaded.exit_code == 0, loaded.output
+    last_line = {
+        line.split(":")[0]: line for line in loaded.stderr.splitlines() if "rows/s" in line
+    }
+    for snapshot in SNAPSHOTS.values():
+        rows = sum(1 for _ in (snapshots / snapshot.file).open()) - 1
+        expected = rf"{re.escape(snapshot.file)}: {rows:,} rows read, [\d,]+ rows/s"
+        assert re.fullmatch(expected, last_line[snapshot.file])
+    assert "\r" not in loaded.stderr  # plain lines: stderr is not a terminal

@@ -380,3 +380,16 @@ def test_ask_before_the_first_partition_says_why_instead_of_a_build_that_fails(
     future = bitso(built_url, "ask", "active-users", "--day", "9999-12-31")
     assert future.exit_code == 2
     assert "is after today" in future.output
+
+
+def test_build_shows_the_marts_done_as_plain_lines_while_it_runs(bitso, built_url: str) -> None:
+    last = DAY + timedelta(days=2)
+    result = bitso(built_url, "build", "--from", DAY.isoformat(), "--to", last.isoformat())
+    assert result.exit_code == 0, result.output
+
+    done = [line for line in result.stderr.splitlines() if line.startswith("marts done")]
+    marts = len([line for line in result.stdout.splitlines() if line.startswith("marts/")])
+    assert len(done) == marts > 1
+    for count, line in enumerate(done, start=1):
+        assert re.fullmatch(rf"marts done {count} of {marts} \(3 days each\), last marts/\w+", line)
+    assert "\r" not in result.stderr  # plain lines: stderr is not a terminal

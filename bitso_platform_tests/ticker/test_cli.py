@@ -1,6 +1,13 @@
 """`bitso ticker run` and `bitso ticker replay`, end to end on loopback."""
 
+import contextlib
+import os
+import pty
+import re
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -55,6 +62,44 @@ def test_ticker_replay_serves_a_file_slice_and_reports_what_it_replayed() -> Non
 
     assert result.exit_code == 0, result.output
     assert "replayed 10 s" in result.output
+
+
+def test_ticker_replay_shows_the_seconds_replayed_of_the_total_as_plain_lines() -> None:
+    window = ["--from", "2024-07-16T22:30:00+00:00", "--until", "2024-07-16T22:30:10+00:00"]
+    options = ["--port", "0", "--speed", "50", "--linger", "0", *window]
+
+    result = CliRunner().invoke(main, ["ticker", "replay", str(REAL_TICKER), *options])
+
+    assert result.exit_code == 0, result.output
+    last = [line for line in result.stderr.splitlines() if line.startswith("replay: ")][-1]
+    assert re.match(r"replay: 10 of 10 s replayed, [\d,]+ order messages sent, ", last)
+    assert "\r" not in result.stderr  # plain lines: stderr is not a terminal
+
+
+def test_ticker_replay_on_a_terminal_shows_one_updating_line() -> None:
+    window = ["--from", "2024-07-16T22:30:00+00:00", "--until", "2024-07-16T22:30:10+00:00"]
+    options = ["--port", "0", "--speed", "50", "--linger", "0", *window]
+    bitso = Path(sys.executable).with_name("bitso")
+    reader, writer = pty.openpty()
+    with subprocess.Popen(
+        [str(bitso), "ticker", "replay", str(REAL_TICKER), *options],
+        stdout=subprocess.DEVNULL,
+        stderr=writer,
+    ) as replay:
+        os.close(writer)
+        written = _read_until_closed(reader)
+    assert replay.returncode == 0, written
+
+    assert re.search(r"\r\x1b\[2Kreplay: 10 of 10 s replayed, [\d,]+ order messages sent", written)
+
+
+def _read_until_closed(reader: int) -> str:
+    chunks = []
+    with contextlib.suppress(OSError):  # EIO: the command ended and closed the terminal
+        while chunk := os.read(reader, 4096):
+            chunks.append(chunk)
+    os.close(reader)
+    return b"".join(chunks).decode()
 
 
 def test_an_invalid_book_list_is_refused_with_what_to_set() -> None:

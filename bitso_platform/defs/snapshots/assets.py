@@ -8,6 +8,7 @@ import psycopg
 from pydantic import Field
 
 from bitso_platform.metadata import markdown_table
+from bitso_platform.progress import progress_message, rows_progress
 from bitso_platform.resources.load_transaction import LoadTransaction
 from bitso_platform.resources.snapshots import SnapshotSource
 from bitso_platform.snapshots.loader import load_snapshot, previous_clean, refusal
@@ -86,10 +87,20 @@ def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
             context.log.info(f"{source} is absent; raw.{snapshot.name} keeps its previous load")
             return dg.MaterializeResult(metadata={"source": source, "absent": True})
         started = time.perf_counter()
+
+        def on_block(rows_read: int) -> None:
+            text = rows_progress(rows_read, time.perf_counter() - started)
+            context.log.info(progress_message(snapshot.file, text))
+
         with load.savepoint() as conn, snapshot_source.open(snapshot) as stream:
             before = previous_clean(conn, snapshot)
             accounting = load_snapshot(
-                conn, stream, snapshot, source=source, max_line_bytes=config.max_line_bytes
+                conn,
+                stream,
+                snapshot,
+                source=source,
+                max_line_bytes=config.max_line_bytes,
+                on_block=on_block,
             )
             refused = refusal(accounting, before, max_shrink=config.max_shrink)
             if refused and not config.allow_shrink:
