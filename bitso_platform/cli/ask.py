@@ -21,7 +21,7 @@ import psycopg
 
 from bitso_platform import questions
 from bitso_platform.cli import render
-from bitso_platform.cli.params import Currency, Day, UserId
+from bitso_platform.cli.params import Currency, Day, UserId, format_option
 from bitso_platform.cli.warehouse import unreachable, warehouse_url
 
 Answer = int | str | list[str] | Decimal | None
@@ -49,20 +49,9 @@ def ask() -> None:
     """Answer a question, or list a segment, from the marts (build them with `bitso build`)."""
 
 
-def _format_option(command: Callable) -> Callable:
-    return click.option(
-        "--format",
-        "output_format",
-        type=click.Choice(["table", "json", "csv"]),
-        default="table",
-        show_default=True,
-        help="A table for people; JSON or CSV for scripts.",
-    )(command)
-
-
 @ask.command("active-users")
 @click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
-@_format_option
+@format_option("table", "json", "csv")
 def active_users(day: date, output_format: str) -> None:
     """Q1: users with at least one counted deposit or withdrawal on D."""
     _print(output_format, lambda c: _active_users(c, day))
@@ -74,7 +63,7 @@ def active_users(day: date, output_format: str) -> None:
     type=ASK_DAY,
     help="Count deposits on or before this day (default: through the last built day).",
 )
-@_format_option
+@format_option("table", "json", "csv")
 def users_without_deposit(as_of: date | None, output_format: str) -> None:
     """Q2: users of the users snapshot without a counted deposit (as of a day)."""
     _print(output_format, lambda c: _users_without_deposit(c, as_of))
@@ -83,7 +72,7 @@ def users_without_deposit(as_of: date | None, output_format: str) -> None:
 @ask.command("frequent-depositors")
 @click.option("--day", required=True, type=ASK_DAY, help="Count deposits on or before D.")
 @click.option("--more-than", default=5, show_default=True, type=click.IntRange(min=0), help="N.")
-@_format_option
+@format_option("table", "json", "csv")
 def frequent_depositors(day: date, more_than: int, output_format: str) -> None:
     """Q3: users with more than N counted deposits dated on or before D."""
     _print(output_format, lambda c: _frequent_depositors(c, day, more_than))
@@ -96,7 +85,7 @@ def frequent_depositors(day: date, more_than: int, output_format: str) -> None:
     type=ASK_DAY,
     help="Latest login as of the end of this day (default: the latest loaded).",
 )
-@_format_option
+@format_option("table", "json", "csv")
 def last_login(user_id: str, as_of: date | None, output_format: str) -> None:
     """Q4: the user's latest login (ISO-8601 UTC), or null."""
     _print(output_format, lambda c: _last_login(c, user_id, as_of))
@@ -106,7 +95,7 @@ def last_login(user_id: str, as_of: date | None, output_format: str) -> None:
 @click.option("--user", "user_id", required=True, type=UserId(), help="User id U.")
 @click.option("--from", "from_day", required=True, type=ASK_DAY, help="First day D1.")
 @click.option("--to", "to_day", required=True, type=ASK_DAY, help="Last day D2 (inclusive).")
-@_format_option
+@format_option("table", "json", "csv")
 def login_count(user_id: str, from_day: date, to_day: date, output_format: str) -> None:
     """Q5: the user's logins dated from D1 to D2, both inclusive."""
     if from_day > to_day:
@@ -116,7 +105,7 @@ def login_count(user_id: str, from_day: date, to_day: date, output_format: str) 
 
 @ask.command("currencies-deposited")
 @click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
-@_format_option
+@format_option("table", "json", "csv")
 def currencies_deposited(day: date, output_format: str) -> None:
     """Q6: the number of distinct currencies of the counted deposits on D (and which)."""
     _print(output_format, lambda c: _currencies(c, "currencies-deposited", day))
@@ -124,7 +113,7 @@ def currencies_deposited(day: date, output_format: str) -> None:
 
 @ask.command("currencies-withdrawn")
 @click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
-@_format_option
+@format_option("table", "json", "csv")
 def currencies_withdrawn(day: date, output_format: str) -> None:
     """Q7: the number of distinct currencies of the counted withdrawals on D (and which)."""
     _print(output_format, lambda c: _currencies(c, "currencies-withdrawn", day))
@@ -133,7 +122,7 @@ def currencies_withdrawn(day: date, output_format: str) -> None:
 @ask.command("amount-deposited")
 @click.option("--currency", required=True, type=Currency(), help="Currency C, e.g. mxn (any case).")
 @click.option("--day", required=True, type=ASK_DAY, help="UTC day D.")
-@_format_option
+@format_option("table", "json", "csv")
 def amount_deposited(currency: str, day: date, output_format: str) -> None:
     """Q8: exact total of the counted deposits of C on D; 0 when none."""
     _print(output_format, lambda c: _amount_deposited(c, currency, day))
@@ -142,7 +131,7 @@ def amount_deposited(currency: str, day: date, output_format: str) -> None:
 @ask.command("segment")
 @click.option("--name", required=True, type=click.Choice(questions.SEGMENTS), help="Segment N.")
 @click.option("--day", required=True, type=ASK_DAY, help="As of the end of this UTC day D.")
-@_format_option
+@format_option("table", "json", "csv")
 def segment(name: str, day: date, output_format: str) -> None:
     """Marketing: the users of segment N as of the end of D (rules: docs/marts.md)."""
     _print(
@@ -162,7 +151,7 @@ def segment(name: str, day: date, output_format: str) -> None:
 @click.option(
     "--currency", default="mxn", show_default=True, type=Currency(), help="Currency C of Q8."
 )
-@_format_option
+@format_option("table", "json", "csv")
 def all_questions(day: date, user_id: str | None, currency: str, output_format: str) -> None:
     """The eight questions for one day D: Q2 and Q4 as of D, Q3 with N = 5, Q5 over the
     30 days to D (from the first built day if later), Q8 for currency C. A table shows

@@ -15,7 +15,7 @@ import psycopg
 from bitso_platform.cli import render
 from bitso_platform.cli.params import Day
 from bitso_platform.cli.progress import Progress, progress_on_stderr
-from bitso_platform.cli.runtime import FinishedRun, run_job
+from bitso_platform.cli.runtime import CHECK_OUTCOMES, FinishedRun, check_outcome, run_job
 from bitso_platform.cli.warehouse import unreachable, warehouse_url
 
 
@@ -217,15 +217,9 @@ def _record_check(summary: Summary, event: dg.DagsterEvent) -> None:
     # One evaluation per check and day: a check failed (warned) when it did on any day.
     evaluation = event.asset_check_evaluation_data
     name = f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}"
-    if evaluation.passed:
-        outcome = "passed"
-    elif evaluation.severity == dg.AssetCheckSeverity.WARN:
-        outcome = "warned"
-    else:
-        outcome = "failed"
-    order = ("passed", "warned", "failed")
     previous = summary.check_outcomes.get(name, "passed")
-    summary.check_outcomes[name] = max(previous, outcome, key=order.index)
+    worst = max(previous, check_outcome(evaluation), key=CHECK_OUTCOMES.index)
+    summary.check_outcomes[name] = worst
 
 
 def _summary_table(summary: Summary, first: date, last: date, wall: float) -> str:

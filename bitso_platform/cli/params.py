@@ -72,3 +72,16 @@ def _shown(value: object, limit: int = 40) -> str:
     if len(text) <= limit:
         return text
     return f"{text[: limit - 4]}...{text[-1]} ({len(str(value)):,} characters)"
+
+
+def format_option(*formats: str) -> click.Option:
+    """`--format` among `formats` (the first is the default), into `output_format`."""
+    scripts = " or ".join(name.upper() for name in formats[1:])
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(formats)),
+        default=formats[0],
+        show_default=True,
+        help=f"A table for people; {scripts} for scripts.",
+    )

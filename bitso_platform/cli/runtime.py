@@ -176,5 +176,15 @@ def _echo_step(event: dg.DagsterEvent, progress: Progress) -> None:
         progress.echo(f"  {verb}: {event.step_key}")
 
 
+CHECK_OUTCOMES = ("passed", "warned", "failed")  # from best to worst
+
+
+def check_outcome(evaluation: dg.AssetCheckEvaluation) -> str:
+    """passed, warned (a WARN check that did not pass) or failed."""
+    if evaluation.passed:
+        return "passed"
+    return "warned" if evaluation.severity == dg.AssetCheckSeverity.WARN else "failed"
+
+
 if __name__ == "__main__":  # `make dev`: the home to start `dagster dev` in
     print(local_dagster_home())

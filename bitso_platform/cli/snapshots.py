@@ -7,6 +7,7 @@ import psycopg.rows
 
 from bitso_platform.cli import render
 from bitso_platform.cli.config import current_settings
+from bitso_platform.cli.params import format_option
 from bitso_platform.cli.runtime import configured_resources, run_job
 from bitso_platform.settings import parse_location
 from bitso_platform.snapshots.spec import REASONS, SNAPSHOTS
@@ -76,14 +77,7 @@ def load_run_config(*, allow_shrink: bool) -> dict:
 
 
 @click.command()
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table for people, JSON for scripts.",
-)
+@format_option("table", "json")
 def quality(output_format: str) -> None:
     """Print the per-file accounting of the last load of each snapshot.
 

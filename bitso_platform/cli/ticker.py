@@ -13,6 +13,7 @@ import psycopg
 
 from bitso_platform.cli import render
 from bitso_platform.cli.config import current_settings
+from bitso_platform.cli.params import format_option
 from bitso_platform.cli.progress import Progress, progress_on_stderr
 from bitso_platform.cli.warehouse import unreachable, warehouse_url
 from bitso_platform.devtools.replay_modes import MODES, Mode
@@ -297,14 +298,7 @@ def evaluate() -> None:
 
 
 @ticker.command()
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table for people, JSON for scripts.",
-)
+@format_option("table", "json")
 def alerts(output_format: str) -> None:
     """List the spread alert episodes raised so far, in the order they opened.
 

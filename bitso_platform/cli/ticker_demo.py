@@ -7,7 +7,7 @@ from datetime import datetime
 import click
 import dagster as dg
 
-from bitso_platform.cli.runtime import FinishedRun, dagster_instance, run_job
+from bitso_platform.cli.runtime import FinishedRun, check_outcome, dagster_instance, run_job
 from bitso_platform.defs.resources import build_resources
 from bitso_platform.defs.ticker.schedules import LATE_WRITES_GRACE, ticker_windows_schedule
 from bitso_platform.defs.ticker.sensors import spread_alerts
@@ -93,12 +93,8 @@ def check_results(run: FinishedRun) -> list[CheckResult]:
 
 
 def _check_result(evaluation: dg.AssetCheckEvaluation) -> CheckResult:
-    if evaluation.passed:
-        result = "passed"
-    elif evaluation.severity == dg.AssetCheckSeverity.WARN:
-        result = "warned"
-    else:
-        result = "FAILED"
+    outcome = check_outcome(evaluation)
+    result = "FAILED" if outcome == "failed" else outcome
     numbers = {
         name: entry.value
         for name, entry in evaluation.metadata.items()
