@@ -1,5 +1,6 @@
 """Secrets of URLs stay out of what is printed or stored: errors, logs, run events."""
 
+import asyncio
 import logging
 import traceback
 
@@ -13,6 +14,8 @@ from bitso_platform.defs.ticker.sensors import spread_alerts
 from bitso_platform.redaction import redact_url, scrub
 from bitso_platform.resources.alerts import SpreadAlerts
 from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.ticker.records import SpreadRecord
+from bitso_platform.ticker.store import ObservationStore, ObservationWriter
 
 SECRET = "pw-Hush-0a1b2c3d"
 BAD_WAREHOUSE_URLS = {
@@ -92,3 +95,19 @@ def test_the_alert_sensor_on_a_bad_warehouse_url_fails_its_tick_without_the_pass
         spread_alerts(context)
 
     assert SECRET not in "".join(traceback.format_exception(failure.value))
+
+
+@pytest.mark.parametrize("case", sorted(BAD_WAREHOUSE_URLS))
+def test_the_samplers_writer_on_a_bad_warehouse_url_logs_no_password(
+    case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = ObservationWriter(ObservationStore(BAD_WAREHOUSE_URLS[case], connect_timeout=1))
+    writer.submit([SpreadRecord.gap(1_721_169_000, "btc_mxn")])
+
+    with caplog.at_level(logging.DEBUG):
+        written = asyncio.run(writer._flush())
+        writer.store.close()
+
+    assert written is False and writer.failures == 1
+    assert "cannot write 1 spread records" in caplog.text
+    assert SECRET not in caplog.text

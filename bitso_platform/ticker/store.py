@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from bitso_platform.backoff import Backoff
+from bitso_platform.redaction import redact_url, scrub
 from bitso_platform.sql import load_sql
 from bitso_platform.ticker.records import SpreadRecord
 
@@ -42,12 +43,6 @@ def create_table(conn: psycopg.Connection) -> None:
 
 def record_params(record: SpreadRecord) -> dict[str, Any]:
     return {column: getattr(record, column) for column in _COLUMNS}
-
-
-def describe_url(url: str) -> str:
-    """`host:port/dbname` of a Postgres URL, without credentials, for messages."""
-    parts = psycopg.conninfo.conninfo_to_dict(url)
-    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
 
 
 class ObservationStore:
@@ -129,7 +124,7 @@ class ObservationWriter:
                 log.error(
                     "%d spread records were not written to %s and are lost",
                     len(self.pending),
-                    describe_url(self.store.url),
+                    redact_url(self.store.url),
                 )
             self.store.close()
 
@@ -148,8 +143,8 @@ class ObservationWriter:
                 "cannot write %d spread records to %s (%s); keeping them and retrying; "
                 "check that Postgres is up and BITSO_WAREHOUSE_URL is right",
                 len(batch),
-                describe_url(self.store.url),
-                str(exc).strip() or type(exc).__name__,
+                redact_url(self.store.url),
+                scrub(str(exc).strip(), self.store.url) or type(exc).__name__,
             )
             return False
         del self.pending[: len(batch)]
