@@ -111,8 +111,8 @@ CHECKS: dict[Mart, tuple[Check, ...]] = {
         COUNTS_NOT_NEGATIVE,
         Check(
             "reconciles_with_core",
-            "Each day's counted and failed counts and amounts equal core.transactions'; no "
-            "empty rows.",
+            "Each day's counted and failed counts and amounts equal core.transactions' grouped "
+            "by kind and status (the mart's columns unpivoted to match); no empty rows.",
             (TRANSACTIONS,),
         ),
     ),
@@ -168,8 +168,9 @@ CHECKS: dict[Mart, tuple[Check, ...]] = {
         COUNTS_NOT_NEGATIVE,
         Check(
             "reconciles_with_core",
-            "One row per day; counts equal core's, distinct-user figures the marts' rows.",
-            (TRANSACTIONS, LOGINS, USERS),
+            "One row per day; every count, distinct-user figure and amount per currency "
+            "equals a recomputation from core, first depositors marts.deposit_ordinals'.",
+            (TRANSACTIONS, LOGINS, USERS, *_marts("deposit_ordinals")),
         ),
         Check(
             "cover_fact_days",
