@@ -6,9 +6,9 @@ import dagster as dg
 import psycopg
 import pytest
 
-from bitso_platform.defs.marts.assets import MARTS, rebuild
-from bitso_platform.defs.marts.checks import CHECKS, prepare_session, run_check
-from bitso_platform.defs.marts.features import FEATURE_MARTS
+from bitso_platform.defs.marts.assets import rebuild
+from bitso_platform.defs.marts.catalog import MARTS
+from bitso_platform.defs.marts.checks import prepare_session, run_check
 from bitso_platform.defs.marts.partitions import Window
 from bitso_platform.resources import warehouse as warehouse_module
 from bitso_platform.resources.warehouse import Warehouse
@@ -18,12 +18,12 @@ from bitso_platform_tests.marts import world
 DAY = world.BURST_DAY
 ONE_DAY = Window(DAY, DAY + timedelta(days=1))
 EVERYTHING = Window(world.FIRST_DAY, world.LAST_BUILT_DAY + timedelta(days=1))
-BY_TABLE = {mart.table: mart for mart in (*MARTS, *FEATURE_MARTS)}
+BY_TABLE = {mart.table: mart for mart in MARTS}
 
 
 def evaluate(url: str, table: str, check: str, window: Window) -> dg.AssetCheckResult:
     mart = BY_TABLE[table]
-    spec = next(c for c in CHECKS[mart] if c.name == check)
+    spec = next(c for c in mart.checks if c.name == check)
     with psycopg.connect(url) as conn:
         prepare_session(conn)
         return run_check(conn, mart, spec, window)
@@ -37,8 +37,8 @@ def sabotage(url: str, *statements: str) -> None:
 
 @pytest.mark.parametrize("window", [ONE_DAY, EVERYTHING], ids=["one day", "whole range"])
 def test_every_check_passes_on_a_correct_build(built_url: str, window: Window) -> None:
-    for mart, checks in CHECKS.items():
-        for check in checks:
+    for mart in MARTS:
+        for check in mart.checks:
             result = evaluate(built_url, mart.table, check.name, window)
             assert result.passed, (mart.table, check.name, result.metadata)
 
