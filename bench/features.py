@@ -29,6 +29,7 @@ import dagster as dg
 import psycopg
 from marts import (  # bench/marts.py
     ADMIN_URL,
+    FEATURE_MARTS,
     FIRST_DAY,
     LAST_DAY,
     Run,
@@ -38,8 +39,7 @@ from marts import (  # bench/marts.py
 from psycopg import sql
 
 from bitso_platform import questions
-from bitso_platform.defs.marts.assets import MARTS
-from bitso_platform.defs.marts.features import FEATURE_MARTS
+from bitso_platform.defs.marts.catalog import MARTS
 
 log = logging.getLogger("bench.features")
 
@@ -81,11 +81,7 @@ def segment(name: str) -> Callable[[psycopg.Connection, date], object]:
 
 def sizes(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
-        return {
-            mart.table: _count(conn, mart.table)
-            for mart in (*MARTS, *FEATURE_MARTS)
-            if not mart.view
-        }
+        return {mart.table: _count(conn, mart.table) for mart in MARTS if not mart.view}
 
 
 def _count(conn: psycopg.Connection, table: str) -> int:

@@ -46,12 +46,18 @@ from sqlalchemy.engine import make_url
 from bitso_platform import deposit_history, questions
 from bitso_platform.dagster_storage import EVENT_BATCH_SIZE
 from bitso_platform.definitions import defs
-from bitso_platform.defs.marts.assets import MARTS, Mart
+from bitso_platform.defs.marts.assets import asset_key
+from bitso_platform.defs.marts.catalog import MARTS, Mart
 from bitso_platform.defs.marts.schedules import SEGMENTS_CHECK
 from bitso_platform.devtools.generate import generate_snapshots
 from bitso_platform.sql import load_sql
 
 log = logging.getLogger("bench.marts")
+
+# The marts of the eight questions; bench/features.py measures the feature marts after them.
+FEATURES = ("daily_user_features", "user_segments", "monthly_currency_stats")
+QUESTION_MARTS = tuple(mart for mart in MARTS if mart.table not in FEATURES)
+FEATURE_MARTS = tuple(mart for mart in MARTS if mart.table in FEATURES)
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1/postgres"
 FIRST_DAY = date(2020, 1, 1)
@@ -301,7 +307,7 @@ def dagster_instance(admin_url: str) -> Iterator[dg.DagsterInstance]:
 @functools.cache
 def marts_job(marts: tuple[Mart, ...]) -> dg.JobDefinition:
     """These marts and their checks, as daily_marts runs them (resolved once per set)."""
-    selection = dg.AssetSelection.assets(*(mart.asset_key for mart in marts))
+    selection = dg.AssetSelection.assets(*(asset_key(mart) for mart in marts))
     selection = selection - dg.AssetSelection.checks(SEGMENTS_CHECK)
     job = dg.define_asset_job("bench_marts", selection=selection)
     return dg.Definitions.merge(defs(), dg.Definitions(jobs=[job])).resolve_job_def("bench_marts")
@@ -321,7 +327,7 @@ def run_marts(
     warehouse_url: str,
     first: date,
     last: date,
-    marts: tuple[Mart, ...] = MARTS,
+    marts: tuple[Mart, ...] = QUESTION_MARTS,
 ) -> Run:
     """The marts (by default those of the eight questions) over first..last as one run."""
     if first == last:

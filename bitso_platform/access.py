@@ -1,6 +1,7 @@
 """Team access to the warehouse: read-only roles per team, one writer for the pipeline.
 
-Each reader sees the marts its team uses and nothing else: no raw, quarantine or ticker
+Each reader sees the marts its team uses (each mart declares its teams in
+bitso_platform/defs/marts/catalog.py) and nothing else: no raw, quarantine or ticker
 table, and of core only `core.users`, the population of Q2 (users without a deposit) and of
 the deposit history Q2 and Q3 are answered from. Readers are bounded too: their statements
 time out (30 s unless an operator set another value) and they cannot create temporary
@@ -12,40 +13,28 @@ tables. Applying is idempotent; tables that do not exist yet are granted once th
 import psycopg
 from psycopg import sql
 
+from bitso_platform.defs.marts.catalog import MARTS, Mart
 from bitso_platform.sql import load_sql
 
-# What bitso_platform.questions reads for Q2 and Q3: the deposit history (users and their
-# deposits), the refresh that tells whether it is current, and which days are built.
-DEPOSIT_QUESTIONS = ("marts.deposit_ordinals", "marts.refreshes", "core.users", "marts.daily_kpis")
+# bitso_platform.questions answers Q2 and Q3 from the deposit history; whoever may read it
+# also reads whether it is current (the refresh) and the population (users).
+DEPOSIT_HISTORY = "marts.deposit_ordinals"
+WITH_DEPOSIT_HISTORY = ("marts.refreshes", "core.users")
 
-READERS: dict[str, tuple[str, ...]] = {
-    "bi_reader": (
-        *DEPOSIT_QUESTIONS,
-        "marts.daily_currency_totals",
-        "marts.daily_movements",
-        "marts.daily_user_status",
-        "marts.monthly_currency_stats",
-    ),
-    "ml_reader": (
-        *DEPOSIT_QUESTIONS,  # Q3
-        "marts.daily_user_features",
-        "marts.user_features_as_of",
-        "marts.user_currency_features_as_of",
-        "marts.daily_balances",
-        "marts.daily_logins",
-        "marts.daily_movements",
-    ),
-    "experimentation_reader": (
-        "marts.daily_user_status",
-        "marts.daily_logins",
-        "marts.daily_kpis",
-    ),
-    "marketing_reader": (
-        *DEPOSIT_QUESTIONS,
-        "marts.user_segments",
-        "marts.daily_user_status",
-    ),
-}
+
+def team_readers(marts: tuple[Mart, ...]) -> dict[str, tuple[str, ...]]:
+    """Each team role and the tables and views it reads, as the marts declare them."""
+    readers: dict[str, list[str]] = {}
+    for mart in marts:
+        for role in mart.readers:
+            readers.setdefault(role, []).extend(mart.relations)
+    for tables in readers.values():
+        if DEPOSIT_HISTORY in tables:
+            tables.extend(WITH_DEPOSIT_HISTORY)
+    return {role: tuple(tables) for role, tables in readers.items()}
+
+
+READERS = team_readers(MARTS)
 WRITER = "platform_writer"
 PIPELINE_SCHEMAS = ("raw", "core", "marts", "ticker")
 # A reader's query is stopped after this long unless an operator chose another value for the

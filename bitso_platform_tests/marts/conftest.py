@@ -45,7 +45,7 @@ def dagster_home(
     home = tmp_path_factory.mktemp("dagster")
     storage = {
         "module": "bitso_platform.dagster_storage",
-        "class": "PooledPostgresStorage",
+        "class": "BulkPlannedPostgresStorage",
         "config": {"postgres_url": _sqlalchemy_url(new_database_url())},
     }
     config = {"telemetry": {"enabled": False}, "storage": {"custom": storage}}

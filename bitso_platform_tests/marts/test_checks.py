@@ -6,21 +6,24 @@ import dagster as dg
 import psycopg
 import pytest
 
-from bitso_platform.defs.marts.assets import MARTS
-from bitso_platform.defs.marts.checks import CHECKS, prepare_session, run_check
-from bitso_platform.defs.marts.features import FEATURE_MARTS
+from bitso_platform.defs.marts.assets import rebuild
+from bitso_platform.defs.marts.catalog import MARTS
+from bitso_platform.defs.marts.checks import prepare_session, run_check
 from bitso_platform.defs.marts.partitions import Window
+from bitso_platform.resources import warehouse as warehouse_module
+from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.sql import load_sql
 from bitso_platform_tests.marts import world
 
 DAY = world.BURST_DAY
 ONE_DAY = Window(DAY, DAY + timedelta(days=1))
 EVERYTHING = Window(world.FIRST_DAY, world.LAST_BUILT_DAY + timedelta(days=1))
-BY_TABLE = {mart.table: mart for mart in (*MARTS, *FEATURE_MARTS)}
+BY_TABLE = {mart.table: mart for mart in MARTS}
 
 
 def evaluate(url: str, table: str, check: str, window: Window) -> dg.AssetCheckResult:
     mart = BY_TABLE[table]
-    spec = next(c for c in CHECKS[mart] if c.name == check)
+    spec = next(c for c in mart.checks if c.name == check)
     with psycopg.connect(url) as conn:
         prepare_session(conn)
         return run_check(conn, mart, spec, window)
@@ -34,8 +37,8 @@ def sabotage(url: str, *statements: str) -> None:
 
 @pytest.mark.parametrize("window", [ONE_DAY, EVERYTHING], ids=["one day", "whole range"])
 def test_every_check_passes_on_a_correct_build(built_url: str, window: Window) -> None:
-    for mart, checks in CHECKS.items():
-        for check in checks:
+    for mart in MARTS:
+        for check in mart.checks:
             result = evaluate(built_url, mart.table, check.name, window)
             assert result.passed, (mart.table, check.name, result.metadata)
 
@@ -211,3 +214,52 @@ def test_the_coverage_check_warns_when_a_fact_day_is_not_built(built_url: str) -
     assert not result.passed
     assert result.severity == dg.AssetCheckSeverity.WARN
     assert result.metadata["unbuilt_fact_days"].value == 1
+
+
+# A wrong formula written into a mart's SQL: (table, correct text, wrong text).
+PLANTED_FORMULAS = {
+    "failed deposits counted as deposits": (
+        "daily_movements",
+        "count(*) filter (where kind = 'deposit' and is_complete) as count_deposits",
+        "count(*) filter (where kind = 'deposit') as count_deposits",
+    ),
+    "failed withdrawals left out of the failed amounts": (
+        "daily_movements",
+        "coalesce(sum(amount) filter (where kind = 'withdrawal' and not is_complete), 0)",
+        "coalesce(sum(amount) filter (where kind = 'withdrawal' and false), 0)",
+    ),
+    "failed deposits added to the amounts per currency": (
+        "daily_kpis",
+        "jsonb_object_agg(currency, amount_deposits)",
+        "jsonb_object_agg(currency, amount_deposits + amount_failed_deposits)",
+    ),
+    "withdrawers counted as depositors": (
+        "daily_kpis",
+        "count(*) filter (where count_deposits > 0) as count_depositors",
+        "count(*) filter (where count_deposits + count_withdrawals > 0) as count_depositors",
+    ),
+}
+
+
+def plant(monkeypatch: pytest.MonkeyPatch, table: str, correct: str, wrong: str) -> None:
+    """Make the mart's SQL file read with the wrong formula in place of the correct one."""
+    name = f"marts/{table}"
+    text = load_sql(name)
+    assert correct in text, f"the formula to replace is no longer in {name}.sql"
+
+    def planted(requested: str) -> str:
+        return text.replace(correct, wrong) if requested == name else load_sql(requested)
+
+    monkeypatch.setattr(warehouse_module, "load_sql", planted)
+
+
+@pytest.mark.parametrize("formula", PLANTED_FORMULAS, ids=list(PLANTED_FORMULAS))
+def test_a_mart_built_with_a_wrong_formula_fails_its_reconciliation_check(
+    built_url: str, monkeypatch: pytest.MonkeyPatch, formula: str
+) -> None:
+    table, correct, wrong = PLANTED_FORMULAS[formula]
+    plant(monkeypatch, table, correct, wrong)
+    rebuild(Warehouse(url=built_url), BY_TABLE[table], EVERYTHING)
+    result = evaluate(built_url, table, "reconciles_with_core", EVERYTHING)
+    assert not result.passed, formula
+    assert result.metadata["mismatched_days"].value > 0

@@ -15,8 +15,8 @@ from psycopg import sql
 
 from bitso_platform import questions
 from bitso_platform.access import apply_access_roles
-from bitso_platform.defs.marts.checks import CHECKS, run_check
-from bitso_platform.defs.marts.features import USER_SEGMENTS
+from bitso_platform.defs.marts.catalog import USER_SEGMENTS
+from bitso_platform.defs.marts.checks import run_check
 from bitso_platform.defs.marts.partitions import Window
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import load_sql
@@ -348,7 +348,7 @@ def test_marketing_and_ml_read_their_views_without_reading_the_facts(built_url: 
 def test_the_segments_check_fails_when_the_features_disagree_with_the_daily_marts(
     built_url: str,
 ) -> None:
-    check = CHECKS[USER_SEGMENTS][0]
+    check = USER_SEGMENTS.checks[0]
     window = Window(world.BURST_DAY, world.BURST_DAY + timedelta(days=1))
     with psycopg.connect(built_url) as conn:
         assert run_check(conn, USER_SEGMENTS, check, window).passed

@@ -13,8 +13,8 @@ import pytest
 from psycopg import sql
 
 from bitso_platform.definitions import defs
-from bitso_platform.defs.marts.assets import MARTS, rebuild, tidy
-from bitso_platform.defs.marts.features import FEATURE_MARTS
+from bitso_platform.defs.marts.assets import rebuild, tidy
+from bitso_platform.defs.marts.catalog import MARTS
 from bitso_platform.defs.marts.partitions import Window
 from bitso_platform.devtools.generate import generate_snapshots
 from bitso_platform.resources.warehouse import Warehouse
@@ -85,7 +85,7 @@ def build(warehouse_url: str, first: date = FIRST_DAY, last: date = LAST_BUILT_D
     bookkeeping (the Dagster path has tests of its own)."""
     warehouse = Warehouse(url=warehouse_url)
     window = Window(first, date.fromordinal(last.toordinal() + 1))
-    for mart in (*MARTS, *FEATURE_MARTS):
+    for mart in MARTS:
         rebuild(warehouse, mart, window)
         tidy(warehouse, mart, window)
 

@@ -1,7 +1,9 @@
--- marts.daily_kpis has exactly one row per day of the window [window_start, window_end). Its
--- movement, login and new-user counts equal direct counts over core; its distinct-user and
--- currency figures equal the rows of the marts they summarize (each reconciled with core by
--- its own check), which spares a second distinct count over core.
+-- marts.daily_kpis has exactly one row per day of the window [window_start, window_end), and
+-- every figure equals a recomputation from core, grouped otherwise than the mart (which sums
+-- the other marts): movements by day, kind and completeness; distinct users by day (and
+-- kind) from core.transactions and core.logins; per-currency amounts by day, kind and
+-- currency. First depositors come from marts.deposit_ordinals (reconciled with core by its
+-- own check), not from the daily_user_status ranges the mart reads.
 with days as (
     select day::date as day
     from generate_series(
@@ -9,21 +11,55 @@ with days as (
     ) as day
 ),
 
-transactions as (
-    select
-        occurred_on as day,
-        count(*) filter (where is_complete and kind = 'deposit') as count_deposits,
-        count(*) filter (where is_complete and kind = 'withdrawal') as count_withdrawals,
-        count(*) filter (where not is_complete and kind = 'deposit') as count_failed_deposits,
-        count(*) filter (where not is_complete and kind = 'withdrawal')
-            as count_failed_withdrawals
+movements as (
+    select occurred_on as day, kind::text as kind, is_complete, currency, user_id, amount
     from core.transactions
     where occurred_on >= %(window_start)s and occurred_on < %(window_end)s
-    group by occurred_on
+),
+
+by_kind as (
+    select day, kind, is_complete, count(*) as count_movements
+    from movements
+    group by day, kind, is_complete
+),
+
+-- kind null: users with a counted movement of either kind
+counted_users as (
+    select day, kind, count(distinct user_id) as count_users
+    from movements
+    where is_complete
+    group by grouping sets ((day, kind), (day))
+),
+
+currency_amounts as (
+    select day, kind, currency, sum(amount) as amount
+    from movements
+    where is_complete
+    group by day, kind, currency
+),
+
+by_currency as (
+    select
+        day,
+        kind,
+        jsonb_object_agg(currency, amount) as amounts,
+        count(*) as count_currencies
+    from currency_amounts
+    group by day, kind
+),
+
+first_depositors as (
+    select day, count(*) as count_first_depositors
+    from marts.deposit_ordinals
+    where ordinal = 1 and day >= %(window_start)s and day < %(window_end)s
+    group by day
 ),
 
 logins as (
-    select logged_in_on as day, count(*) as count_logins
+    select
+        logged_in_on as day,
+        count(*) as count_logins,
+        count(distinct user_id) as count_users_logged_in
     from core.logins
     where logged_in_on >= %(window_start)s and logged_in_on < %(window_end)s
     group by logged_in_on
@@ -36,58 +72,54 @@ new_users as (
     group by first_seen_on
 ),
 
-active_users as (
-    select
-        day,
-        count(*) as count_active_users,
-        count(*) filter (where count_deposits > 0) as count_depositors,
-        count(*) filter (where count_withdrawals > 0) as count_withdrawers,
-        count(*) filter (where lower(deposit_ordinals) = 1) as count_first_depositors
-    from marts.daily_user_status
-    where day >= %(window_start)s and day < %(window_end)s
-    group by day
-),
-
-users_logged_in as (
-    select day, count(*) as count_users_logged_in
-    from marts.daily_logins
-    where day >= %(window_start)s and day < %(window_end)s
-    group by day
-),
-
-currencies as (
-    select
-        day,
-        count(*) filter (where count_deposits > 0) as count_deposit_currencies,
-        count(*) filter (where count_withdrawals > 0) as count_withdrawal_currencies
-    from marts.daily_currency_totals
-    where day >= %(window_start)s and day < %(window_end)s
-    group by day
-),
-
 expected as (
     select
         days.day,
-        coalesce(active_users.count_active_users, 0) as count_active_users,
-        coalesce(active_users.count_depositors, 0) as count_depositors,
-        coalesce(active_users.count_withdrawers, 0) as count_withdrawers,
-        coalesce(active_users.count_first_depositors, 0) as count_first_depositors,
+        coalesce(active.count_users, 0) as count_active_users,
+        coalesce(depositors.count_users, 0) as count_depositors,
+        coalesce(withdrawers.count_users, 0) as count_withdrawers,
+        coalesce(first_depositors.count_first_depositors, 0) as count_first_depositors,
         coalesce(new_users.count_new_users, 0) as count_new_users,
-        coalesce(users_logged_in.count_users_logged_in, 0) as count_users_logged_in,
-        coalesce(transactions.count_deposits, 0) as count_deposits,
-        coalesce(transactions.count_withdrawals, 0) as count_withdrawals,
-        coalesce(transactions.count_failed_deposits, 0) as count_failed_deposits,
-        coalesce(transactions.count_failed_withdrawals, 0) as count_failed_withdrawals,
+        coalesce(logins.count_users_logged_in, 0) as count_users_logged_in,
+        coalesce(deposits.count_movements, 0) as count_deposits,
+        coalesce(withdrawals.count_movements, 0) as count_withdrawals,
+        coalesce(deposit_amounts.amounts, '{}') as amount_deposits_by_currency,
+        coalesce(withdrawal_amounts.amounts, '{}') as amount_withdrawals_by_currency,
+        coalesce(failed_deposits.count_movements, 0) as count_failed_deposits,
+        coalesce(failed_withdrawals.count_movements, 0) as count_failed_withdrawals,
         coalesce(logins.count_logins, 0) as count_logins,
-        coalesce(currencies.count_deposit_currencies, 0) as count_deposit_currencies,
-        coalesce(currencies.count_withdrawal_currencies, 0) as count_withdrawal_currencies
+        coalesce(deposit_amounts.count_currencies, 0) as count_deposit_currencies,
+        coalesce(withdrawal_amounts.count_currencies, 0) as count_withdrawal_currencies
     from days
-    left join transactions on transactions.day = days.day
-    left join logins on logins.day = days.day
+    left join counted_users as active on active.day = days.day and active.kind is null
+    left join counted_users as depositors
+        on depositors.day = days.day and depositors.kind = 'deposit'
+    left join counted_users as withdrawers
+        on withdrawers.day = days.day and withdrawers.kind = 'withdrawal'
+    left join first_depositors on first_depositors.day = days.day
     left join new_users on new_users.day = days.day
-    left join active_users on active_users.day = days.day
-    left join users_logged_in on users_logged_in.day = days.day
-    left join currencies on currencies.day = days.day
+    left join logins on logins.day = days.day
+    left join by_kind as deposits
+        on deposits.day = days.day and deposits.kind = 'deposit' and deposits.is_complete
+    left join by_kind as withdrawals
+        on
+            withdrawals.day = days.day
+            and withdrawals.kind = 'withdrawal'
+            and withdrawals.is_complete
+    left join by_kind as failed_deposits
+        on
+            failed_deposits.day = days.day
+            and failed_deposits.kind = 'deposit'
+            and not failed_deposits.is_complete
+    left join by_kind as failed_withdrawals
+        on
+            failed_withdrawals.day = days.day
+            and failed_withdrawals.kind = 'withdrawal'
+            and not failed_withdrawals.is_complete
+    left join by_currency as deposit_amounts
+        on deposit_amounts.day = days.day and deposit_amounts.kind = 'deposit'
+    left join by_currency as withdrawal_amounts
+        on withdrawal_amounts.day = days.day and withdrawal_amounts.kind = 'withdrawal'
 ),
 
 mart as (
@@ -99,10 +131,12 @@ mart as (
 compared as (
     select
         coalesce(expected.day, mart.day) as day,
+        -- jsonb compares numbers as numbers: 100.10 equals 100.1
         (
             expected.count_active_users, expected.count_depositors, expected.count_withdrawers,
             expected.count_first_depositors, expected.count_new_users,
             expected.count_users_logged_in, expected.count_deposits, expected.count_withdrawals,
+            expected.amount_deposits_by_currency, expected.amount_withdrawals_by_currency,
             expected.count_failed_deposits, expected.count_failed_withdrawals,
             expected.count_logins, expected.count_deposit_currencies,
             expected.count_withdrawal_currencies
@@ -110,6 +144,7 @@ compared as (
             mart.count_active_users, mart.count_depositors, mart.count_withdrawers,
             mart.count_first_depositors, mart.count_new_users,
             mart.count_users_logged_in, mart.count_deposits, mart.count_withdrawals,
+            mart.amount_deposits_by_currency, mart.amount_withdrawals_by_currency,
             mart.count_failed_deposits, mart.count_failed_withdrawals,
             mart.count_logins, mart.count_deposit_currencies,
             mart.count_withdrawal_currencies

@@ -1,19 +1,9 @@
 -- marts.daily_balances: one row per user, currency and UTC day on which a counted movement
 -- changed the balance, from marts.daily_movements. The balance is counted deposits minus
 -- counted withdrawals, cumulative to the end of the day.
--- Rebuilds the days [window_start, window_end) inside the caller's transaction. The opening
+-- Inserts the days [window_start, window_end), emptied by the caller's transaction. The opening
 -- balance of each account is its last balance before the window (one index probe per account
 -- active in the window), so a day costs what its movements cost, not a rescan of history.
--- Backfills group millions of nearly unique keys: sorting in memory beats hashing (a state
--- per group, spilled to disk) and parallel workers (which ship those states between
--- processes).
-set local work_mem = '256MB';
-set local maintenance_work_mem = '512MB';
-set local enable_hashagg = off;
-set local max_parallel_workers_per_gather = 0;
-
-create schema if not exists marts;
-
 create table if not exists marts.daily_balances (
     day date not null,
     user_id text collate "C" not null,
@@ -25,9 +15,6 @@ create table if not exists marts.daily_balances (
     -- as of the end of the day
     balance numeric not null
 );
-
-delete from marts.daily_balances
-where day >= %(window_start)s and day < %(window_end)s;
 
 insert into marts.daily_balances
 with movements as (

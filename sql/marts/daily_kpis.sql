@@ -2,17 +2,7 @@
 -- depositors, movements, logins, new users and currencies. Built from the other marts and
 -- core.users. Amounts are per currency (JSON objects of exact numbers): summing across
 -- currencies would mean nothing. A row for a day also records that the day is built.
--- Rebuilds the days [window_start, window_end) inside the caller's transaction.
--- Backfills group millions of nearly unique keys: sorting in memory beats hashing (a state
--- per group, spilled to disk) and parallel workers (which ship those states between
--- processes).
-set local work_mem = '256MB';
-set local maintenance_work_mem = '512MB';
-set local enable_hashagg = off;
-set local max_parallel_workers_per_gather = 0;
-
-create schema if not exists marts;
-
+-- Inserts the days [window_start, window_end), emptied by the caller's transaction.
 create table if not exists marts.daily_kpis (
     day date not null,
     -- users
@@ -35,9 +25,6 @@ create table if not exists marts.daily_kpis (
     count_deposit_currencies integer not null,
     count_withdrawal_currencies integer not null
 );
-
-delete from marts.daily_kpis
-where day >= %(window_start)s and day < %(window_end)s;
 
 insert into marts.daily_kpis
 with days as (

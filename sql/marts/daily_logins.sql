@@ -1,17 +1,7 @@
 -- marts.daily_logins: one row per user and UTC day with at least one login, from core.logins.
 -- last_login_at is the user's last login as of the end of the day; as of any day D it is the
 -- row with the latest day on or before D (one index probe), so no row per inactive day.
--- Rebuilds the days [window_start, window_end) inside the caller's transaction.
--- Backfills group millions of nearly unique keys: sorting in memory beats hashing (a state
--- per group, spilled to disk) and parallel workers (which ship those states between
--- processes).
-set local work_mem = '256MB';
-set local maintenance_work_mem = '512MB';
-set local enable_hashagg = off;
-set local max_parallel_workers_per_gather = 0;
-
-create schema if not exists marts;
-
+-- Inserts the days [window_start, window_end), emptied by the caller's transaction.
 create table if not exists marts.daily_logins (
     day date not null,
     user_id text collate "C" not null,
@@ -19,9 +9,6 @@ create table if not exists marts.daily_logins (
     first_login_at timestamptz not null,
     last_login_at timestamptz not null
 );
-
-delete from marts.daily_logins
-where day >= %(window_start)s and day < %(window_end)s;
 
 insert into marts.daily_logins
 with logins as (

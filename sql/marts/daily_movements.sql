@@ -1,17 +1,7 @@
 -- marts.daily_movements: one row per user, currency and UTC day with at least one deposit or
 -- withdrawal, from core.transactions. Counted movements (status complete) and failed ones
 -- (any other status) are kept apart, so other definitions stay possible.
--- Rebuilds the days [window_start, window_end) inside the caller's transaction.
--- Backfills group millions of nearly unique keys: sorting in memory beats hashing (a state
--- per group, spilled to disk) and parallel workers (which ship those states between
--- processes).
-set local work_mem = '256MB';
-set local maintenance_work_mem = '512MB';
-set local enable_hashagg = off;
-set local max_parallel_workers_per_gather = 0;
-
-create schema if not exists marts;
-
+-- Inserts the days [window_start, window_end), emptied by the caller's transaction.
 create table if not exists marts.daily_movements (
     day date not null,
     user_id text collate "C" not null,
@@ -27,9 +17,6 @@ create table if not exists marts.daily_movements (
     count_failed_withdrawals integer not null,
     amount_failed_withdrawals numeric not null
 );
-
-delete from marts.daily_movements
-where day >= %(window_start)s and day < %(window_end)s;
 
 insert into marts.daily_movements
 with transactions as (

@@ -8,19 +8,9 @@
 -- before D. The views at the end give them for a day: marts.user_currency_features_as_of
 -- (per user and currency) and marts.user_features_as_of (per user seen by D, with totals over
 -- currencies, logins, first-seen day, days since, level and jurisdiction).
--- Rebuilds the days [window_start, window_end) inside the caller's transaction: the window's
+-- Inserts the days [window_start, window_end), emptied by the caller's transaction: the window's
 -- changes come from the movements of [window_start - 90, window_end), and each account
 -- continues from its last row before the window. Nothing dated after a row's day is read.
--- Backfills group millions of nearly unique keys: sorting in memory beats hashing (a state
--- per group, spilled to disk) and parallel workers (which ship those states between
--- processes).
-set local work_mem = '256MB';
-set local maintenance_work_mem = '512MB';
-set local enable_hashagg = off;
-set local max_parallel_workers_per_gather = 0;
-
-create schema if not exists marts;
-
 create table if not exists marts.daily_user_features (
     day date not null,
     user_id text collate "C" not null,
@@ -47,9 +37,6 @@ create table if not exists marts.daily_user_features (
     last_deposit_on date,
     last_withdrawal_on date
 );
-
-delete from marts.daily_user_features
-where day >= %(window_start)s and day < %(window_end)s;
 
 insert into marts.daily_user_features
 with shifts (shift, in_7d, in_30d, in_90d, in_all) as (

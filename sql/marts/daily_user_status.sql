@@ -3,18 +3,8 @@
 -- marts.daily_movements. Inactive days are not stored: storage grows with activity, not with
 -- users x days. deposit_ordinals holds the ordinals of the user's counted deposits made that
 -- day ([6,8) = the 6th and 7th); marts.deposit_ordinals lists them one per row.
--- Rebuilds the days [window_start, window_end) inside the caller's transaction, carrying the
+-- Inserts the days [window_start, window_end), emptied by the caller's transaction, carrying the
 -- cumulative counts from each user's last row before the window.
--- Backfills group millions of nearly unique keys: sorting in memory beats hashing (a state
--- per group, spilled to disk) and parallel workers (which ship those states between
--- processes).
-set local work_mem = '256MB';
-set local maintenance_work_mem = '512MB';
-set local enable_hashagg = off;
-set local max_parallel_workers_per_gather = 0;
-
-create schema if not exists marts;
-
 create table if not exists marts.daily_user_status (
     day date not null,
     user_id text collate "C" not null,
@@ -28,9 +18,6 @@ create table if not exists marts.daily_user_status (
     count_withdrawals_to_date bigint not null,
     deposit_ordinals int8range not null
 );
-
-delete from marts.daily_user_status
-where day >= %(window_start)s and day < %(window_end)s;
 
 insert into marts.daily_user_status
 with days as (

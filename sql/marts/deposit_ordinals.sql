@@ -4,25 +4,12 @@
 -- deposits on or before D" is the users whose (N+1)-th deposit is dated on or before D: the
 -- index range ordinal = N+1 of deposit_ordinals_by_user, read in user_id order (the order of
 -- the answer, so nothing is sorted) and filtered on its covering `day`.
--- Rebuilds the days [window_start, window_end) inside the caller's transaction.
--- Backfills group millions of nearly unique keys: sorting in memory beats hashing (a state
--- per group, spilled to disk) and parallel workers (which ship those states between
--- processes).
-set local work_mem = '256MB';
-set local maintenance_work_mem = '512MB';
-set local enable_hashagg = off;
-set local max_parallel_workers_per_gather = 0;
-
-create schema if not exists marts;
-
+-- Inserts the days [window_start, window_end), emptied by the caller's transaction.
 create table if not exists marts.deposit_ordinals (
     ordinal bigint not null,
     day date not null,
     user_id text collate "C" not null
 );
-
-delete from marts.deposit_ordinals
-where day >= %(window_start)s and day < %(window_end)s;
 
 insert into marts.deposit_ordinals
 with active_days as (

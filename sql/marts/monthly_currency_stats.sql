@@ -2,15 +2,9 @@
 -- deposit or withdrawal, derived from the daily marts (never from raw or core): counts and
 -- exact sums from marts.daily_currency_totals, distinct users from marts.daily_movements
 -- (daily distinct users do not add up to a month's), averages = sum / count.
--- Rebuilds the months [window_start, window_end) inside the caller's transaction: the run's
+-- Inserts the months [window_start, window_end), emptied by the caller's transaction: the run's
 -- window starts on the first of a month, and each month is recomputed from every built day of
 -- it, so a month in progress holds the days built so far.
-set local work_mem = '256MB';
-set local enable_hashagg = off;
-set local max_parallel_workers_per_gather = 0;
-
-create schema if not exists marts;
-
 create table if not exists marts.monthly_currency_stats (
     month date not null,
     currency text collate "C" not null,
@@ -27,9 +21,6 @@ create table if not exists marts.monthly_currency_stats (
     -- days
     count_days_built integer not null
 );
-
-delete from marts.monthly_currency_stats
-where month >= %(window_start)s and month < %(window_end)s;
 
 insert into marts.monthly_currency_stats
 with bounds as (

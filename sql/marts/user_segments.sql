@@ -14,8 +14,6 @@
 --                    counted deposits in any currency, then by user_id
 -- No CTEs: each branch must see the day filter (a CTE read by several branches would be
 -- computed for every built day).
-create schema if not exists marts;
-
 create or replace view marts.user_segments as
 select built.day, 'never_deposited' as segment, users.user_id collate "C" as user_id
 from marts.daily_kpis as built

@@ -9,8 +9,8 @@ itself whenever one of them is materialized (its automation condition, evaluated
 import dagster as dg
 
 from bitso_platform.access import READERS, WRITER, apply_access_roles
-from bitso_platform.defs.marts.assets import MARTS
-from bitso_platform.defs.marts.features import FEATURE_MARTS
+from bitso_platform.defs.marts.assets import asset_key
+from bitso_platform.defs.marts.catalog import MARTS
 from bitso_platform.resources.warehouse import Warehouse
 
 ACCESS_ROLES = dg.AssetKey(["warehouse", "access_roles"])
@@ -32,14 +32,14 @@ REAPPLY_AFTER_MART_BUILDS = (
     group_name="access",
     kinds={"postgres"},
     deps=[
-        *(mart.asset_key for mart in (*MARTS, *FEATURE_MARTS)),
+        *(asset_key(mart) for mart in MARTS),
         dg.AssetKey(["core", "users"]),
     ],
     automation_condition=REAPPLY_AFTER_MART_BUILDS,
 )
 def access_roles(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """One Postgres role per team (read-only on its marts) and `platform_writer`, from
-    `bitso_platform/access.py`: created if missing, grants re-applied idempotently."""
+    the marts' declared readers: created if missing, grants re-applied idempotently."""
     with warehouse.connection() as conn:
         granted = apply_access_roles(conn)
     missing = {

@@ -1,20 +1,21 @@
 """Mart assets: daily-partitioned rollups of `core` that answer the eight questions fast.
 
-Each mart rebuilds the days of its run (one partition, or a backfill's whole range) in one
-transaction: `sql/marts/<table>.sql` deletes the window's rows and inserts them again with
-set-based SQL over the window. A backfill of any range is a single run
-(`BackfillPolicy.single_run()`), never a loop over days.
+One asset per mart declared in `catalog.py`. Each rebuilds the days of its run (one
+partition, or a backfill's whole range) in one transaction: the window's rows are deleted,
+then `sql/marts/<table>.sql` inserts them again with set-based SQL over the window. A
+backfill of any range is a single run (`BackfillPolicy.single_run()`), never a loop over
+days. Dagster orders the assets by their declared deps.
 """
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import dagster as dg
 import psycopg
 from psycopg import sql
 
+from bitso_platform.defs.marts.catalog import MARTS, Mart
 from bitso_platform.defs.marts.partitions import Window, daily_partitions
 from bitso_platform.metadata import markdown_table
 from bitso_platform.resources.warehouse import Warehouse
@@ -30,270 +31,49 @@ FRESHNESS = dg.FreshnessPolicy.cron(
 )
 
 
-@dataclass(frozen=True)
-class Mart:
-    """A table of schema `marts`: what it holds, what it reads, its key and columns."""
-
-    table: str
-    description: str
-    deps: tuple[str, ...]
-    key: tuple[str, ...]
-    columns: tuple[tuple[str, str, str], ...]  # name, Postgres type, meaning
-    period: str = "day"  # the time column: "day", or "month" for a monthly table
-    view: bool = False  # a view computed when read: a run (re)creates it
-    running: bool = False  # carries state from the day before (balances, counts to date)
-    nullable: tuple[str, ...] = ("previous_login_at",)
-
-    @property
-    def asset_key(self) -> dg.AssetKey:
-        return dg.AssetKey(["marts", self.table])
-
-    def asset_deps(self) -> list[dg.AssetDep]:
-        """What it reads; a running mart also reads its own previous day."""
-        deps = [dg.AssetDep(dg.AssetKey(dep.split("/"))) for dep in self.deps]
-        if self.running:
-            previous_day = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
-            deps.append(dg.AssetDep(self.asset_key, partition_mapping=previous_day))
-        return deps
-
-    def span(self, window: Window) -> Window:
-        """The rows a run over the window rebuilds: whole months for a monthly table."""
-        if self.period == "month":
-            return Window(window.start.replace(day=1), window.end)
-        return window
-
-    def halves(self, window: Window) -> tuple[Window, Window] | None:
-        """The window split in two at a day (a month for a monthly table), if it has two."""
-        middle = window.start + timedelta(days=window.days // 2)
-        if self.period == "month":
-            middle = middle.replace(day=1)
-            if middle <= window.start:
-                middle = (middle + timedelta(days=31)).replace(day=1)
-        if not window.start < middle < window.end:
-            return None
-        return Window(window.start, middle), Window(middle, window.end)
-
-    def shown(self, window: Window) -> Window:
-        """The days a run reports on: a view's last day only (a view holds every day)."""
-        return Window(window.last, window.end) if self.view else window
-
-    def column_schema(self) -> dg.TableSchema:
-        return dg.TableSchema(
-            columns=[
-                dg.TableColumn(
-                    name,
-                    data_type,
-                    description=meaning,
-                    constraints=dg.TableColumnConstraints(nullable=name in self.nullable),
-                )
-                for name, data_type, meaning in self.columns
-            ]
-        )
+def asset_key(mart: Mart) -> dg.AssetKey:
+    return dg.AssetKey(mart.asset.split("/"))
 
 
-_DAY = ("day", "date", "UTC day")
-_USER = ("user_id", "text", "user (core.users)")
-_CURRENCY = ("currency", "text", "currency code, lower case")
-_COUNTED = "counted (status complete)"
-_FAILED = "failed (any status other than complete)"
+def asset_deps(mart: Mart) -> list[dg.AssetDep]:
+    """What it reads; a running mart also reads its own previous day."""
+    deps = [dg.AssetDep(dg.AssetKey(dep.split("/"))) for dep in mart.deps]
+    if mart.running:
+        previous_day = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+        deps.append(dg.AssetDep(asset_key(mart), partition_mapping=previous_day))
+    return deps
 
-DAILY_MOVEMENTS = Mart(
-    table="daily_movements",
-    description=(
-        "One row per user, currency and UTC day with at least one deposit or withdrawal, "
-        "from core.transactions: counts and amounts, counted (complete) and failed apart."
-    ),
-    deps=("core/transactions",),
-    key=("day", "user_id", "currency"),
-    columns=(
-        _DAY,
-        _USER,
-        _CURRENCY,
-        ("count_deposits", "integer", f"deposits, {_COUNTED}"),
-        ("amount_deposits", "numeric", f"amount deposited, {_COUNTED}"),
-        ("count_withdrawals", "integer", f"withdrawals, {_COUNTED}"),
-        ("amount_withdrawals", "numeric", f"amount withdrawn, {_COUNTED}"),
-        ("count_failed_deposits", "integer", f"deposits, {_FAILED}"),
-        ("amount_failed_deposits", "numeric", f"amount of deposits, {_FAILED}"),
-        ("count_failed_withdrawals", "integer", f"withdrawals, {_FAILED}"),
-        ("amount_failed_withdrawals", "numeric", f"amount of withdrawals, {_FAILED}"),
-    ),
-)
 
-DAILY_BALANCES = Mart(
-    table="daily_balances",
-    description=(
-        "One row per user, currency and UTC day on which a counted movement changed the "
-        "balance, from marts.daily_movements: the running balance (counted deposits minus "
-        "counted withdrawals) as of the end of the day. Balance as of any day D = the row "
-        "with the latest day on or before D."
-    ),
-    deps=("marts/daily_movements",),
-    key=("day", "user_id", "currency"),
-    running=True,
-    columns=(
-        _DAY,
-        _USER,
-        _CURRENCY,
-        ("amount_deposits", "numeric", f"amount deposited on the day, {_COUNTED}"),
-        ("amount_withdrawals", "numeric", f"amount withdrawn on the day, {_COUNTED}"),
-        ("net_amount", "numeric", "amount_deposits - amount_withdrawals"),
-        ("balance", "numeric", "cumulative net amount to the end of the day"),
-    ),
-)
-
-DAILY_CURRENCY_TOTALS = Mart(
-    table="daily_currency_totals",
-    description=(
-        "One row per currency and UTC day with at least one deposit or withdrawal, from "
-        "marts.daily_movements: counts, exact amounts and distinct users. Answers Q6, Q7, Q8."
-    ),
-    deps=("marts/daily_movements",),
-    key=("day", "currency"),
-    columns=(
-        _DAY,
-        _CURRENCY,
-        ("count_deposits", "integer", f"deposits, {_COUNTED}"),
-        ("amount_deposits", "numeric", f"amount deposited, {_COUNTED}"),
-        ("count_depositors", "integer", f"distinct users with deposits, {_COUNTED}"),
-        ("count_withdrawals", "integer", f"withdrawals, {_COUNTED}"),
-        ("amount_withdrawals", "numeric", f"amount withdrawn, {_COUNTED}"),
-        ("count_withdrawers", "integer", f"distinct users with withdrawals, {_COUNTED}"),
-        ("count_failed_deposits", "integer", f"deposits, {_FAILED}"),
-        ("amount_failed_deposits", "numeric", f"amount of deposits, {_FAILED}"),
-        ("count_failed_withdrawals", "integer", f"withdrawals, {_FAILED}"),
-        ("amount_failed_withdrawals", "numeric", f"amount of withdrawals, {_FAILED}"),
-    ),
-)
-
-DAILY_LOGINS = Mart(
-    table="daily_logins",
-    description=(
-        "One row per user and UTC day with at least one login, from core.logins: the day's "
-        "logins, the last login as of the end of the day, and the state carried from earlier "
-        "days. Answers Q4 and Q5."
-    ),
-    deps=("core/logins",),
-    key=("day", "user_id"),
-    columns=(
-        _DAY,
-        _USER,
-        ("count_logins", "integer", "login events on the day"),
-        ("first_login_at", "timestamp with time zone", "first login of the day"),
-        ("last_login_at", "timestamp with time zone", "last login as of the end of the day"),
-        ("previous_login_at", "timestamp with time zone", "last login before the day, if any"),
-        ("count_logins_to_date", "bigint", "login events on or before the day"),
-    ),
-)
-
-DAILY_USER_STATUS = Mart(
-    table="daily_user_status",
-    description=(
-        "One row per user and UTC day on which the user is ACTIVE (at least one counted "
-        "deposit or withdrawal: what Q1 counts), from marts.daily_movements. Inactive days "
-        "are not stored; counts to date carry each user's history forward."
-    ),
-    deps=("marts/daily_movements",),
-    key=("day", "user_id"),
-    running=True,
-    columns=(
-        _DAY,
-        _USER,
-        ("status", "text", "always ACTIVE: only active days are stored"),
-        ("count_deposits", "integer", f"deposits on the day, {_COUNTED}, all currencies"),
-        ("count_withdrawals", "integer", f"withdrawals on the day, {_COUNTED}, all currencies"),
-        ("count_currencies", "integer", "currencies with a counted movement on the day"),
-        ("count_deposits_to_date", "bigint", f"deposits on or before the day, {_COUNTED}"),
-        ("count_withdrawals_to_date", "bigint", f"withdrawals on or before the day, {_COUNTED}"),
-        (
-            "deposit_ordinals",
-            "int8range",
-            "ordinals of the user's counted deposits made on the day: [6,8) = 6th and 7th",
-        ),
-    ),
-)
-
-DEPOSIT_ORDINALS = Mart(
-    table="deposit_ordinals",
-    description=(
-        "One row per user and counted deposit, numbered in time order per user (1 = first), "
-        "with its UTC day, from marts.daily_user_status. Answers Q2 (no ordinal 1 on or before "
-        "D) and Q3 (ordinal N+1 on or before D) with one index range each."
-    ),
-    deps=("marts/daily_user_status",),
-    key=("ordinal", "day", "user_id"),
-    columns=(
-        ("ordinal", "bigint", "k for the user's k-th counted deposit"),
-        _DAY,
-        _USER,
-    ),
-)
-
-DAILY_KPIS = Mart(
-    table="daily_kpis",
-    description=(
-        "One row per UTC day, activity or not, for BI: active users, depositors, counted and "
-        "failed movements, amounts per currency, logins, new users, currencies. A row also "
-        "records that the day is built; questions refuse days without one."
-    ),
-    deps=(
-        "marts/daily_user_status",
-        "marts/daily_currency_totals",
-        "marts/daily_logins",
-        "core/users",
-    ),
-    key=("day",),
-    columns=(
-        _DAY,
-        ("count_active_users", "integer", "users with a counted deposit or withdrawal (Q1)"),
-        ("count_depositors", "integer", f"users with a deposit, {_COUNTED}"),
-        ("count_withdrawers", "integer", f"users with a withdrawal, {_COUNTED}"),
-        ("count_first_depositors", "integer", "users whose first counted deposit is on the day"),
-        ("count_new_users", "integer", "users first seen on the day (core.users.first_seen_on)"),
-        ("count_users_logged_in", "integer", "users with at least one login"),
-        ("count_deposits", "integer", f"deposits, {_COUNTED}"),
-        ("count_withdrawals", "integer", f"withdrawals, {_COUNTED}"),
-        ("amount_deposits_by_currency", "jsonb", f"currency -> exact amount deposited, {_COUNTED}"),
-        (
-            "amount_withdrawals_by_currency",
-            "jsonb",
-            f"currency -> exact amount withdrawn, {_COUNTED}",
-        ),
-        ("count_failed_deposits", "integer", f"deposits, {_FAILED}"),
-        ("count_failed_withdrawals", "integer", f"withdrawals, {_FAILED}"),
-        ("count_logins", "integer", "login events"),
-        ("count_deposit_currencies", "integer", f"currencies deposited, {_COUNTED} (Q6)"),
-        ("count_withdrawal_currencies", "integer", f"currencies withdrawn, {_COUNTED} (Q7)"),
-    ),
-)
-
-# In dependency order: a run materializes them in this order.
-MARTS = (
-    DAILY_MOVEMENTS,
-    DAILY_BALANCES,
-    DAILY_CURRENCY_TOTALS,
-    DAILY_LOGINS,
-    DAILY_USER_STATUS,
-    DEPOSIT_ORDINALS,
-    DAILY_KPIS,
-)
+def column_schema(mart: Mart) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name,
+                data_type,
+                description=meaning,
+                constraints=dg.TableColumnConstraints(nullable=name in mart.nullable),
+            )
+            for name, data_type, meaning in mart.columns
+        ]
+    )
 
 
 def rebuild(warehouse: Warehouse, mart: Mart, window: Window) -> dict[date, int] | None:
     """Replace the window's rows of the mart in one transaction; its rows per day (or month).
 
-    A view is (re)created instead, and not counted: counting evaluates it. Either way the
-    transaction records itself in marts.refreshes.
+    The mart's SQL creates its table if missing and inserts the window's rows, which are
+    removed first here. A view is (re)created instead, and not counted: counting evaluates
+    it. Either way the transaction records itself in marts.refreshes.
     """
     window = mart.span(window)
-    warehouse.ensure("marts/refreshes")
+    warehouse.ensure("marts/refreshes")  # and the schema
     with warehouse.connection() as conn:
         warehouse.run_sql(conn, "marts/record_refresh", {"mart": mart.table, **window.params()})
+        warehouse.run_sql(conn, "marts/session")
         if mart.view:
             warehouse.run_sql(conn, f"marts/{mart.table}")
             return None
-        if _window_holds_every_row(conn, mart, window):
-            _empty_without_indexes(conn, mart)
+        _clear(conn, mart, window)
         warehouse.run_sql(conn, f"marts/{mart.table}", window.params())
         return _count_by_period(conn, mart, window)
 
@@ -308,19 +88,28 @@ def tidy(warehouse: Warehouse, mart: Mart, window: Window) -> None:
         warehouse.tidy("marts", mart.table)
 
 
-def _window_holds_every_row(conn: psycopg.Connection, mart: Mart, window: Window) -> bool:
-    """Whether the table exists and has no row outside the window (a full rebuild)."""
+def _clear(conn: psycopg.Connection, mart: Mart, window: Window) -> None:
+    """Remove the window's rows, if the table exists; all of them at once if that is all."""
     exists = conn.execute("select to_regclass(%s) is not null", [f"marts.{mart.table}"]).fetchone()
     if not exists or not exists[0]:
-        return False
+        return
+    table, period = sql.Identifier("marts", mart.table), sql.Identifier(mart.period)
     outside = conn.execute(
         sql.SQL(
             "select exists (select from {} where {period} < %(window_start)s"
             " or {period} >= %(window_end)s)"
-        ).format(sql.Identifier("marts", mart.table), period=sql.Identifier(mart.period)),
+        ).format(table, period=period),
         window.params(),
     ).fetchone()
-    return bool(outside) and not outside[0]
+    if outside and not outside[0]:
+        _empty_without_indexes(conn, mart)
+        return
+    conn.execute(
+        sql.SQL(
+            "delete from {} where {period} >= %(window_start)s and {period} < %(window_end)s"
+        ).format(table, period=period),
+        window.params(),
+    )
 
 
 def _empty_without_indexes(conn: psycopg.Connection, mart: Mart) -> None:
@@ -384,16 +173,16 @@ def partition_metadata(
 
 def mart_asset(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
-        key=mart.asset_key,
+        key=asset_key(mart),
         group_name="marts",
         kinds={"postgres"},
-        deps=mart.asset_deps(),
+        deps=asset_deps(mart),
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         freshness_policy=FRESHNESS,
         description=mart.description,
         metadata={
-            "dagster/column_schema": mart.column_schema(),
+            "dagster/column_schema": column_schema(mart),
             "dagster/table_name": f"marts.{mart.table}",
             "key": ", ".join(mart.key),
             "sql": f"sql/marts/{mart.table}.sql",

@@ -7,7 +7,6 @@ result of the days it was checked with: failures are narrowed down to their days
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import dagster as dg
 import psycopg
@@ -19,199 +18,11 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 )
 from psycopg import sql
 
-from bitso_platform.defs.marts.assets import (
-    DAILY_BALANCES,
-    DAILY_CURRENCY_TOTALS,
-    DAILY_KPIS,
-    DAILY_LOGINS,
-    DAILY_MOVEMENTS,
-    DAILY_USER_STATUS,
-    DEPOSIT_ORDINALS,
-    MARTS,
-    Mart,
-    progress,
-)
-from bitso_platform.defs.marts.features import (
-    DAILY_USER_FEATURES,
-    FEATURE_MARTS,
-    MONTHLY_CURRENCY_STATS,
-    USER_SEGMENTS,
-)
+from bitso_platform.defs.marts.assets import asset_key, progress
+from bitso_platform.defs.marts.catalog import MARTS, Check, Mart
 from bitso_platform.defs.marts.partitions import Window, daily_partitions
 from bitso_platform.metadata import sql_check
 from bitso_platform.resources.warehouse import Warehouse
-
-TRANSACTIONS = dg.AssetKey(["core", "transactions"])
-LOGINS = dg.AssetKey(["core", "logins"])
-USERS = dg.AssetKey(["core", "users"])
-
-
-def _marts(*tables: str) -> tuple[dg.AssetKey, ...]:
-    return tuple(dg.AssetKey(["marts", table]) for table in tables)
-
-
-@dataclass(frozen=True)
-class Check:
-    """One named predicate over a mart's window, run from its SQL file.
-
-    A template (`sql/checks/marts_<name>.sql`) serves every mart: it names the mart's table,
-    key and time column as `{placeholders}` and reads its key index as parameters.
-    """
-
-    name: str
-    description: str
-    reads: tuple[dg.AssetKey, ...] = ()
-    blocking: bool = True
-    windowed: bool = True
-    template: bool = False
-
-    def sql_name(self, mart: Mart) -> str:
-        return f"marts_{self.name}" if self.template else f"marts_{mart.table}_{self.name}"
-
-    def run(self, conn: psycopg.Connection, mart: Mart, window: Window) -> dg.AssetCheckResult:
-        params = mart.shown(mart.span(window)).params() if self.windowed else None
-        identifiers = None
-        if self.template:
-            identifiers = {
-                "table": sql.Identifier(mart.table),
-                "key": sql.SQL(", ").join(sql.Identifier(column) for column in mart.key),
-                "period": sql.Identifier(mart.period),
-            }
-            index = {"key_index": f"marts.{mart.table}_key", "key_columns": sorted(mart.key)}
-            params = {**(params or {}), **index}
-        return sql_check(
-            conn,
-            self.sql_name(mart),
-            params,
-            asset_key=mart.asset_key,
-            check_name=self.name,
-            identifiers=identifiers,
-        )
-
-
-KEYS_UNIQUE = Check(
-    "keys_unique",
-    "At most one row per key: the unique index enforces it; without it, the window is counted.",
-    template=True,
-)
-COUNTS_NOT_NEGATIVE = Check("counts_not_negative", "No count_ column is negative in the window.")
-WINDOWS_NEST = Check(
-    "windows_nest", "Every row's windows nest: 0 <= 7 days <= 30 days <= 90 days <= to date."
-)
-NO_FUTURE_INFORMATION = Check(
-    "no_future_information",
-    "Nothing dated after a row's day: last days on or before it, no row before the user's "
-    "first-seen day.",
-    (USERS,),
-)
-
-CHECKS: dict[Mart, tuple[Check, ...]] = {
-    DAILY_MOVEMENTS: (
-        KEYS_UNIQUE,
-        COUNTS_NOT_NEGATIVE,
-        Check(
-            "reconciles_with_core",
-            "Each day's counted and failed counts and amounts equal core.transactions'; no "
-            "empty rows.",
-            (TRANSACTIONS,),
-        ),
-    ),
-    DAILY_BALANCES: (
-        KEYS_UNIQUE,
-        Check(
-            "equal_sum_of_movements",
-            "Each running balance equals counted deposits minus counted withdrawals of its "
-            "user and currency in core.transactions up to the end of its day.",
-            (TRANSACTIONS,),
-        ),
-    ),
-    DAILY_CURRENCY_TOTALS: (
-        KEYS_UNIQUE,
-        COUNTS_NOT_NEGATIVE,
-        Check(
-            "reconciles_with_core",
-            "Each currency and day's counts, amounts and distinct users equal a direct "
-            "aggregation of core.transactions.",
-            (TRANSACTIONS,),
-        ),
-    ),
-    DAILY_LOGINS: (
-        KEYS_UNIQUE,
-        COUNTS_NOT_NEGATIVE,
-        Check(
-            "reconciles_with_core",
-            "Each day's logins, first and last login equal core.logins'.",
-            (LOGINS,),
-        ),
-    ),
-    DAILY_USER_STATUS: (
-        KEYS_UNIQUE,
-        COUNTS_NOT_NEGATIVE,
-        Check(
-            "reconciles_with_core",
-            "One ACTIVE row per user with a counted movement each day; counts to date chain "
-            "from row to row and match core.transactions before and at the end of the window.",
-            (TRANSACTIONS,),
-        ),
-    ),
-    DEPOSIT_ORDINALS: (
-        KEYS_UNIQUE,
-        Check(
-            "reconciles_with_core",
-            "One row per counted deposit each day, each user's numbered on from the deposits "
-            "before the window.",
-            (TRANSACTIONS,),
-        ),
-    ),
-    DAILY_KPIS: (
-        KEYS_UNIQUE,
-        COUNTS_NOT_NEGATIVE,
-        Check(
-            "reconciles_with_core",
-            "One row per day; counts equal core's, distinct-user figures the marts' rows.",
-            (TRANSACTIONS, LOGINS, USERS),
-        ),
-        Check(
-            "cover_fact_days",
-            "Every day from the first to the last transaction or login is built, and none "
-            "falls before the first partition. Looks at the whole table; warns.",
-            (TRANSACTIONS, LOGINS),
-            blocking=False,
-            windowed=False,
-        ),
-    ),
-    DAILY_USER_FEATURES: (
-        KEYS_UNIQUE,
-        WINDOWS_NEST,
-        NO_FUTURE_INFORMATION,
-        Check(
-            "reconciles_with_daily_marts",
-            "Every row's windows equal the daily_movements rows dated within them (so none "
-            "after the row's day), and a row exists wherever a movement enters or leaves a "
-            "window.",
-            _marts("daily_movements"),
-        ),
-    ),
-    USER_SEGMENTS: (
-        Check(
-            "reconciles_with_daily_marts",
-            "On the run's last day, every segment holds exactly the users that each account's "
-            "features as of the day (latest daily_user_features row) and each user's last login "
-            "give, each once: another route to the rules than the view's.",
-            (*_marts("daily_user_features", "daily_logins"), USERS),
-        ),
-    ),
-    MONTHLY_CURRENCY_STATS: (
-        KEYS_UNIQUE,
-        COUNTS_NOT_NEGATIVE,
-        Check(
-            "reconciles_with_daily_marts",
-            "Each month's counts and sums equal its daily currency totals, averages are sum / "
-            "count, distinct users equal core.transactions' on the month's built days.",
-            (TRANSACTIONS,),
-        ),
-    ),
-}
 
 
 def prepare_session(conn: psycopg.Connection) -> None:
@@ -234,7 +45,7 @@ def run_check(
 
     A monthly mart is checked over the whole months of the window, a view on its last day.
     """
-    result = check.run(conn, mart, window)
+    result = _evaluate(conn, mart, check, window)
     if check.blocking:
         return result
     return dg.AssetCheckResult(
@@ -243,6 +54,30 @@ def run_check(
         passed=result.passed,
         metadata=result.metadata,
         severity=dg.AssetCheckSeverity.WARN,
+    )
+
+
+def _evaluate(
+    conn: psycopg.Connection, mart: Mart, check: Check, window: Window
+) -> dg.AssetCheckResult:
+    """Run the check's SQL over the mart's window; a template is filled with the mart's names."""
+    params = mart.shown(mart.span(window)).params() if check.windowed else None
+    identifiers = None
+    if check.template:
+        identifiers = {
+            "table": sql.Identifier(mart.table),
+            "key": sql.SQL(", ").join(sql.Identifier(column) for column in mart.key),
+            "period": sql.Identifier(mart.period),
+        }
+        index = {"key_index": f"marts.{mart.table}_key", "key_columns": sorted(mart.key)}
+        params = {**(params or {}), **index}
+    return sql_check(
+        conn,
+        check.sql_name(mart.table),
+        params,
+        asset_key=asset_key(mart),
+        check_name=check.name,
+        identifiers=identifiers,
     )
 
 
@@ -279,14 +114,14 @@ def evaluations(
     names no day, so the days are named here, each against its own materialization.
     """
     days = Window(window.last, window.end) if mart.view else window
-    targets = latest_materializations(context.instance, mart.asset_key, days)
+    targets = latest_materializations(context.instance, asset_key(mart), days)
     for checked, result in run_check_by_period(conn, mart, check, window):
         scope = checked if check.windowed else days
         checked_over = scope if check.windowed else "all built days"
         for day in scope.each_day():
             if days.start <= day < days.end:
                 yield dg.AssetCheckEvaluation(
-                    asset_key=mart.asset_key,
+                    asset_key=asset_key(mart),
                     check_name=check.name,
                     passed=result.passed,
                     metadata={**result.metadata, "checked_over": str(checked_over)},
@@ -321,13 +156,13 @@ def latest_materializations(
 
 
 def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
-    checks = {dg.AssetCheckKey(mart.asset_key, check.name): check for check in CHECKS[mart]}
+    checks = {dg.AssetCheckKey(asset_key(mart), check.name): check for check in mart.checks}
     specs = [
         dg.AssetCheckSpec(
             check.name,
-            asset=mart.asset_key,
+            asset=asset_key(mart),
             description=check.description,
-            additional_deps=check.reads,
+            additional_deps=[dg.AssetKey(read.split("/")) for read in check.reads],
             blocking=check.blocking,
             partitions_def=partitions,
         )
@@ -363,6 +198,4 @@ def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChec
 @dg.definitions
 def mart_asset_checks() -> dg.Definitions:
     partitions = daily_partitions()
-    return dg.Definitions(
-        asset_checks=[mart_checks(mart, partitions) for mart in (*MARTS, *FEATURE_MARTS)]
-    )
+    return dg.Definitions(asset_checks=[mart_checks(mart, partitions) for mart in MARTS])
