@@ -2,9 +2,11 @@
 
 Fills a throwaway database with synthetic observations, `--books` books for `--days` days
 ending today (UTC), as the sampler writes them (one row per book and second, ids in time
-order; each day from 00:00 to 23:00, the last hour left for the measured writes), through
-the store's own DDL (day partitions). On the first and on the last day it measures, p95 of
-`--repeat` runs each:
+order; each day from 00:00 to `--hours` o'clock, 23 by default, the rest left for the
+measured writes), through the store's own DDL (day partitions). Each filled day is then
+vacuumed and analyzed, as autovacuum does while a day arrives over its hours; without it
+the measurements meet autovacuum working on a day inserted a second ago. On the first and
+on the last day it measures, p95 of `--repeat` runs each:
 
 - window write: what `lake/ticker_spread` and `ticker/spread_window_stats` do with the
   store: read a 10-minute window of every book (`window_records`) and compute its stats;
@@ -17,7 +19,7 @@ materialized (lake files and stats) on an ephemeral Dagster instance, and the
 `ticker_retention` job proves and drops those days.
 
 Run: .venv/bin/python bench/ticker_store.py [--books 20] [--days 30] [--repeat 20]
-     [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+     [--hours 23] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 import argparse
@@ -42,7 +44,6 @@ from bitso_platform.ticker.records import Quote, SpreadRecord
 from bitso_platform.ticker.store import ObservationStore, create_table, ensure_days
 from bitso_platform.ticker.windows import window_records, window_stats
 
-FILLED = timedelta(hours=23)
 FILL_DAY = """
 insert into ticker.spread_observations (
     orderbook_timestamp, book, bid, ask, spread, source, exchange_at, received_at, is_gap,
@@ -90,19 +91,23 @@ def midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def fill(url: str, day: date, books: list[str]) -> float:
+def fill(url: str, day: date, books: list[str], filled: timedelta) -> float:
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_days(conn, [day])
         start = midnight(day)
-        return timed(
-            lambda: conn.execute(FILL_DAY, {"start": start, "end": start + FILLED, "books": books})
+        took = timed(
+            lambda: conn.execute(FILL_DAY, {"start": start, "end": start + filled, "books": books})
         )
+        conn.execute(f"vacuum analyze ticker.spread_observations_{day:%Y%m%d}")
+        return took
 
 
-def measure_day(url: str, day: date, books: list[str], repeat: int) -> dict[str, float]:
+def measure_day(
+    url: str, day: date, books: list[str], repeat: int, filled: timedelta
+) -> dict[str, float]:
     """p95 seconds of a window write, an alert pass and a health query on `day`."""
     tuple_books = tuple(books)
-    windows = [midnight(day) + FILLED - timedelta(minutes=10 * (i + 1)) for i in range(repeat)]
+    windows = [midnight(day) + filled - timedelta(minutes=10 * (i + 1)) for i in range(repeat)]
     with psycopg.connect(url, autocommit=True, options="-c TimeZone=UTC") as conn:
         conn.execute(CATCH_UP)
         window = [
@@ -117,7 +122,7 @@ def measure_day(url: str, day: date, books: list[str], repeat: int) -> dict[str,
     store = ObservationStore(url)
     evaluator = AlertEvaluator(url, AlertRules())
     alert = []
-    first = int((midnight(day) + FILLED).timestamp())
+    first = int((midnight(day) + filled).timestamp())
     for i in range(repeat):
         seconds = range(first + 2 * i, first + 2 * i + 2)
         store.write([SpreadRecord.covered(s, quote(book, s)) for s in seconds for book in books])
@@ -162,9 +167,11 @@ def main() -> None:
     parser.add_argument("--books", type=int, default=20)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--hours", type=int, default=23, help="hours of each day filled")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     books = [f"b{i:02d}_mxn" for i in range(args.books)]
+    filled = timedelta(hours=args.hours)
     today = datetime.now(UTC).date()
     days = [today - timedelta(days=args.days - 1 - i) for i in range(args.days)]
     with throwaway_database(args.postgres) as url:
@@ -174,10 +181,10 @@ def main() -> None:
         results: dict[str, dict[str, float]] = {}
         fills = []
         for number, day in enumerate(days, start=1):
-            fills.append(fill(url, day, books))
+            fills.append(fill(url, day, books, filled))
             print(f"day {number} ({day}) filled in {fills[-1]:.1f} s", flush=True)
             if number in (1, len(days)):
-                results[f"day {number}"] = measure_day(url, day, books, args.repeat)
+                results[f"day {number}"] = measure_day(url, day, books, args.repeat, filled)
                 print(results[f"day {number}"], flush=True)
         with psycopg.connect(url) as conn:
             rows = conn.execute("select count(*) from ticker.spread_observations").fetchone()
@@ -186,7 +193,7 @@ def main() -> None:
                 " from pg_inherits where inhparent = 'ticker.spread_observations'::regclass"
             ).fetchone()
         reported, took, dropped = retention_run(url, days)
-    print(f"\n{args.books} books x {args.days} days: {rows[0]:,} rows, {size[0]}")
+    print(f"\n{args.books} books x {args.days} days of {args.hours} h: {rows[0]:,} rows, {size[0]}")
     print(f"fill per day: median {statistics.median(fills):.1f} s")
     print("| p95 (s) | " + " | ".join(results) + " |")
     print("|---|" + "---:|" * len(results))
