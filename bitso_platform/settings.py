@@ -27,6 +27,8 @@ MAX_QUIET_SECONDS = 86_400
 DEFAULT_PARTITIONS_START = date(2020, 1, 1)
 DEFAULT_TICKER_PARTITIONS_START = datetime(2024, 7, 16, 22, 20, tzinfo=UTC)
 DEFAULT_LOGIN_EVENTS = ("login",)
+DEFAULT_TICKER_RETENTION_DAYS = 30
+MAX_TICKER_RETENTION_DAYS = 3_650
 
 PREFIX = "BITSO_"
 SECRET_FIELDS = frozenset({"warehouse_url", "alert_webhook_url"})  # credentials in the URL
@@ -156,6 +158,12 @@ def parse_quiet_seconds(text: str) -> int:
     return int(text)
 
 
+def parse_retention_days(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_TICKER_RETENTION_DAYS:
+        raise ValueError(f"give a whole number of days from 1 to {MAX_TICKER_RETENTION_DAYS}")
+    return int(text)
+
+
 def parse_day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -204,6 +212,8 @@ class Settings:
     alert_quiet_seconds: int = DEFAULT_QUIET_SECONDS
     partitions_start: date = DEFAULT_PARTITIONS_START
     ticker_partitions_start: datetime = DEFAULT_TICKER_PARTITIONS_START
+    # days of observations kept in Postgres before the day, once proven in the lake, is dropped
+    ticker_retention_days: int = DEFAULT_TICKER_RETENTION_DAYS
     login_events: tuple[str, ...] = DEFAULT_LOGIN_EVENTS
     set_variables: frozenset[str] = frozenset()  # the BITSO_* names that were set
 
@@ -225,6 +235,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "alert_quiet_seconds": parse_quiet_seconds,
     "partitions_start": parse_day,
     "ticker_partitions_start": parse_window_start,
+    "ticker_retention_days": parse_retention_days,
     "login_events": parse_names,
 }
 

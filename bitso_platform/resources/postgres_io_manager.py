@@ -6,7 +6,8 @@ definition metadata `partition_expr` names the timestamp column that places a ro
 window; a run (one partition or a single-run backfill's whole range) deletes the range's rows
 and COPYs the new ones in binary, in one transaction, so readers see the old rows or the new
 ones and a failure part-way leaves the old ones. The table is created from the frame's types
-when it does not exist, with the primary key named by the metadata `primary_key`.
+when it does not exist, with the primary key named by the metadata `primary_key`; a frame
+column the table lacks is added (nullable: the rows written before it hold null).
 
 Use it for data that is computed in Python. Tables that SQL builds inside Postgres should run
 that SQL directly (no round trip through pandas).
@@ -150,14 +151,13 @@ def _ensure_table(
     arrow: pa.Table,
     primary_key: Sequence[str],
 ) -> dict[str, str]:
-    """The table's columns, creating schema and table from the Arrow types if needed."""
+    """The table's columns, creating schema and table from the Arrow types if needed, and
+    adding the frame's columns that the table lacks."""
     columns = table_columns(conn, schema, table)
     if columns:
-        return columns
-    definitions = [
-        sql.SQL("{} {}").format(sql.Identifier(field.name), sql.SQL(postgres_type(field)))
-        for field in arrow.schema
-    ]
+        _add_columns(conn, schema, table, [f for f in arrow.schema if f.name not in columns])
+        return table_columns(conn, schema, table)
+    definitions = [_column_definition(field) for field in arrow.schema]
     if primary_key:
         definitions.append(
             sql.SQL("primary key ({})").format(
@@ -171,6 +171,22 @@ def _ensure_table(
         )
     )
     return table_columns(conn, schema, table)
+
+
+def _column_definition(field: pa.Field) -> sql.Composable:
+    return sql.SQL("{} {}").format(sql.Identifier(field.name), sql.SQL(postgres_type(field)))
+
+
+def _add_columns(
+    conn: psycopg.Connection, schema: str, table: str, fields: Sequence[pa.Field]
+) -> None:
+    """Add nullable columns: a new version of an asset may carry more columns than its table."""
+    if not fields:
+        return
+    additions = sql.SQL(", ").join(
+        sql.SQL("add column if not exists {}").format(_column_definition(field)) for field in fields
+    )
+    conn.execute(sql.SQL("alter table {} {}").format(sql.Identifier(schema, table), additions))
 
 
 def _delete(

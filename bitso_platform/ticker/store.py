@@ -4,11 +4,16 @@
 runs it off the event loop and keeps every record in memory until Postgres has
 acknowledged it, retrying with backoff, so a database restart loses nothing. Upserts
 do nothing on conflict, so a record re-sent after an ambiguous failure is harmless.
+
+The table is partitioned by UTC day: a writer creates the partitions of the days it writes
+(and of the next day, so midnight never waits on DDL) before writing; `drop_day` removes a
+day at once, for the retention job.
 """
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -37,8 +42,30 @@ _COLUMNS = (
 
 
 def create_table(conn: psycopg.Connection) -> None:
-    """Create `ticker.spread_observations` if it does not exist."""
-    conn.execute(load_sql("ticker/spread_observations"))
+    """Create `ticker.spread_observations` (migrating an unpartitioned one) and the
+    partitions of today and tomorrow (UTC), if they do not exist."""
+    with conn.transaction():
+        conn.execute(load_sql("ticker/spread_observations"))
+    ensure_days(conn, [datetime.now(UTC).date()])
+
+
+def ensure_days(conn: psycopg.Connection, days: Iterable[date]) -> None:
+    """Create the partitions of `days` and of each next day, if they do not exist."""
+    wanted = sorted({d + timedelta(days=step) for d in days for step in (0, 1)})
+    with conn.transaction(), conn.cursor() as cursor:
+        cursor.executemany(
+            load_sql("ticker/create_spread_observations_day"), [{"day": d} for d in wanted]
+        )
+
+
+def stored_days(conn: psycopg.Connection) -> list[date]:
+    """The UTC days that have a partition, oldest first."""
+    return [day for (day,) in conn.execute(load_sql("ticker/spread_observation_days"))]
+
+
+def drop_day(conn: psycopg.Connection, day: date) -> None:
+    """Drop every observation of the UTC `day` (its partition)."""
+    conn.execute(load_sql("ticker/drop_spread_observations_day"), {"day": day})
 
 
 def record_params(record: SpreadRecord) -> dict[str, Any]:
@@ -52,11 +79,13 @@ class ObservationStore:
         self.url = url
         self.connect_timeout = connect_timeout
         self._conn: psycopg.Connection | None = None
+        self._days: set[date] = set()  # days whose partitions this connection has ensured
 
     def write(self, records: Sequence[SpreadRecord]) -> int:
         """Insert the records in one transaction; returns how many were new."""
         conn = self._connection()
         try:
+            self._ensure_days_of(conn, records)
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(
                     load_sql("ticker/insert_spread_observations"),
@@ -71,6 +100,13 @@ class ObservationStore:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._days.clear()
+
+    def _ensure_days_of(self, conn: psycopg.Connection, records: Sequence[SpreadRecord]) -> None:
+        days = {record.orderbook_timestamp.astimezone(UTC).date() for record in records}
+        if days - self._days:
+            ensure_days(conn, days - self._days)
+            self._days |= days
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:

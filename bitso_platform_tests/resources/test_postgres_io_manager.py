@@ -189,3 +189,29 @@ def test_a_downstream_asset_reads_the_rows_of_its_partitions(
 
     assert len(seen[0]) == 2 and set(seen[0]["value"]) == {3.0}
     assert seen[0]["window_start"].iloc[0] == START + timedelta(minutes=20)
+
+
+def test_a_column_the_existing_table_lacks_is_added_and_older_rows_keep_null(
+    resources: dict[str, object], warehouse_url: str
+) -> None:
+    """A new version of an asset writes one more column than the table it created before."""
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute("create schema analytics")
+        conn.execute(
+            "create table analytics.window_values (window_start timestamptz, book text,"
+            " value double precision, count_rows bigint, primary key (window_start, book))"
+        )
+        conn.execute(
+            "insert into analytics.window_values values (%s, 'a_b', 1.0, 600)",
+            [START],
+        )
+
+    dg.materialize([stats_asset(2.5)], resources=resources, partition_key="2024-07-16-22:30")
+
+    with psycopg.connect(warehouse_url) as conn:
+        labels = conn.execute(
+            "select window_start, book, label from analytics.window_values"
+            " order by window_start, book"
+        ).fetchall()
+    later = START + timedelta(minutes=10)
+    assert labels == [(START, "a_b", None), (later, "a_b", "ok"), (later, "c_d", "ok")]

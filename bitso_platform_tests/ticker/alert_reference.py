@@ -16,7 +16,7 @@ import psycopg
 
 from bitso_platform.devtools.replay import Observation
 from bitso_platform.ticker.records import spread_percent
-from bitso_platform.ticker.store import create_table
+from bitso_platform.ticker.store import create_table, ensure_days
 
 THRESHOLDS = (0.1, 0.5, 1.0)
 
@@ -40,6 +40,7 @@ def store_observations(url: str, observations: Iterable[Observation]) -> int:
     rows = sorted(observations, key=lambda o: (o.second, o.book))
     with psycopg.connect(url) as conn:
         create_table(conn)
+        ensure_days(conn, {utc(o.second).date() for o in rows})
         statement = (
             "copy ticker.spread_observations (orderbook_timestamp, book, bid, ask, spread,"
             " source, exchange_at, received_at, is_gap, is_crossed) from stdin"

@@ -1,11 +1,11 @@
-"""The ticker registry: exactly these assets, checks, job, schedule and sensor."""
+"""The ticker registry: exactly these assets, checks, jobs, schedules and sensor."""
 
 import dagster as dg
 
 from bitso_platform.definitions import defs
 
 
-def test_the_ticker_group_declares_exactly_its_assets_checks_job_schedule_and_sensor() -> None:
+def test_the_ticker_group_declares_exactly_its_assets_checks_jobs_schedules_and_sensor() -> None:
     definitions = defs()
     graph = definitions.resolve_asset_graph()
     ticker_assets = {
@@ -34,6 +34,9 @@ def test_the_ticker_group_declares_exactly_its_assets_checks_job_schedule_and_se
     assert definitions.resolve_schedule_def("ticker_windows_schedule").cron_schedule == (
         "2-59/10 * * * *"
     )
+    assert definitions.resolve_job_def("ticker_retention") is not None
+    retention = definitions.resolve_schedule_def("ticker_retention_schedule")
+    assert (retention.cron_schedule, retention.job_name) == ("30 0 * * *", "ticker_retention")
     sensor = definitions.resolve_sensor_def("spread_alerts")
     assert sensor.minimum_interval_seconds == 2
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

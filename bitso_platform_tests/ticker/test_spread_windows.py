@@ -261,3 +261,8 @@ def test_held_seconds_land_in_the_lake_flagged_is_held_and_count_as_covered(
     coverage = checks_of(result)["six_hundred_records_per_book"]
     assert coverage.metadata["held_records"].value == 599
     assert "| 2024-07-16 23:20 | btc_mxn | 600 | 100.0% |" in coverage.metadata["coverage"].value
+    with psycopg.connect(warehouse_url) as conn:
+        counts = conn.execute(
+            "select book, count_held, count_gaps from ticker.spread_window_stats order by book"
+        ).fetchall()
+    assert counts == [("btc_mxn", 599, 0), ("usd_mxn", 0, 600)]

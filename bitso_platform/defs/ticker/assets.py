@@ -66,7 +66,7 @@ def spread_window_stats(
     context: dg.AssetExecutionContext, records: pd.DataFrame
 ) -> dg.Output[pd.DataFrame]:
     """One row per 10-minute window and book, from the window's lake files: record, gap,
-    unsampled and crossed counts, coverage, and min/max/mean/p95 spread over covered
+    held, unsampled and crossed counts, coverage, and min/max/mean/p95 spread over covered
     (observed or held) seconds (null when none). Stored in `ticker.spread_window_stats`."""
     stats = window_stats(records)
     context.log.info("stats of %d book-windows", len(stats))
