@@ -6,9 +6,9 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
-from bitso_platform.ticker.replay import Observation
 
 from bitso_platform.defs.ticker.retention import ticker_retention
+from bitso_platform.devtools.replay import Observation
 from bitso_platform.resources.lake import Lake
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.ticker.records import SpreadRecord
