@@ -32,6 +32,7 @@ MAX_LINE_BYTES = 1 << 20  # longer lines are quarantined as oversized_row, never
 PREFIX_BYTES = 200  # of an oversized line, kept as its raw text in the quarantine
 NEWLINE = ord("\n")
 WHITESPACE = " \t\x0b\x0c\r"  # what trimming removes (as the `strip` macro of validation)
+NUL_STAND_IN = b"\x01"  # a NUL as stored: Postgres text cannot hold U+0000
 
 # The columns of a block. `content` is the canonical text of a quoted line (`"a",b` and
 # `a,b` have the same field values, so the same content) and null for the others, whose
@@ -140,7 +141,7 @@ def _blocks(
             next_line += 1
             continue
         start, raw = piece
-        lines = _lines_table(_drop_cr(raw), first_line=next_line, source=source)
+        lines = _lines_table(_storable(raw), first_line=next_line, source=source)
         yield Block(Span(start, len(raw), next_line, lines.num_rows), lines)
         next_line += lines.num_rows
 
@@ -153,7 +154,7 @@ def reread_lines(stream: BinaryIO, spans: list[Span], line_nos: set[int]) -> dic
         if not wanted:
             continue
         stream.seek(span.offset)
-        lines = _drop_cr(stream.read(span.size)).decode("utf-8").split("\n")
+        lines = _storable(stream.read(span.size)).decode("utf-8").split("\n")
         found.update((n, lines[n - span.first_line]) for n in wanted)
     return found
 
@@ -254,8 +255,12 @@ def _prefix(head: bytes) -> str:
     return head.decode("utf-8", errors="replace") + "…"
 
 
-def _drop_cr(block: bytes) -> bytes:
-    """Drop one carriage return before each line end (CRLF files)."""
+def _storable(block: bytes) -> bytes:
+    """The block as lines Postgres can store: one carriage return before each line end is
+    dropped (CRLF files), and a NUL, which text columns cannot hold, becomes U+0001, another
+    control character, so its row is still `malformed_row` and the quarantine keeps it."""
+    if b"\x00" in block:
+        block = block.replace(b"\x00", NUL_STAND_IN)
     if b"\r" not in block:
         return block
     return block.replace(b"\r\n", b"\n").removesuffix(b"\r")
@@ -263,12 +268,6 @@ def _drop_cr(block: bytes) -> bytes:
 
 def _decoded(block: bytes, *, first_line: int, source: str) -> pa.Array:
     """The block as one Arrow string; fails the file on bytes that are not UTF-8 text."""
-    nul = block.find(b"\x00")
-    if nul >= 0:
-        line = first_line + block.count(b"\n", 0, nul)
-        raise SnapshotFileError(
-            f"{source}: line {line} holds a NUL byte; snapshot files must be UTF-8 text"
-        )
     try:
         return pa.array([block], pa.binary()).cast(pa.string())
     except pa.ArrowInvalid:

@@ -90,9 +90,15 @@ def test_bytes_that_are_not_utf8_fail_the_file_naming_the_line(warehouse: Wareho
         load(warehouse, "users", data)
 
 
-def test_a_nul_byte_fails_the_file(warehouse: Warehouse) -> None:
-    with pytest.raises(SnapshotFileError, match="line 2 holds a NUL byte"):
-        load(warehouse, "users", b"user_id\n" + ALICE.encode() + b"\x00\n")
+def test_a_nul_byte_quarantines_its_row_as_malformed_and_the_rest_loads(
+    warehouse: Warehouse,
+) -> None:
+    data = b"user_id\n" + ALICE.encode() + b"\x00\n" + BOB.encode() + b"\n"
+
+    accounting = load(warehouse, "users", data)
+
+    assert (accounting.quarantined, accounting.clean) == ({"malformed_row": 1}, 1)
+    assert rows(warehouse, "select line_no, raw_line from raw.quarantine") == [(2, ALICE + "\x01")]
 
 
 def test_user_ids_must_be_32_hex_characters(warehouse: Warehouse) -> None:
