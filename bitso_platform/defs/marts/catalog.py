@@ -458,11 +458,13 @@ USER_SEGMENTS = Mart(
         "90-day mxn deposits, then count). Computed when read for the days asked, a few index "
         "ranges per segment; a run recreates it and reports its last day."
     ),
+    # daily_user_features: what its check recomputes the segments from, independently.
     deps=(
         "marts/deposit_ordinals",
         "marts/daily_logins",
         "marts/daily_movements",
         "marts/daily_kpis",
+        "marts/daily_user_features",
         "core/users",
     ),
     key=("day", "segment", "user_id"),
