@@ -191,15 +191,32 @@ class Dagster:
                 raise TimeoutError(f"backfill {backfill_id} still {status} after {timeout}s")
             time.sleep(1)
 
-    def runs_tagged(self, key: str, value: str) -> list[dict[str, str]]:
+    def runs_tagged(self, key: str, value: str) -> list[dict[str, Any]]:
+        """runId, status and tags (a dict) of every run with the tag."""
         data = self.query(
             """
             query($tags: [ExecutionTag!]) {
-              runsOrError(filter: {tags: $tags}) { ... on Runs { results { runId status } } }
+              runsOrError(filter: {tags: $tags}) {
+                ... on Runs { results { runId status tags { key value } } }
+              }
             }""",
             tags=[{"key": key, "value": value}],
         )
-        return data["runsOrError"]["results"]
+        runs = data["runsOrError"]["results"]
+        return [{**run, "tags": {t["key"]: t["value"] for t in run["tags"]}} for run in runs]
+
+    def backfill_runs(self, backfill_id: str, first: str, last: str) -> list[dict[str, Any]]:
+        """The backfill's runs, each asserted to cover the whole range first..last in one run
+        (the running marts, which depend on their own previous day, run apart from the rest:
+        Dagster runs a self-dependent asset in runs of its own)."""
+        runs = self.runs_tagged("dagster/backfill", backfill_id)
+        for run in runs:
+            tags = run["tags"]
+            assert (
+                tags.get("dagster/asset_partition_range_start"),
+                tags.get("dagster/asset_partition_range_end"),
+            ) == (first, last), f"run {run['runId']} does not cover {first}..{last}: {tags}"
+        return runs
 
     def start_schedule(self, name: str) -> str:
         data = self.query(
