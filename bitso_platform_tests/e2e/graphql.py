@@ -177,7 +177,7 @@ class Dagster:
             raise GraphQLError(data)
         return data["backfillId"]
 
-    def wait_for_backfill(self, backfill_id: str, timeout: float = 1200) -> str:
+    def wait_for_backfill(self, backfill_id: str, timeout: float = 1800) -> str:
         query = """
             query($id: String!) {
               partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } }
