@@ -614,12 +614,17 @@ def _scale_section(r: ScaleResult) -> list[str]:
     return [*lines, "", *_lists_table(r.lists), ""]
 
 
-def main() -> None:
-    args = parse_args()
+def quiet_logging() -> None:
+    """Benchmark progress at INFO; Dagster's preview notices and the platform's own lines hidden."""
     warnings.simplefilter("ignore", category=dg.PreviewWarning)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for noisy in ("bitso_platform", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main() -> None:
+    args = parse_args()
+    quiet_logging()
     if args.questions_only:
         print(questions_only(args.loaded, args))
         return

@@ -23,7 +23,6 @@ import logging
 import os
 import statistics
 import tempfile
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from marts import (  # bench/marts.py
     LAST_DAY,
     Run,
     load,
+    quiet_logging,
     run_marts,
     throwaway_database,
 )
@@ -154,10 +154,7 @@ def markdown(results: list[Measured]) -> str:
 
 def main() -> None:
     args = parse_args()
-    warnings.simplefilter("ignore", category=dg.PreviewWarning)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    for noisy in ("bitso_platform", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_logging()
     if args.loaded:
         print(markdown(measure(args.loaded, args)))
         return
