@@ -13,8 +13,10 @@ serializes its event again for every day's row. `BulkPlannedPostgresEventLogStor
 - writes a planned check's rows with its event serialized once (a private method of
   Dagster's, overridden: the only use of its internals here).
 
-Every other event goes through stock code; runs and schedules are stock storages. The
-rows written are stock's, on the pinned version:
+Every other event goes through stock code; runs and schedules are stock storages. All three
+keep their connections open (stock's engines connect for every statement; a range run's
+check evaluations, one per check and day, paid three connects apiece). The rows written are
+stock's, on the pinned version:
 bitso_platform_tests/resources/test_dagster_storage.py compares them for every event type.
 docs/architecture.md ("Instance storage: the decision") has the measurements.
 
@@ -50,6 +52,9 @@ from bitso_platform.resources.warehouse import embedded_url
 if TYPE_CHECKING:
     from dagster._serdes import ConfigurableClassData
 
+# Each storage keeps one connection open (more while threads need them), as the webserver's
+# do, through the same public switch; no statement timeout outside the webserver.
+POOL = {"statement_timeout": 0, "pool_recycle": 3600, "max_overflow": 10}
 EVENT_BATCH_SIZE = "10000"  # DAGSTER_EVENT_BATCH_SIZE of the CLI and the benchmarks
 INSTANCE_DB = "dagster"  # the embedded server's database of the local instance
 
@@ -118,6 +123,8 @@ class BulkPlannedPostgresStorage(DagsterPostgresStorage):
         self._bulk_event_log = BulkPlannedPostgresEventLogStorage(
             postgres_url, should_autocreate_tables, token_provider=token_provider
         )
+        for storage in (self.run_storage, self.event_log_storage, self.schedule_storage):
+            storage.optimize_for_webserver(**POOL)
 
     @property
     def event_log_storage(self) -> BulkPlannedPostgresEventLogStorage:

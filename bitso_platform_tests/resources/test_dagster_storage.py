@@ -27,6 +27,7 @@ from bitso_platform.dagster_storage import (
     embedded_instance_url,
 )
 
+MODULE = "bitso_platform.dagster_storage"
 DAYS = dg.DailyPartitionsDefinition(start_date="2023-01-01", end_date="2023-01-06")
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 
@@ -180,21 +181,26 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "10000")
 
 
+def _bulk(url: str) -> dict:
+    config = {"postgres_url": url}
+    return {"custom": {"module": MODULE, "class": "BulkPlannedPostgresStorage", "config": config}}
+
+
+def _sessions(url: str) -> int:
+    """Connections ever opened to the database of `url` (this one included)."""
+    with psycopg.connect(url) as conn:
+        query = "select sessions from pg_stat_database where datname = current_database()"
+        return conn.execute(query).fetchone()[0]
+
+
 @pytest.mark.usefixtures("batches")
 def test_records_every_event_type_like_dagster_postgres(
     new_database_url: Callable[[], str], tmp_path: Path
 ) -> None:
     stock_url, bulk_url = _url(new_database_url()), _url(new_database_url())
-    bulk = {
-        "custom": {
-            "module": "bitso_platform.dagster_storage",
-            "class": "BulkPlannedPostgresStorage",
-            "config": {"postgres_url": bulk_url},
-        }
-    }
     with _instance(tmp_path / "stock", {"postgres": {"postgres_url": stock_url}}) as instance:
         expected = _recorded(instance, stock_url)
-    with _instance(tmp_path / "bulk", bulk) as instance:
+    with _instance(tmp_path / "bulk", _bulk(bulk_url)) as instance:
         assert isinstance(instance.event_log_storage, BulkPlannedPostgresEventLogStorage)
         # Runs and schedules are dagster-postgres' own storages, unchanged.
         assert type(instance.run_storage) is PostgresRunStorage
@@ -219,6 +225,20 @@ def test_records_every_event_type_like_dagster_postgres(
         ("days_job", dg.DagsterRunStatus.SUCCESS, "2023-01-03"),
         ("broken_job", dg.DagsterRunStatus.FAILURE, None),
     ]
+
+
+@pytest.mark.usefixtures("batches")
+def test_runs_reuse_their_connections_rather_than_open_one_per_statement(
+    new_database_url: Callable[[], str], tmp_path: Path
+) -> None:
+    """Stock engines connect for every statement: ~3 connections per check evaluation, which
+    a range run of the marts records for every check and day."""
+    url = _url(new_database_url())
+    with _instance(tmp_path / "bulk", _bulk(url)) as instance:
+        before = _sessions(url)
+        _run_all(instance)  # three runs: stock opens ~290 connections, this ~11
+        opened = _sessions(url) - before
+    assert opened <= 30
 
 
 def test_a_new_local_home_keeps_its_runs_in_the_embedded_server(
