@@ -145,6 +145,8 @@ def test_a_backfill_of_the_marts_over_every_generated_day_runs_each_mart_once_ov
 def test_every_asset_check_of_the_code_location_passes(
     loaded: Dagster, backfill: str, days: list[str]
 ) -> None:
+    # The backfill evaluated the marts' checks over every day (its test asserts they pass);
+    # here they run on their own, as from the UI's checks tab, over the last month.
     loaded.wait_for_backfill(backfill)
     checks = loaded.asset_checks()
     groups: dict[str, list[tuple[list[str], str]]] = {}
@@ -153,7 +155,7 @@ def test_every_asset_check_of_the_code_location_passes(
         groups.setdefault(kind, []).append(check)
     tags = {
         "marts": {
-            "dagster/asset_partition_range_start": days[0],
+            "dagster/asset_partition_range_start": days[-31],
             "dagster/asset_partition_range_end": days[-1],
         },
         "ticker": {"dagster/partition": WINDOW},
