@@ -125,32 +125,41 @@ class Dagster:
         ]
 
     def check_results(self, run_id: str) -> list[tuple[str, str, bool]]:
-        """(asset, check, passed) of every check evaluation recorded in a run."""
-        data = self.query(
-            """
-            query($id: ID!) {
-              logsForRun(runId: $id, limit: 10000) {
-                ... on EventConnection {
-                  events {
-                    __typename
-                    ... on AssetCheckEvaluationEvent {
-                      evaluation { assetKey { path } checkName success }
+        """(asset, check, passed) of every check evaluation recorded in a run, page by page
+        (a range run records one per check and day)."""
+        results: list[tuple[str, str, bool]] = []
+        cursor, more = None, True
+        while more:
+            logs = self.query(
+                """
+                query($id: ID!, $cursor: String) {
+                  logsForRun(runId: $id, afterCursor: $cursor, limit: 10000) {
+                    ... on EventConnection {
+                      cursor
+                      hasMore
+                      events {
+                        __typename
+                        ... on AssetCheckEvaluationEvent {
+                          evaluation { assetKey { path } checkName success }
+                        }
+                      }
                     }
                   }
-                }
-              }
-            }""",
-            id=run_id,
-        )
-        return [
-            (
-                "/".join(e["evaluation"]["assetKey"]["path"]),
-                e["evaluation"]["checkName"],
-                e["evaluation"]["success"],
-            )
-            for e in data["logsForRun"]["events"]
-            if e["__typename"] == "AssetCheckEvaluationEvent"
-        ]
+                }""",
+                id=run_id,
+                cursor=cursor,
+            )["logsForRun"]
+            cursor, more = logs["cursor"], logs["hasMore"]
+            results += [
+                (
+                    "/".join(e["evaluation"]["assetKey"]["path"]),
+                    e["evaluation"]["checkName"],
+                    e["evaluation"]["success"],
+                )
+                for e in logs["events"]
+                if e["__typename"] == "AssetCheckEvaluationEvent"
+            ]
+        return results
 
     def launch_backfill(
         self,
