@@ -7,8 +7,6 @@ import psycopg
 import psycopg.rows
 from psycopg import sql
 
-from bitso_platform.sql import load_sql
-
 
 def table_metadata(conn: psycopg.Connection, schema: str, table: str) -> dict[str, Any]:
     """Row count, column schema and a five-row preview of `schema.table`."""
@@ -52,22 +50,22 @@ def markdown_table(rows: list[tuple], header: tuple[str, ...]) -> str:
 
 def sql_check(
     conn: psycopg.Connection,
-    name: str,
+    query: str,
     params: Any = None,
     *,
     asset_key: dg.AssetKey,
     check_name: str,
     identifiers: dict[str, sql.Composable] | None = None,
 ) -> dg.AssetCheckResult:
-    """Run `sql/checks/<name>.sql`: one row whose `passed` column decides, the rest metadata.
+    """Run a check's query: one row whose `passed` column decides, the rest metadata.
 
     A template names tables and columns as `{placeholders}`, filled from `identifiers`.
     """
-    query: str | sql.Composed = load_sql(f"checks/{name}")
+    statement: str | sql.Composed = query
     if identifiers is not None:
-        query = sql.SQL(query).format(**identifiers)  # type: ignore[arg-type]
+        statement = sql.SQL(query).format(**identifiers)  # type: ignore[arg-type]
     cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
-    row = cursor.execute(query, params).fetchone() or {"passed": False}
+    row = cursor.execute(statement, params).fetchone() or {"passed": False}
     passed = bool(row.pop("passed"))
     return dg.AssetCheckResult(
         asset_key=asset_key,

@@ -12,7 +12,7 @@ from pydantic import Field
 from bitso_platform import embedded_postgres
 from bitso_platform.embedded_postgres import embedded_url
 from bitso_platform.redaction import errors_scrubbed
-from bitso_platform.sql import load_sql
+from bitso_platform.sql import sql_sections
 
 __all__ = ["Warehouse", "embedded_url"]
 
@@ -59,7 +59,8 @@ class Warehouse(dg.ConfigurableResource):
     def run_sql(self, conn: psycopg.Connection, name: str, params: Any = None) -> None:
         """Execute the statements of `sql/<name>.sql`, parameters bound by psycopg.
 
-        A client-side cursor lets one file hold several statements and parameters.
+        Only those before its first `-- check:` line: a mart's checks follow its build. A
+        client-side cursor lets one file hold several statements and parameters.
         """
         with psycopg.ClientCursor(conn) as cursor:
-            cursor.execute(load_sql(name), params)  # type: ignore[arg-type]
+            cursor.execute(sql_sections(name).build, params)  # type: ignore[arg-type]

@@ -8,8 +8,17 @@ from graphlib import CycleError
 import pytest
 
 from bitso_platform.access import READERS
-from bitso_platform.defs.marts.catalog import DAILY_MOVEMENTS, MARTS, Mart, in_build_order
-from bitso_platform.sql import load_sql
+from bitso_platform.defs.marts.catalog import (
+    COUNTS_NOT_NEGATIVE,
+    DAILY_BALANCES,
+    DAILY_MOVEMENTS,
+    MARTS,
+    Check,
+    Mart,
+    in_build_order,
+    with_check_sql,
+)
+from bitso_platform.sql import load_sql, sql_sections
 
 
 def test_every_mart_comes_after_the_marts_it_reads_whatever_order_they_are_listed_in() -> None:
@@ -37,11 +46,30 @@ def test_marts_that_read_each_other_in_a_cycle_are_refused() -> None:
         in_build_order((first, second))
 
 
+def test_a_declared_check_without_its_section_of_the_mart_sql_file_is_refused() -> None:
+    unwritten = Check("balances_add_up", "Declared, but its SQL was never written.")
+    declared = dataclasses.replace(DAILY_MOVEMENTS, checks=(*DAILY_MOVEMENTS.checks, unwritten))
+    with pytest.raises(ValueError, match=r"sql/marts/daily_movements\.sql.*balances_add_up"):
+        with_check_sql((*MARTS, declared))
+
+
+def test_a_section_of_the_mart_sql_file_without_its_declared_check_is_refused() -> None:
+    templates_only = tuple(check for check in DAILY_MOVEMENTS.checks if check.template)
+    undeclared = dataclasses.replace(DAILY_MOVEMENTS, checks=templates_only)
+    with pytest.raises(ValueError, match=r"daily_movements\.sql.*reconciles_with_core"):
+        with_check_sql((undeclared,))
+
+
+def test_counts_not_negative_on_a_mart_without_count_columns_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"daily_balances.*counts_not_negative.*count_"):
+        dataclasses.replace(DAILY_BALANCES, checks=(*DAILY_BALANCES.checks, COUNTS_NOT_NEGATIVE))
+
+
 @pytest.mark.parametrize("mart", MARTS, ids=[mart.table for mart in MARTS])
-def test_a_mart_sql_file_leaves_the_session_and_the_window_delete_to_the_rebuild(
+def test_a_mart_build_leaves_the_session_and_the_window_delete_to_the_rebuild(
     mart: Mart,
 ) -> None:
-    text = load_sql(f"marts/{mart.table}").lower()
+    text = sql_sections(f"marts/{mart.table}").build.lower()
     for shared in ("set local", "create schema", "delete from"):
         assert shared not in text, shared
     assert "set local" in load_sql("marts/session")

@@ -1,5 +1,6 @@
 """Every mart check passes on a correct build and fails on the fault it exists to catch."""
 
+import dataclasses
 from datetime import date, timedelta
 
 import dagster as dg
@@ -12,7 +13,7 @@ from bitso_platform.defs.marts.checks import prepare_session, run_check
 from bitso_platform.defs.marts.partitions import Window
 from bitso_platform.resources import warehouse as warehouse_module
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.sql import load_sql
+from bitso_platform.sql import Sections, sql_sections
 from bitso_platform_tests.marts import world
 
 DAY = world.BURST_DAY
@@ -177,7 +178,7 @@ FAULTS = {
     ),
     "a month's depositors counted twice": (
         "monthly_currency_stats",
-        "counts_not_negative",
+        "reconciles_with_daily_marts",
         [
             "update marts.monthly_currency_stats set count_depositors = count_deposits + 1"
             " where month = date_trunc('month', %(day)s::date) and count_deposits > 0"
@@ -205,6 +206,25 @@ def test_a_check_fails_on_its_fault_for_the_day_and_the_whole_range(
         assert not result.passed, (fault, window)
     elsewhere = Window(date(2020, 6, 1), date(2020, 6, 2))
     assert evaluate(built_url, table, check, elsewhere).passed
+
+
+def test_counts_not_negative_tests_every_count_column_the_mart_declares(built_url: str) -> None:
+    """A count_ column added to a mart is tested without being named to the check."""
+    mart = dataclasses.replace(
+        BY_TABLE["daily_logins"],
+        columns=(*BY_TABLE["daily_logins"].columns, ("count_retries", "integer", "retries")),
+    )
+    check = next(check for check in mart.checks if check.name == "counts_not_negative")
+    sabotage(
+        built_url,
+        "alter table marts.daily_logins add column count_retries integer not null default 0",
+        "update marts.daily_logins set count_retries = -1 where day = %(day)s",
+    )
+    with psycopg.connect(built_url) as conn:
+        result = run_check(conn, mart, check, ONE_DAY)
+        assert not result.passed
+        assert result.metadata["rows_with_negative_counts"].value > 0
+        assert run_check(conn, BY_TABLE["daily_logins"], check, ONE_DAY).passed
 
 
 def test_the_coverage_check_warns_when_a_fact_day_is_not_built(built_url: str) -> None:
@@ -242,15 +262,18 @@ PLANTED_FORMULAS = {
 
 
 def plant(monkeypatch: pytest.MonkeyPatch, table: str, correct: str, wrong: str) -> None:
-    """Make the mart's SQL file read with the wrong formula in place of the correct one."""
+    """Make the mart's build SQL read with the wrong formula in place of the correct one."""
     name = f"marts/{table}"
-    text = load_sql(name)
-    assert correct in text, f"the formula to replace is no longer in {name}.sql"
+    build = sql_sections(name).build
+    assert correct in build, f"the formula to replace is no longer in {name}.sql"
 
-    def planted(requested: str) -> str:
-        return text.replace(correct, wrong) if requested == name else load_sql(requested)
+    def planted(requested: str) -> Sections:
+        sections = sql_sections(requested)
+        if requested != name:
+            return sections
+        return dataclasses.replace(sections, build=build.replace(correct, wrong))
 
-    monkeypatch.setattr(warehouse_module, "load_sql", planted)
+    monkeypatch.setattr(warehouse_module, "sql_sections", planted)
 
 
 @pytest.mark.parametrize("formula", PLANTED_FORMULAS, ids=list(PLANTED_FORMULAS))

@@ -2,6 +2,7 @@
 -- withdrawal, from core.transactions. Counted movements (status complete) and failed ones
 -- (any other status) are kept apart, so other definitions stay possible.
 -- Inserts the days [window_start, window_end), emptied by the caller's transaction.
+-- Its own checks follow, each after a line `-- check: <name>`: one row, `passed` decides.
 create table if not exists marts.daily_movements (
     day date not null,
     user_id text collate "C" not null,
@@ -60,3 +61,97 @@ select * from final;
 -- Indexes come last: a full rebuild drops them and builds them again, sorted, after the insert.
 create unique index if not exists daily_movements_key
     on marts.daily_movements (day, user_id, currency);
+
+-- check: reconciles_with_core
+-- marts.daily_movements adds up to core.transactions on every day of the window
+-- [window_start, window_end), and no row is empty. Recomputed another way than the mart's
+-- per-column filters: core is grouped by day, kind and completeness, and the mart's columns
+-- are unpivoted to that shape by what they are declared to hold, so a column that sums the
+-- wrong kind or status, or drops some rows, disagrees.
+with facts as (
+    select
+        occurred_on as day,
+        kind::text as kind,
+        is_complete,
+        count(*) as count_movements,
+        sum(amount) as amount
+    from core.transactions
+    where occurred_on >= %(window_start)s and occurred_on < %(window_end)s
+    group by occurred_on, kind, is_complete
+),
+
+mart_rows as (
+    select *
+    from marts.daily_movements
+    where day >= %(window_start)s and day < %(window_end)s
+),
+
+unpivoted as (
+    select
+        mart_rows.day,
+        columns.kind,
+        columns.is_complete,
+        columns.count_movements,
+        columns.amount
+    from mart_rows
+    cross join lateral (
+        values
+        ('deposit', true, mart_rows.count_deposits, mart_rows.amount_deposits),
+        ('withdrawal', true, mart_rows.count_withdrawals, mart_rows.amount_withdrawals),
+        ('deposit', false, mart_rows.count_failed_deposits, mart_rows.amount_failed_deposits),
+        (
+            'withdrawal', false,
+            mart_rows.count_failed_withdrawals, mart_rows.amount_failed_withdrawals
+        )
+    ) as columns (kind, is_complete, count_movements, amount)
+    where columns.count_movements <> 0 or columns.amount <> 0
+),
+
+mart as (
+    select
+        day,
+        kind,
+        is_complete,
+        sum(count_movements) as count_movements,
+        sum(amount) as amount
+    from unpivoted
+    group by day, kind, is_complete
+),
+
+empty_rows as (
+    select day, count(*) as empty_rows
+    from mart_rows
+    where
+        count_deposits + count_withdrawals + count_failed_deposits + count_failed_withdrawals
+        = 0
+    group by day
+),
+
+compared as (
+    select
+        coalesce(facts.day, mart.day) as day,
+        (facts.count_movements, facts.amount)
+        is not distinct from (mart.count_movements, mart.amount) as matches
+    from facts
+    full join mart
+        on
+            mart.day = facts.day
+            and mart.kind = facts.kind
+            and mart.is_complete = facts.is_complete
+),
+
+days as (
+    select day, bool_and(matches) as matches
+    from compared
+    group by day
+),
+
+final as materialized (
+    select
+        (select count(*) from days) as days_with_movements,
+        (select count(*) from days where not matches) as mismatched_days,
+        (select min(day) from days where not matches) as first_mismatched_day,
+        (select coalesce(sum(empty_rows), 0)::bigint from empty_rows) as empty_rows
+)
+
+select *, mismatched_days = 0 and empty_rows = 0 as passed from final

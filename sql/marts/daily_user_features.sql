@@ -11,6 +11,7 @@
 -- Inserts the days [window_start, window_end), emptied by the caller's transaction: the window's
 -- changes come from the movements of [window_start - 90, window_end), and each account
 -- continues from its last row before the window. Nothing dated after a row's day is read.
+-- Its own checks follow, each after a line `-- check: <name>`: one row, `passed` decides.
 create table if not exists marts.daily_user_features (
     day date not null,
     user_id text collate "C" not null,
@@ -290,3 +291,189 @@ left join lateral (
     order by user_levels.valid_from desc, user_levels.rank
     limit 1
 ) as levels on true;
+
+-- check: no_future_information
+-- marts.daily_user_features holds nothing from after its days: on every row of the
+-- window [window_start, window_end) the last deposit and withdrawal days are on or before the
+-- row's day, and no row precedes the user's first-seen day. (That the counts and amounts read
+-- only movements dated on or before the day is reconciles_with_daily_marts.)
+with final as (
+    select count(*) as rows_dated_after_their_day
+    from marts.daily_user_features as features
+    left join core.users as users on users.user_id = features.user_id
+    where
+        features.day >= %(window_start)s
+        and features.day < %(window_end)s
+        and (
+            features.last_deposit_on > features.day
+            or features.last_withdrawal_on > features.day
+            or users.first_seen_on is null
+            or users.first_seen_on > features.day
+        )
+)
+
+select *, rows_dated_after_their_day = 0 as passed from final
+
+-- check: reconciles_with_daily_marts
+-- marts.daily_user_features reconciles with marts.daily_movements on every row of the
+-- window [window_start, window_end): each window's counted deposits and withdrawals (count
+-- and exact amount) equal the account's daily rows dated in the 7, 30 or 90 days ending with
+-- the row's day, or on or before it (to date), and the last days are the latest such rows.
+-- Computed independently of the build (running frames over the daily rows, not added-up
+-- changes); a row missing where a movement enters or leaves a window is counted too.
+with window_accounts as (
+    select distinct currency, user_id
+    from marts.daily_user_features
+    where day >= %(window_start)s and day < %(window_end)s
+),
+
+movements as (
+    select
+        movements.currency, movements.user_id, movements.day, movements.count_deposits,
+        movements.amount_deposits, movements.count_withdrawals, movements.amount_withdrawals
+    from marts.daily_movements as movements
+    inner join window_accounts
+        on
+            window_accounts.currency = movements.currency
+            and window_accounts.user_id = movements.user_id
+    where movements.day < %(window_end)s
+),
+
+stream as (
+    select *, false as is_row from movements
+
+    union all
+
+    select currency, user_id, day, 0, 0, 0, 0, true
+    from marts.daily_user_features
+    where day >= %(window_start)s and day < %(window_end)s
+),
+
+expected as (
+    select
+        currency,
+        user_id,
+        day,
+        is_row,
+        sum(count_deposits) over last_7 as count_deposits_7d,
+        sum(amount_deposits) over last_7 as amount_deposits_7d,
+        sum(count_deposits) over last_30 as count_deposits_30d,
+        sum(amount_deposits) over last_30 as amount_deposits_30d,
+        sum(count_deposits) over last_90 as count_deposits_90d,
+        sum(amount_deposits) over last_90 as amount_deposits_90d,
+        sum(count_deposits) over to_date as count_deposits_to_date,
+        sum(amount_deposits) over to_date as amount_deposits_to_date,
+        sum(count_withdrawals) over last_7 as count_withdrawals_7d,
+        sum(amount_withdrawals) over last_7 as amount_withdrawals_7d,
+        sum(count_withdrawals) over last_30 as count_withdrawals_30d,
+        sum(amount_withdrawals) over last_30 as amount_withdrawals_30d,
+        sum(count_withdrawals) over last_90 as count_withdrawals_90d,
+        sum(amount_withdrawals) over last_90 as amount_withdrawals_90d,
+        sum(count_withdrawals) over to_date as count_withdrawals_to_date,
+        sum(amount_withdrawals) over to_date as amount_withdrawals_to_date,
+        max(day) filter (where count_deposits > 0) over to_date as last_deposit_on,
+        max(day) filter (where count_withdrawals > 0) over to_date as last_withdrawal_on
+    from stream
+    window
+        to_date as (partition by currency, user_id order by day),
+        last_7 as (to_date range between '6 days' preceding and current row),
+        last_30 as (to_date range between '29 days' preceding and current row),
+        last_90 as (to_date range between '89 days' preceding and current row)
+),
+
+compared as (
+    select
+        (
+            expected.count_deposits_7d, expected.amount_deposits_7d,
+            expected.count_deposits_30d, expected.amount_deposits_30d,
+            expected.count_deposits_90d, expected.amount_deposits_90d,
+            expected.count_deposits_to_date, expected.amount_deposits_to_date,
+            expected.count_withdrawals_7d, expected.amount_withdrawals_7d,
+            expected.count_withdrawals_30d, expected.amount_withdrawals_30d,
+            expected.count_withdrawals_90d, expected.amount_withdrawals_90d,
+            expected.count_withdrawals_to_date, expected.amount_withdrawals_to_date,
+            expected.last_deposit_on, expected.last_withdrawal_on
+        ) is not distinct from (
+            features.count_deposits_7d, features.amount_deposits_7d,
+            features.count_deposits_30d, features.amount_deposits_30d,
+            features.count_deposits_90d, features.amount_deposits_90d,
+            features.count_deposits_to_date, features.amount_deposits_to_date,
+            features.count_withdrawals_7d, features.amount_withdrawals_7d,
+            features.count_withdrawals_30d, features.amount_withdrawals_30d,
+            features.count_withdrawals_90d, features.amount_withdrawals_90d,
+            features.count_withdrawals_to_date, features.amount_withdrawals_to_date,
+            features.last_deposit_on, features.last_withdrawal_on
+        ) as matches
+    from expected
+    inner join marts.daily_user_features as features
+        on
+            features.currency = expected.currency
+            and features.user_id = expected.user_id
+            and features.day = expected.day
+    where expected.is_row
+),
+
+changes as (
+    -- the days in the window on which a counted movement enters or leaves a window
+    select distinct movements.currency, movements.user_id, movements.day + shifts.shift as day
+    from marts.daily_movements as movements
+    cross join (values (0), (7), (30), (90)) as shifts (shift)
+    where
+        (movements.count_deposits > 0 or movements.count_withdrawals > 0)
+        and movements.day >= %(window_start)s::date - 90
+        and movements.day < %(window_end)s
+        and movements.day + shifts.shift >= %(window_start)s
+        and movements.day + shifts.shift < %(window_end)s
+),
+
+final as materialized (
+    select
+        (select count(*) from compared) as rows_compared,
+        (select count(*) from compared where not matches) as mismatched_rows,
+        (
+            select count(*)
+            from changes
+            where not exists (
+                select
+                from marts.daily_user_features as features
+                where
+                    features.currency = changes.currency
+                    and features.user_id = changes.user_id
+                    and features.day = changes.day
+            )
+        ) as missing_change_rows
+)
+
+select *, mismatched_rows = 0 and missing_change_rows = 0 as passed from final
+
+-- check: windows_nest
+-- marts.daily_user_features: on every row of the window [window_start, window_end)
+-- the windows nest, 0 <= 7 days <= 30 days <= 90 days <= to date, for every count and amount.
+with final as (
+    select
+        count(*) as rows,
+        count(*) filter (
+            where not (
+                0 <= count_deposits_7d
+                and count_deposits_7d <= count_deposits_30d
+                and count_deposits_30d <= count_deposits_90d
+                and count_deposits_90d <= count_deposits_to_date
+                and 0 <= amount_deposits_7d
+                and amount_deposits_7d <= amount_deposits_30d
+                and amount_deposits_30d <= amount_deposits_90d
+                and amount_deposits_90d <= amount_deposits_to_date
+                and 0 <= count_withdrawals_7d
+                and count_withdrawals_7d <= count_withdrawals_30d
+                and count_withdrawals_30d <= count_withdrawals_90d
+                and count_withdrawals_90d <= count_withdrawals_to_date
+                and 0 <= amount_withdrawals_7d
+                and amount_withdrawals_7d <= amount_withdrawals_30d
+                and amount_withdrawals_30d <= amount_withdrawals_90d
+                and amount_withdrawals_90d <= amount_withdrawals_to_date
+            )
+        ) as rows_not_nested
+    from marts.daily_user_features
+    where day >= %(window_start)s and day < %(window_end)s
+)
+
+select *, rows_not_nested = 0 as passed from final

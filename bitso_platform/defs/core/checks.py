@@ -7,6 +7,7 @@ import dagster as dg
 from bitso_platform.metadata import sql_check
 from bitso_platform.resources.load_transaction import LoadTransaction
 from bitso_platform.resources.model import ModelSettings
+from bitso_platform.sql import load_sql
 
 TRANSACTIONS = dg.AssetKey(["core", "transactions"])
 USERS = dg.AssetKey(["core", "users"])
@@ -20,7 +21,7 @@ def transactions_match_raw(load: LoadTransaction) -> dg.AssetCheckResult:
     with load.savepoint() as conn:
         return sql_check(
             conn,
-            "core_transactions_match_raw",
+            load_sql("checks/core_transactions_match_raw"),
             asset_key=TRANSACTIONS,
             check_name="transactions_match_raw",
         )
@@ -31,7 +32,10 @@ def users_match_raw(load: LoadTransaction) -> dg.AssetCheckResult:
     """One row per clean user, and every transaction's and login's user is among them."""
     with load.savepoint() as conn:
         return sql_check(
-            conn, "core_users_match_raw", asset_key=USERS, check_name="users_match_raw"
+            conn,
+            load_sql("checks/core_users_match_raw"),
+            asset_key=USERS,
+            check_name="users_match_raw",
         )
 
 
@@ -41,7 +45,7 @@ def logins_match_raw(load: LoadTransaction, model: ModelSettings) -> dg.AssetChe
     with load.savepoint() as conn:
         return sql_check(
             conn,
-            "core_logins_match_raw",
+            load_sql("checks/core_logins_match_raw"),
             {"login_events": model.login_event_names()},
             asset_key=LOGINS,
             check_name="logins_match_raw",
@@ -54,7 +58,7 @@ def user_level_intervals_chain(load: LoadTransaction) -> dg.AssetCheckResult:
     with load.savepoint() as conn:
         return sql_check(
             conn,
-            "core_user_levels_intervals",
+            load_sql("checks/core_user_levels_intervals"),
             asset_key=USER_LEVELS,
             check_name="user_level_intervals_chain",
         )

@@ -71,10 +71,10 @@ def rebuild(warehouse: Warehouse, mart: Mart, window: Window) -> dict[date, int]
         warehouse.run_sql(conn, "marts/record_refresh", {"mart": mart.table, **window.params()})
         warehouse.run_sql(conn, "marts/session")
         if mart.view:
-            warehouse.run_sql(conn, f"marts/{mart.table}")
+            warehouse.run_sql(conn, mart.sql_file)
             return None
         _clear(conn, mart, window)
-        warehouse.run_sql(conn, f"marts/{mart.table}", window.params())
+        warehouse.run_sql(conn, mart.sql_file, window.params())
         return _count_by_period(conn, mart, window)
 
 

@@ -1,15 +1,19 @@
 """The marts, each declared once: what it holds and reads, its checks and the teams that read it.
 
-A mart is its declaration here, its SQL (`sql/marts/<table>.sql`: the table's DDL, the
-insert of a window's rows, its indexes) and its checks' SQL (`sql/checks/marts_<table>_<check>
-.sql`, or a shared template). Assets, checks, the build order and the team grants all follow
-from these declarations. Nothing here imports Dagster: `bitso access` reads the grants.
+A mart is its declaration here and its SQL file `sql/marts/<table>.sql`: the table's DDL, the
+insert of a window's rows, its indexes, then the SQL of each check of its own, each after a
+line `-- check: <name>`. The shared checks are templates (`sql/checks/marts_<name>.sql`).
+Assets, checks, the build order and the team grants all follow from these declarations; a
+declared check without its SQL, or SQL without its check, is refused at import. Nothing here
+imports Dagster: `bitso access` reads the grants.
 """
 
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from graphlib import TopologicalSorter
 from typing import TYPE_CHECKING, Literal
+
+from bitso_platform.sql import sql_sections
 
 if TYPE_CHECKING:
     from bitso_platform.defs.marts.partitions import Window
@@ -24,11 +28,11 @@ MARKETING: Team = "marketing_reader"
 
 @dataclass(frozen=True)
 class Check:
-    """One named predicate over a mart's window, run from its SQL file.
+    """One named predicate over a mart's window: a section of the mart's SQL file.
 
-    A template (`sql/checks/marts_<name>.sql`) serves every mart: it names the mart's table,
-    key and time column as `{placeholders}` and reads its key index as parameters. `reads`
-    are the assets (`schema/table`) it recomputes from besides the mart.
+    A template (`sql/checks/marts_<name>.sql`) serves every mart instead: it names the mart's
+    table, key, time column and count_ columns as `{placeholders}` and reads its key index as
+    parameters. `reads` are the assets (`schema/table`) it recomputes from besides the mart.
     """
 
     name: str
@@ -37,9 +41,6 @@ class Check:
     blocking: bool = True
     windowed: bool = True
     template: bool = False
-
-    def sql_name(self, table: str) -> str:
-        return f"marts_{self.name}" if self.template else f"marts_{table}_{self.name}"
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,42 @@ class Mart:
     period: str = "day"  # the time column: "day", or "month" for a monthly table
     view: bool = False  # a view computed when read: a run (re)creates it
     running: bool = False  # carries state from the day before (balances, counts to date)
-    nullable: tuple[str, ...] = ("previous_login_at",)
+    nullable: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if COUNTS_NOT_NEGATIVE in self.checks and not self.counts:
+            raise ValueError(
+                f"mart {self.table} declares check {COUNTS_NOT_NEGATIVE.name} but no column"
+                " named count_*"
+            )
 
     @property
     def asset(self) -> str:
         return f"marts/{self.table}"
+
+    @property
+    def counts(self) -> tuple[str, ...]:
+        """Its count_ columns: what counts_not_negative tests."""
+        return tuple(name for name, _, _ in self.columns if name.startswith("count_"))
+
+    @property
+    def sql_file(self) -> str:
+        return f"marts/{self.table}"
+
+    def check_sql(self) -> dict[str, str]:
+        """Its own checks' SQL by name: the sections of its SQL file, one per declared check.
+
+        A declared check without a section, or a section without a declared check, is refused.
+        """
+        sections = sql_sections(self.sql_file).checks
+        declared = {check.name for check in self.checks if not check.template}
+        if declared != sections.keys():
+            raise ValueError(
+                f"sql/{self.sql_file}.sql: no `-- check:` section for"
+                f" {sorted(declared - sections.keys())}, no declared check for"
+                f" {sorted(sections.keys() - declared)}"
+            )
+        return sections
 
     @property
     def relations(self) -> tuple[str, ...]:
@@ -104,12 +136,23 @@ def in_build_order(marts: tuple[Mart, ...]) -> tuple[Mart, ...]:
     return tuple(by_asset[asset] for asset in TopologicalSorter(reads).static_order())
 
 
+def with_check_sql(marts: tuple[Mart, ...]) -> tuple[Mart, ...]:
+    """The marts, once each one's checks are found to match the sections of its SQL file."""
+    for mart in marts:
+        mart.check_sql()
+    return marts
+
+
 KEYS_UNIQUE = Check(
     "keys_unique",
     "At most one row per key: the unique index enforces it; without it, the window is counted.",
     template=True,
 )
-COUNTS_NOT_NEGATIVE = Check("counts_not_negative", "No count_ column is negative in the window.")
+COUNTS_NOT_NEGATIVE = Check(
+    "counts_not_negative",
+    "No count_ column is negative in the window.",
+    template=True,
+)
 
 _DAY = ("day", "date", "UTC day")
 _USER = ("user_id", "text", "user (core.users)")
@@ -243,8 +286,6 @@ DAILY_LOGINS = Mart(
         ("count_logins", "integer", "login events on the day"),
         ("first_login_at", "timestamp with time zone", "first login of the day"),
         ("last_login_at", "timestamp with time zone", "last login as of the end of the day"),
-        ("previous_login_at", "timestamp with time zone", "last login before the day, if any"),
-        ("count_logins_to_date", "bigint", "login events on or before the day"),
     ),
 )
 
@@ -526,16 +567,18 @@ MONTHLY_CURRENCY_STATS = Mart(
 
 
 MARTS = in_build_order(
-    (
-        DAILY_MOVEMENTS,
-        DAILY_BALANCES,
-        DAILY_CURRENCY_TOTALS,
-        DAILY_LOGINS,
-        DAILY_USER_STATUS,
-        DEPOSIT_ORDINALS,
-        DAILY_KPIS,
-        DAILY_USER_FEATURES,
-        USER_SEGMENTS,
-        MONTHLY_CURRENCY_STATS,
+    with_check_sql(
+        (
+            DAILY_MOVEMENTS,
+            DAILY_BALANCES,
+            DAILY_CURRENCY_TOTALS,
+            DAILY_LOGINS,
+            DAILY_USER_STATUS,
+            DEPOSIT_ORDINALS,
+            DAILY_KPIS,
+            DAILY_USER_FEATURES,
+            USER_SEGMENTS,
+            MONTHLY_CURRENCY_STATS,
+        )
     )
 )

@@ -1,9 +1,11 @@
 """Mart checks: keys unique, counts not negative, every figure reconciled with `core`.
 
-Each check runs `sql/checks/marts_<table>_<check>.sql` over the days of its run: one
-partition, or the whole range of a single-run backfill. The specs are partitioned, and every
-day of the run gets an evaluation of its own (what Dagster's UI lists per partition), with the
-result of the days it was checked with: failures are narrowed down to their days.
+Each check runs its section of the mart's SQL file (`-- check: <name>` in
+`sql/marts/<table>.sql`), or a shared template (`sql/checks/marts_<name>.sql`) filled with the
+mart's names, over the days of its run: one partition, or the whole range of a single-run
+backfill. The specs are partitioned, and every day of the run gets an evaluation of its own
+(what Dagster's UI lists per partition), with the result of the days it was checked with:
+failures are narrowed down to their days.
 """
 
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from bitso_platform.defs.marts.catalog import MARTS, Check, Mart
 from bitso_platform.defs.marts.partitions import Window, daily_partitions
 from bitso_platform.metadata import sql_check
 from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.sql import load_sql
 
 
 def prepare_session(conn: psycopg.Connection) -> None:
@@ -64,21 +67,29 @@ def _evaluate(
     params = mart.shown(mart.span(window)).params() if check.windowed else None
     identifiers = None
     if check.template:
+        query = load_sql(f"checks/marts_{check.name}")
         identifiers = {
             "table": sql.Identifier(mart.table),
-            "key": sql.SQL(", ").join(sql.Identifier(column) for column in mart.key),
+            "key": _names(mart.key),
             "period": sql.Identifier(mart.period),
+            "counts": _names(mart.counts),
         }
         index = {"key_index": f"marts.{mart.table}_key", "key_columns": sorted(mart.key)}
         params = {**(params or {}), **index}
+    else:
+        query = mart.check_sql()[check.name]
     return sql_check(
         conn,
-        check.sql_name(mart.table),
+        query,
         params,
         asset_key=asset_key(mart),
         check_name=check.name,
         identifiers=identifiers,
     )
+
+
+def _names(columns: tuple[str, ...]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(column) for column in columns)
 
 
 def run_check_by_period(
