@@ -29,6 +29,7 @@ DEFAULT_TICKER_PARTITIONS_START = datetime(2024, 7, 16, 22, 20, tzinfo=UTC)
 DEFAULT_LOGIN_EVENTS = ("login",)
 DEFAULT_TICKER_RETENTION_DAYS = 30
 MAX_TICKER_RETENTION_DAYS = 3_650
+SCHEDULE_STATUSES = ("stopped", "running")
 
 PREFIX = "BITSO_"
 SECRET_FIELDS = frozenset({"warehouse_url", "alert_webhook_url"})  # credentials in the URL
@@ -164,6 +165,13 @@ def parse_retention_days(text: str) -> int:
     return int(text)
 
 
+def parse_schedule_status(text: str) -> str:
+    status = text.lower()
+    if status not in SCHEDULE_STATUSES:
+        raise ValueError(f"give {' or '.join(SCHEDULE_STATUSES)}")
+    return status
+
+
 def parse_day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -214,6 +222,9 @@ class Settings:
     ticker_partitions_start: datetime = DEFAULT_TICKER_PARTITIONS_START
     # days of observations kept in Postgres before the day, once proven in the lake, is dropped
     ticker_retention_days: int = DEFAULT_TICKER_RETENTION_DAYS
+    # the window schedule's status until toggled in the UI: `running` where a sampler is
+    # deployed (compose), `stopped` in local development, where no sampler runs by default
+    ticker_windows_schedule: str = "stopped"
     login_events: tuple[str, ...] = DEFAULT_LOGIN_EVENTS
     set_variables: frozenset[str] = frozenset()  # the BITSO_* names that were set
 
@@ -236,6 +247,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "partitions_start": parse_day,
     "ticker_partitions_start": parse_window_start,
     "ticker_retention_days": parse_retention_days,
+    "ticker_windows_schedule": parse_schedule_status,
     "login_events": parse_names,
 }
 

@@ -24,6 +24,7 @@ from dagster_postgres import DagsterPostgresStorage
 
 from bitso_platform.cli import main
 from bitso_platform.resources.snapshots import SnapshotSource
+from bitso_platform.settings import load_settings
 from bitso_platform.snapshots.spec import USERS, WITHDRAWALS
 from bitso_platform_tests.conftest import REAL_SNAPSHOTS
 
@@ -166,6 +167,16 @@ def test_the_platform_uses_its_own_bucket_scoped_s3_key_not_the_admin_one() -> N
     assert set(store["environment"]["S3_BUCKETS"].split()) == buckets == set(stack().BUCKETS)
     assert {action.split(":")[1] for action in app["actions"]} == buckets, "every action is scoped"
     assert "anonymous" not in by_name
+
+
+def test_the_deployment_writes_every_window_of_its_sampler() -> None:
+    env = COMPOSE["x-platform"]["environment"]  # the code location's, the sampler's
+    settings = load_settings(
+        {"BITSO_TICKER_WINDOWS_SCHEDULE": env["BITSO_TICKER_WINDOWS_SCHEDULE"]}
+    )
+
+    assert settings.ticker_windows_schedule == "running"
+    assert SERVICES["code"]["environment"] == SERVICES["ticker"]["environment"] == env
 
 
 def stack() -> ModuleType:

@@ -45,6 +45,7 @@ BAD_VALUES = [
     ("BITSO_TICKER_RETENTION_DAYS", "0", "whole number of days from 1 to 3650"),
     ("BITSO_TICKER_RETENTION_DAYS", "30d", "whole number of days from 1 to 3650"),
     ("BITSO_TICKER_RETENTION_DAYS", "3651", "whole number of days from 1 to 3650"),
+    ("BITSO_TICKER_WINDOWS_SCHEDULE", "on", "give stopped or running"),
     ("BITSO_LOGIN_EVENTS", ", ,", "comma-separated event names such as login"),
     ("BITSO_STATE_DIR", "/dev/null/state", "/dev/null is a file, not a folder: give a local"),
     ("BITSO_STATE_DIR", "s3://bucket/state", "give a local folder"),
@@ -68,6 +69,7 @@ def test_without_configuration_every_setting_is_its_documented_default() -> None
     assert settings.partitions_start == date(2020, 1, 1)
     assert settings.ticker_partitions_start == datetime(2024, 7, 16, 22, 20, tzinfo=UTC)
     assert settings.ticker_retention_days == 30
+    assert settings.ticker_windows_schedule == "stopped"
     assert settings.login_events == ("login",)
     assert settings.warehouse_url == settings.lake_url == settings.alert_webhook_url == ""
     assert settings.set_variables == frozenset()
@@ -86,6 +88,7 @@ def test_set_variables_are_parsed_into_typed_settings_and_blank_ones_keep_the_de
             "BITSO_TICKER_PARTITIONS_START": "2025-01-01T00:10+00:00",
             "BITSO_LOGIN_EVENTS": "login, sso_login",
             "BITSO_TICKER_RETENTION_DAYS": "7",
+            "BITSO_TICKER_WINDOWS_SCHEDULE": "Running",
             "BITSO_API_URL": "  ",
         }
     )
@@ -98,6 +101,7 @@ def test_set_variables_are_parsed_into_typed_settings_and_blank_ones_keep_the_de
     assert settings.ticker_partitions_start == datetime(2025, 1, 1, 0, 10, tzinfo=UTC)
     assert settings.login_events == ("login", "sso_login")
     assert settings.ticker_retention_days == 7
+    assert settings.ticker_windows_schedule == "running"
     assert settings.api_url == "https://api.bitso.com"
     assert "BITSO_API_URL" not in settings.set_variables
     assert "BITSO_BOOKS" in settings.set_variables

@@ -66,9 +66,7 @@ class Demo:
         requests."""
         tick = window_start + WINDOW + LATE_WRITES_GRACE
         with dg.build_schedule_context(
-            instance=self.instance,
-            scheduled_execution_time=tick,
-            resources={"warehouse": self.warehouse},
+            instance=self.instance, scheduled_execution_time=tick
         ) as context:
             request = ticker_windows_schedule(context)
         if isinstance(request, dg.SkipReason):

@@ -40,13 +40,6 @@ def _observations_table_exists(conn: psycopg.Connection) -> bool:
     return bool(exists and exists[0] is not None)
 
 
-def sampler_ever_recorded(conn: psycopg.Connection) -> bool:
-    """Whether a sampler ever wrote a second (even a gap) into this warehouse."""
-    if not _observations_table_exists(conn):
-        return False
-    return bool(conn.execute(load_sql("ticker/any_spread_observation")).fetchone()[0])  # type: ignore[index]
-
-
 def book_freshness(conn: psycopg.Connection, books: tuple[str, ...]) -> list[BookFreshness]:
     """Freshness of every book; none recorded when the sampler never created its table."""
     if not _observations_table_exists(conn):

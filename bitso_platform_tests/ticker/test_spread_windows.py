@@ -183,12 +183,9 @@ def test_window_stats_count_coverage_and_spread_statistics_per_book(
 
 
 @pytest.mark.parametrize("tick", ["23:32:00", "23:41:59"])
-def test_the_schedule_writes_the_last_window_closed_two_minutes_before_the_tick(
-    tick: str, warehouse: Warehouse
-) -> None:
+def test_the_schedule_writes_the_last_window_closed_two_minutes_before_the_tick(tick: str) -> None:
     context = dg.build_schedule_context(
-        scheduled_execution_time=datetime.fromisoformat(f"2024-07-16T{tick}+00:00"),
-        resources={"warehouse": warehouse},
+        scheduled_execution_time=datetime.fromisoformat(f"2024-07-16T{tick}+00:00")
     )
 
     request = ticker_windows_schedule(context)

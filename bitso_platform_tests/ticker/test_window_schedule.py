@@ -1,67 +1,57 @@
-"""The window schedule in local development (embedded warehouse) and in a deployment."""
+"""The window schedule: off in local development, on where a sampler is deployed."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import pgserver
 import pytest
 
-from bitso_platform.defs.ticker.schedules import ticker_windows_schedule
+from bitso_platform.definitions import defs
+from bitso_platform.defs.ticker.schedules import ticker_windows_schedule, windows_schedule_status
 from bitso_platform.devtools.replay import Observation
+from bitso_platform.resources.lake import Lake
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform_tests.ticker.alert_reference import store_observations
 from bitso_platform_tests.ticker.conftest import at
+from bitso_platform_tests.ticker.test_spread_windows import EVERYTHING, checks_of, resources_for
 
 TICK = datetime(2024, 7, 16, 23, 32, tzinfo=UTC)  # writes the window 23:20
 
 
-@pytest.fixture(scope="module")
-def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A fresh embedded server, as `make dev` starts one under the state folder."""
-    folder = tmp_path_factory.mktemp("embedded-dev")
-    server = pgserver.get_server(folder, cleanup_mode="stop")
-    yield folder
-    server.cleanup()
+def evaluate() -> dg.RunRequest | dg.SkipReason:
+    return ticker_windows_schedule(dg.build_schedule_context(scheduled_execution_time=TICK))
 
 
-def evaluate(warehouse: Warehouse) -> dg.RunRequest | dg.SkipReason:
-    context = dg.build_schedule_context(
-        scheduled_execution_time=TICK, resources={"warehouse": warehouse}
-    )
-    return ticker_windows_schedule(context)
-
-
-def test_in_local_development_no_window_is_written_before_any_sampler_ever_recorded(
-    embedded_dir: Path,
+def test_in_local_development_the_schedule_is_off_so_no_window_of_now_is_requested(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    skipped = evaluate(Warehouse(url="", embedded_dir=str(embedded_dir)))
+    # The code location of `make dev` reads no BITSO_TICKER_WINDOWS_SCHEDULE: the daemon does
+    # not tick a stopped schedule, whatever rows `bitso ticker demo` replayed.
+    monkeypatch.delenv("BITSO_TICKER_WINDOWS_SCHEDULE", raising=False)
+    schedule = defs().resolve_schedule_def("ticker_windows_schedule")
 
-    assert isinstance(skipped, dg.SkipReason)
-    assert "no sampler has ever recorded" in (skipped.skip_message or "")
-    assert "bitso ticker run" in (skipped.skip_message or "")
-
-
-def test_in_local_development_a_sampler_that_recorded_once_and_died_still_gets_its_windows(
-    embedded_dir: Path, recorded: list[Observation]
-) -> None:
-    warehouse = Warehouse(url="", embedded_dir=str(embedded_dir))
-    store_observations(
-        warehouse.resolved_url(),
-        [o for o in recorded if at("22:30:00") <= o.second < at("22:30:05")],
-    )
-
-    request = evaluate(warehouse)
-
-    assert isinstance(request, dg.RunRequest)
-    assert request.partition_key == "2024-07-16-23:20"
+    assert windows_schedule_status() == dg.DefaultScheduleStatus.STOPPED
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
 
 
-def test_in_a_deployment_a_sampler_that_never_recorded_still_gets_its_windows_written(
+def test_in_a_deployment_a_sampler_that_stopped_gets_its_window_written_with_failing_checks(
+    monkeypatch: pytest.MonkeyPatch,
     warehouse: Warehouse,
+    recorded: list[Observation],
+    tmp_path: Path,
 ) -> None:
-    request = evaluate(warehouse)
+    monkeypatch.setenv("BITSO_TICKER_WINDOWS_SCHEDULE", "running")
+    sampled = [o for o in recorded if at("22:30:00") <= o.second < at("22:30:05")]
+    store_observations(warehouse.resolved_url(), sampled)  # then the sampler died
 
+    request = evaluate()
+    result = dg.materialize(
+        EVERYTHING,
+        resources=resources_for(warehouse, Lake(url=str(tmp_path / "lake"))),
+        partition_key=request.partition_key,
+    )
+
+    assert windows_schedule_status() == dg.DefaultScheduleStatus.RUNNING
     assert isinstance(request, dg.RunRequest)
     assert request.partition_key == "2024-07-16-23:20"
+    assert not checks_of(result)["six_hundred_records_per_book"].passed
