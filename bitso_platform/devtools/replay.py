@@ -19,9 +19,11 @@ The `every-second` mode sends every recorded second instead.
 
 A recorded gap is served as what it was, a moment nothing vouched for the book: a fifth
 of a second into the first missing second, every connection subscribed to that book is
-dropped (as is every connection once the recording ends). A client that reconnects gets
+closed (as is every connection once the recording ends), with a close frame saying so
+(1001, going away): a planned close, not a network failure. A client that reconnects gets
 nothing for the book until its next recorded second. Clients that subscribe each book on
-a connection of its own (as the sampler does) lose only that book.
+a connection of its own (as the sampler does) lose only that book. `drop_connections()`
+is the network failure: it aborts the connections without a close frame.
 
 The clock runs `speed` recorded seconds per wall second, and every duration of the
 exchange (the rate-limit minute, the lockout, the keep-alive interval) is on that clock,
@@ -50,6 +52,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from bitso_platform.devtools.replay_modes import MODES, Mode
@@ -263,6 +266,7 @@ class ReplayExchange:
         self._counts: Counter[str] = Counter()
         self._orders_sent: Counter[str] = Counter()
         self._rest_by_path: Counter[str] = Counter()
+        self._closing: set[asyncio.Task[None]] = set()
 
     @property
     def api_url(self) -> str:
@@ -394,9 +398,14 @@ class ReplayExchange:
                 )
 
     def _drop_subscribers(self, book: str) -> None:
+        """Close the book's connections with a close frame: the exchange going away on
+        purpose, which its clients reconnect after as designed."""
         subscribers = list(self._subscribers.get(book, ()))
+        reason = f"no {book} quote recorded from here"
         for connection in subscribers:
-            connection.transport.abort()
+            closing = asyncio.create_task(connection.close(CloseCode.GOING_AWAY, reason))
+            self._closing.add(closing)  # the loop keeps only a weak reference to a task
+            closing.add_done_callback(self._closing.discard)
         self._counts["gap_drops"] += len(subscribers)
 
     def _stamp(self, observation: Observation) -> float:

@@ -144,7 +144,7 @@ class AlertEvaluator:
             observations = _new_observations(conn, previous, through)
             trackers = _load_trackers(conn, {o.book for o in observations})
             events, late = self._apply(trackers, observations)
-            _store(conn, trackers, events, [sink.name for sink in self.sinks])
+            _store(conn, trackers, events, self.sinks)
             _advance_cursor(conn, self.evaluator, through)
         return PassReport(
             previous_cursor=previous,
@@ -298,7 +298,7 @@ def _store(
     conn: psycopg.Connection,
     trackers: dict[Key, EpisodeTracker],
     events: list[Event],
-    sinks: list[str],
+    sinks: Sequence[Sink],
 ) -> None:
     """Write episodes, notifications and tracker state (in the caller's transaction)."""
     touched = [tracker for tracker in trackers.values() if tracker.touched]
@@ -357,7 +357,10 @@ def _store_episodes(conn: psycopg.Connection, episodes: list[Episode]) -> None:
             conn.execute(load_sql("ticker/update_spread_alert"), params)
 
 
-def _queue_notifications(conn: psycopg.Connection, events: list[Event], sinks: list[str]) -> None:
+def _queue_notifications(
+    conn: psycopg.Connection, events: list[Event], sinks: Sequence[Sink]
+) -> None:
+    """One outbox row per event and sink, in the sink's format."""
     with conn.cursor() as cursor:
         cursor.executemany(
             load_sql("ticker/insert_alert_notification"),
@@ -365,9 +368,9 @@ def _queue_notifications(conn: psycopg.Connection, events: list[Event], sinks: l
                 {
                     "alert_id": event.episode.alert_id,
                     "event": event.kind,
-                    "sink": sink,
+                    "sink": sink.name,
                     "idempotency_key": event.episode.idempotency_key(event.kind),
-                    "message": event.episode.message(event.kind),
+                    "message": event.episode.message(event.kind, slack=sink.slack),
                 }
                 for event in events
                 for sink in sinks

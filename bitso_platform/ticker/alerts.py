@@ -109,15 +109,19 @@ class Episode:
         """Stable across retries, restarts and re-evaluations: derived from the data only."""
         return f"spread-alert:{self.book}:{self.threshold:g}:{iso(self.opened_at)}:{event}"
 
-    def message(self, event: EventKind) -> str:
-        """The human notification, Slack-formatted."""
+    def message(self, event: EventKind, *, slack: bool = False) -> str:
+        """The human notification: plain text, or with Slack's markup (an emoji, the book
+        in bold) for a sink that renders it."""
+        book = f"*{self.book}*" if slack else self.book
         if event == "opened":
+            emoji = ":rotating_light: " if slack else ""
             return (
-                f":rotating_light: *{self.book}* spread {self.opening_spread:.4f}% is above "
+                f"{emoji}{book} spread {self.opening_spread:.4f}% is above "
                 f"{self.threshold:g}% at {iso(self.opened_at)} (alert opened)"
             )
+        emoji = ":white_check_mark: " if slack else ""
         return (
-            f":white_check_mark: *{self.book}* spread back at or below {self.threshold:g}% "
+            f"{emoji}{book} spread back at or below {self.threshold:g}% "
             f"at {iso(self.resolved_at)} (alert of {iso(self.opened_at)} resolved; "
             f"peak {self.peak_spread:.4f}% at {iso(self.peak_at)})"
         )

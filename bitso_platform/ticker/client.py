@@ -121,7 +121,11 @@ class OrdersFeed:
                 self._opened()
                 await self._read(ws)
             except websockets.exceptions.ConnectionClosed as exc:
-                log.warning("WebSocket %s closed: %s (reconnecting)", self.url, exc)
+                # A close the exchange announced (1000 or 1001: a restart, the replay's
+                # recorded gap) is routine, and the sampler's reports count the connections.
+                planned = isinstance(exc, websockets.exceptions.ConnectionClosedOK)
+                level = logging.DEBUG if planned else logging.WARNING
+                log.log(level, "WebSocket %s closed: %s (reconnecting)", self.url, exc)
                 self._lost(self.clock.now())
             if self.messages == messages:  # it accepts and drops us: do not spin
                 await asyncio.sleep(self.backoff.next())

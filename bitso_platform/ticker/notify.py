@@ -48,6 +48,7 @@ class Sink(Protocol):
     """Somewhere alerts go. `send` returns once the sink has acknowledged, or raises."""
 
     name: str
+    slack: bool  # its messages carry Slack's markup; otherwise plain text
 
     def send(self, notification: Notification) -> None: ...
 
@@ -56,6 +57,7 @@ class LogSink:
     """Alerts as log lines (always on): WARNING when an episode opens, INFO when it resolves."""
 
     name = "log"
+    slack = False  # log lines are plain text
 
     def __init__(self, logger: logging.Logger | logging.LoggerAdapter | None = None):
         self.logger = logger or log
@@ -73,6 +75,7 @@ class WebhookSink:
     """A Slack-compatible incoming webhook: POST `{"text": ...}` with an idempotency key."""
 
     name = "webhook"
+    slack = True
 
     def __init__(self, url: str, *, timeout: float = 5.0):
         self.url = url

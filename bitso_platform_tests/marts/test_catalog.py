@@ -75,6 +75,11 @@ def test_a_mart_build_leaves_the_session_and_the_window_delete_to_the_rebuild(
     assert "set local" in load_sql("marts/session")
 
 
+def test_a_check_that_only_warns_says_what_its_warning_means() -> None:
+    warning = [check for mart in MARTS for check in mart.checks if not check.blocking]
+    assert warning and all(check.warning for check in warning)
+
+
 def test_each_team_reads_what_the_marts_declare_for_it() -> None:
     deposit_history = {"marts.deposit_ordinals", "marts.refreshes", "core.users"}
     assert {role: set(tables) for role, tables in READERS.items()} == {

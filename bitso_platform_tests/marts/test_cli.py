@@ -43,6 +43,23 @@ def test_build_runs_the_range_as_one_run_and_prints_rows_per_mart(bitso, built_u
     assert f"days {DAY}..{last}; checks 27 passed" in result.output
 
 
+def test_build_reports_a_warning_check_that_sees_unbuilt_days_as_a_warning_with_its_reason(
+    bitso, loaded_url: str
+) -> None:
+    first, last = world.FIRST_DAY, world.FIRST_DAY + timedelta(days=2)  # facts run on after
+    result = bitso(loaded_url, "build", "--from", first.isoformat(), "--to", last.isoformat())
+    assert result.exit_code == 0, result.output
+    unbuilt = (world.LAST_FACT_DAY - last).days
+    assert (
+        f"check daily_kpis.cover_fact_days over all built days: warned on 3 of 3 days: "
+        f"{unbuilt:,} days with transactions or logins are not built (facts "
+        f"{first}..{world.LAST_FACT_DAY}, built {first}..{last})"
+    ) in result.stderr
+    assert "FAILED" not in result.output
+    summary = f"days {first}..{last}; checks 26 passed, warnings: marts/daily_kpis cover_fact_days"
+    assert summary in result.stdout
+
+
 def test_build_refuses_days_outside_the_partitions(bitso, loaded_url: str) -> None:
     before = bitso(loaded_url, "build", "--from", "2019-12-31", "--to", "2020-01-02")
     assert before.exit_code == 2

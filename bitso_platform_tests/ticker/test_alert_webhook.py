@@ -1,6 +1,8 @@
 """Alert notifications to a Slack-compatible webhook on loopback: at least once, by key."""
 
 import json
+import logging
+import re
 import socket
 import threading
 from collections import Counter
@@ -92,6 +94,28 @@ def test_a_webhook_that_fails_three_times_then_recovers_gets_every_alert_once_pe
     key, body, _ = webhook.requests[-1]
     assert key in expected and set(body) == {"text"} and "btc_mxn" in str(body["text"])
     assert notification_keys(warehouse_url, sink="webhook") == expected
+
+
+def test_alert_log_lines_are_plain_text_and_only_the_webhook_gets_slack_markup(
+    warehouse_url: str,
+    webhook: Webhook,
+    spike: list[Observation],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store_observations(warehouse_url, spike)
+    markup = re.compile(r"\*\w+\*|:[a-z_]+:|<[^>]*\|")  # *bold*, :emoji:, <url|text>
+
+    alerts = SpreadAlerts(webhook_url=webhook.url, retry_base_seconds=0)
+    with caplog.at_level(logging.INFO, logger="bitso_platform.alerts"):
+        for _ in range(6):  # the sensor's passes; a failing sink is retried on later ones
+            alerts.evaluator(warehouse_url).run_pass()
+
+    lines = [r.getMessage().partition(" [spread-alert:") for r in caplog.records]
+    logged = [message for message, key, _ in lines if key]  # without the idempotency key
+    assert logged and not [message for message in logged if markup.search(message)]
+    texts = [str(body["text"]) for _, body, status in webhook.requests if status == 200]
+    assert texts and all(markup.search(text) for text in texts)
+    assert any(text.startswith(":rotating_light: *btc_mxn* spread ") for text in texts)
 
 
 def test_a_dead_webhook_never_fails_the_tick_and_its_alerts_wait_in_the_outbox(

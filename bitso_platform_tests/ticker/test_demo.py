@@ -1,8 +1,10 @@
 """`bitso ticker demo` on a ten-minute slice of the real recording, into a test warehouse."""
 
+import logging
 from pathlib import Path
 
 import psycopg
+import pytest
 from click.testing import CliRunner, Result
 
 from bitso_platform.cli import main
@@ -70,3 +72,14 @@ def test_the_demo_writes_only_the_windows_the_schedule_requests(
     skipped = next(line for line in result.stdout.splitlines() if "not written" in line)
     assert "before the first partition" in skipped
     assert stats_rows(warehouse_url) == 0
+
+
+def test_the_demos_reconnects_at_recorded_gaps_are_no_warning(
+    warehouse_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bitso_platform"):
+        result = run_demo(warehouse_url, tmp_path)  # btc_mxn has recorded gaps at 23:5x
+
+    assert result.exit_code == 0, result.output
+    closed = [r.getMessage() for r in caplog.records if "WebSocket" in r.getMessage()]
+    assert closed == []

@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+from websockets.frames import CloseCode
 from websockets.sync.client import ClientConnection, connect
 
 from bitso_platform.devtools.replay import Observation, ReplayThread
@@ -126,7 +127,7 @@ def test_the_every_second_mode_sends_one_orders_message_per_recorded_second(
         ]
 
 
-def test_a_recorded_gap_drops_the_connections_of_that_book_and_only_those(
+def test_a_recorded_gap_closes_the_connections_of_that_book_and_only_those_with_a_close_frame(
     replay: Replay, fixture_slice: Slice
 ) -> None:
     gap = at("22:35:38")  # btc_mxn is not recorded in this second, usd_mxn is
@@ -135,9 +136,12 @@ def test_a_recorded_gap_drops_the_connections_of_that_book_and_only_those(
     with connect(exchange.ws_url) as btc, connect(exchange.ws_url) as usd:
         subscribe(btc, "btc_mxn")
         subscribe(usd, "usd_mxn")
-        with pytest.raises(ConnectionClosed):
+        with pytest.raises(ConnectionClosedOK) as closed:  # a planned close, not a failure
             while True:
                 btc.recv(timeout=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == CloseCode.GOING_AWAY
+        assert closed.value.rcvd.reason == "no btc_mxn quote recorded from here"
         stats = exchange.stats()
         assert json.loads(usd.recv(timeout=5))  # the other book's connection carries on
 

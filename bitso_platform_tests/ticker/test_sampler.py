@@ -96,6 +96,19 @@ def test_a_second_the_recording_does_not_vouch_for_is_a_gap_never_a_held_or_inve
             assert (row.bid, row.ask) == feed[(row.book, row.second)]
 
 
+def test_the_reconnects_after_recorded_gaps_are_planned_and_log_no_warning(
+    warehouse: Warehouse, replay: Replay, fixture_slice: Slice, caplog
+) -> None:
+    start, seconds = at("22:47:00"), 60  # 1-second gaps, then btc_mxn stops for 698 s
+    exchange = replay(fixture_slice(start, seconds), speed=20)
+
+    with caplog.at_level("INFO", logger="bitso_platform"):
+        run = sample(exchange_for(exchange), warehouse, for_seconds=seconds, speed=20)
+
+    assert exchange.stats().gap_drops >= 1 and run.report.ws_connections > len(BOOKS)
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == []
+
+
 def test_the_every_second_replay_mode_makes_every_recorded_second_an_observed_one(
     warehouse: Warehouse, replay: Replay, fixture_slice: Slice
 ) -> None:
@@ -114,7 +127,7 @@ def test_the_every_second_replay_mode_makes_every_recorded_second_an_observed_on
 
 
 def test_a_websocket_drop_mid_window_reconnects_with_no_duplicate_or_missing_seconds(
-    warehouse: Warehouse, replay: Replay, fixture_slice: Slice
+    warehouse: Warehouse, replay: Replay, fixture_slice: Slice, caplog
 ) -> None:
     start, seconds = at("22:25:00"), 120
     observations = fixture_slice(start, seconds)
@@ -124,9 +137,14 @@ def test_a_websocket_drop_mid_window_reconnects_with_no_duplicate_or_missing_sec
         await until(lambda: sampler.tally.seconds >= 40)
         await asyncio.to_thread(exchange.drop_connections)
 
-    run = sample(
-        exchange_for(exchange), warehouse, for_seconds=seconds, speed=20, during=drop_at_40_seconds
-    )
+    with caplog.at_level("WARNING", logger="bitso_platform.ticker.client"):
+        run = sample(
+            exchange_for(exchange),
+            warehouse,
+            for_seconds=seconds,
+            speed=20,
+            during=drop_at_40_seconds,
+        )
 
     rows = stored(warehouse)
     feed = feed_values(observations)
@@ -138,6 +156,7 @@ def test_a_websocket_drop_mid_window_reconnects_with_no_duplicate_or_missing_sec
     covered = [row for row in rows if not row.is_gap]
     assert all((row.bid, row.ask) == feed[(row.book, row.second)] for row in covered)
     assert len(covered) >= len(rows) - 2 * len(BOOKS) * 5  # at most a few seconds lost
+    assert "closed: no close frame received or sent (reconnecting)" in caplog.text  # a failure
     after_reconnect = {(r.book, r.second) for r in covered if r.second >= start + 60}
     assert after_reconnect == {key for key in feed if key[1] >= start + 60}
 

@@ -33,6 +33,8 @@ class Check:
     A template (`sql/checks/marts_<name>.sql`) serves every mart instead: it names the mart's
     table, key, time column and count_ columns as `{placeholders}` and reads its key index as
     parameters. `reads` are the assets (`schema/table`) it recomputes from besides the mart.
+    A non-blocking check's `warning` says what its not passing means, from its SQL row's
+    columns.
     """
 
     name: str
@@ -41,6 +43,7 @@ class Check:
     blocking: bool = True
     windowed: bool = True
     template: bool = False
+    warning: str = ""
 
 
 @dataclass(frozen=True)
@@ -383,6 +386,10 @@ DAILY_KPIS = Mart(
             ("core/transactions", "core/logins"),
             blocking=False,
             windowed=False,
+            warning=(
+                "{unbuilt_fact_days:,} days with transactions or logins are not built (facts "
+                "{first_fact_day}..{last_fact_day}, built {first_built_day}..{last_built_day})"
+            ),
         ),
     ),
     readers=(BI, ML, EXPERIMENTATION, MARKETING),

@@ -166,6 +166,18 @@ def latest_materializations(
     }
 
 
+def outcome(check: Check, results: list[dg.AssetCheckEvaluation]) -> str:
+    """passed; FAILED on the days it failed; a non-blocking check warned, and says why."""
+    failed = [result for result in results if not result.passed]
+    if not failed:
+        return "passed"
+    days = f"on {len(failed):,} of {len(results):,} days"
+    if check.blocking:
+        return f"FAILED {days}"
+    columns = {name: value.value for name, value in failed[-1].metadata.items()}
+    return f"warned {days}: {check.warning.format(**columns)}"
+
+
 def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
     checks = {dg.AssetCheckKey(asset_key(mart), check.name): check for check in mart.checks}
     specs = [
@@ -192,10 +204,8 @@ def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChec
                 if key not in context.selected_asset_check_keys:
                     continue
                 results = list(evaluations(context, conn, mart, check, window))
-                failed = sum(not result.passed for result in results)
-                outcome = f"FAILED on {failed:,} of {len(results):,} days" if failed else "passed"
                 scope = window if check.windowed else "all built days"
-                message = f"check {mart.table}.{check.name} over {scope}: {outcome}"
+                message = f"check {mart.table}.{check.name} over {scope}: {outcome(check, results)}"
                 context.log.info(message)
                 progress.info(message)
                 yield dg.Output(
