@@ -11,6 +11,7 @@ from dagster_graphql.test.utils import define_out_of_process_context, execute_da
 from psycopg import sql
 
 import bitso_platform.definitions
+from bitso_platform.dagster_storage import EVENT_BATCH_SIZE
 from bitso_platform.definitions import defs
 from bitso_platform_tests.marts import world
 
@@ -39,8 +40,10 @@ query($assetKey: AssetKeyInput!) {
 
 
 @pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as instance:
+def instance(monkeypatch: pytest.MonkeyPatch, dagster_home: Path) -> Iterator[dg.DagsterInstance]:
+    """The instance as deployed: Postgres storage, events written in batches."""
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         yield instance
 
 

@@ -26,6 +26,7 @@ from bitso_platform.dagster_storage import (
     EmbeddedPostgresStorage,
     embedded_instance_url,
 )
+from bitso_platform.defs.marts.checks import recorded
 
 MODULE = "bitso_platform.dagster_storage"
 DAYS = dg.DailyPartitionsDefinition(start_date="2023-01-01", end_date="2023-01-06")
@@ -48,6 +49,25 @@ def days_doubted() -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)
 
 
+@dg.asset_check(asset=days, partitions_def=DAYS)
+def days_each(context: dg.AssetCheckExecutionContext) -> Iterator:
+    """One evaluation per day, as the marts' checks record them: a batch of passes, and a
+    failure of its own (the last day)."""
+    keys = context.partition_keys
+    evaluations = [
+        dg.AssetCheckEvaluation(
+            asset_key=days.key,
+            check_name="days_each",
+            passed=key != keys[-1],
+            partition=key,
+            severity=dg.AssetCheckSeverity.WARN,
+        )
+        for key in keys
+    ]
+    yield dg.Output(None, output_name=context.op_execution_context.selected_output_names.pop())
+    yield from recorded(context, evaluations)
+
+
 @dg.multi_asset(
     specs=[dg.AssetSpec("left", deps=[days]), dg.AssetSpec("right", deps=[days])],
     partitions_def=DAYS,
@@ -65,7 +85,7 @@ def broken() -> None:
 
 DEFS = dg.Definitions(
     assets=[days, pair, broken],
-    asset_checks=[days_positive, days_doubted],
+    asset_checks=[days_positive, days_doubted, days_each],
     jobs=[
         dg.define_asset_job("days_job", selection=dg.AssetSelection.assets(days, pair)),
         dg.define_asset_job("broken_job", selection=[days.key, broken.key]),
@@ -81,7 +101,9 @@ RUNS = (
     ("broken_job", RANGE),
 )
 ASSETS = (days.key, dg.AssetKey("left"), dg.AssetKey("right"), broken.key)
-CHECKS = (dg.AssetCheckKey(days.key, "days_positive"), dg.AssetCheckKey(days.key, "days_doubted"))
+CHECKS = tuple(
+    dg.AssetCheckKey(days.key, name) for name in ("days_positive", "days_doubted", "days_each")
+)
 QUERIES = {
     "events": "select id, run_id, dagster_event_type, asset_key, partition, step_key"
     " from event_logs order by id",

@@ -8,6 +8,7 @@ backfill. The specs are partitioned, and every day of the run gets an evaluation
 failures are narrowed down to their days.
 """
 
+import uuid
 from collections.abc import Iterator
 
 import dagster as dg
@@ -18,6 +19,9 @@ import psycopg
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
+
+# Nor is the event a step records, which alone can join a batch of events.
+from dagster._core.events import DagsterEvent, DagsterEventBatchMetadata, DagsterEventType
 from psycopg import sql
 
 from bitso_platform.defs.marts.assets import asset_key, progress
@@ -112,11 +116,11 @@ def run_check_by_period(
 
 
 def evaluations(
-    context: dg.AssetCheckExecutionContext,
     conn: psycopg.Connection,
     mart: Mart,
     check: Check,
     window: Window,
+    targets: dict[str, AssetCheckEvaluationTargetMaterializationData],
 ) -> Iterator[dg.AssetCheckEvaluation]:
     """One evaluation per day of the run, each with the result of the days it was checked with.
 
@@ -124,8 +128,7 @@ def evaluations(
     whose planned evaluation never arrived as skipped; an `AssetCheckResult` in a range run
     names no day, so the days are named here, each against its own materialization.
     """
-    days = Window(window.last, window.end) if mart.view else window
-    targets = latest_materializations(context.instance, asset_key(mart), days)
+    days = mart.shown(window)
     for checked, result in run_check_by_period(conn, mart, check, window):
         scope = checked if check.windowed else days
         checked_over = scope if check.windowed else "all built days"
@@ -141,6 +144,31 @@ def evaluations(
                     blocking=check.blocking,
                     partition=day.isoformat(),
                 )
+
+
+def recorded(
+    context: dg.AssetCheckExecutionContext, results: list[dg.AssetCheckEvaluation]
+) -> Iterator[dg.AssetCheckEvaluation | DagsterEvent]:
+    """The step's evaluations, the passing ones recorded as one batch of events.
+
+    A yielded evaluation is an event of its own (an insert and an update apiece: ~70,000 in a
+    backfill of every day); a batch goes to the storage at once, which writes it in two
+    statements (bitso_platform/dagster_storage.py). Failures are yielded: Dagster logs them
+    as such and fails the step on a blocking one.
+    """
+    passing = [result for result in results if result.passed]
+    step = context.op_execution_context.get_step_execution_context()
+    batch = uuid.uuid4().hex
+    for i, evaluation in enumerate(passing):
+        yield DagsterEvent.from_step(
+            DagsterEventType.ASSET_CHECK_EVALUATION,
+            step,
+            evaluation,
+            message=f"Asset check '{evaluation.check_name}' on "
+            f"'{evaluation.asset_key.to_user_string()}' passed.",
+            batch_metadata=DagsterEventBatchMetadata(batch, is_end=i == len(passing) - 1),
+        )
+    yield from (result for result in results if not result.passed)
 
 
 def latest_materializations(
@@ -195,15 +223,17 @@ def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChec
     @dg.multi_asset_check(specs=specs, name=f"{mart.table}_checks", can_subset=True)
     def _checks(
         context: dg.AssetCheckExecutionContext, warehouse: Warehouse
-    ) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    ) -> Iterator[dg.Output | dg.AssetCheckEvaluation | DagsterEvent]:
         window = Window.of(context)
         assets_def = context.op_execution_context.assets_def
+        days = mart.shown(window)
+        targets = latest_materializations(context.instance, asset_key(mart), days)
         with warehouse.connection() as conn:
             prepare_session(conn)
             for key, check in checks.items():
                 if key not in context.selected_asset_check_keys:
                     continue
-                results = list(evaluations(context, conn, mart, check, window))
+                results = list(evaluations(conn, mart, check, window, targets))
                 scope = window if check.windowed else "all built days"
                 message = f"check {mart.table}.{check.name} over {scope}: {outcome(check, results)}"
                 context.log.info(message)
@@ -211,7 +241,7 @@ def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChec
                 yield dg.Output(
                     None, output_name=assets_def.get_output_name_for_asset_check_key(key)
                 )
-                yield from results
+                yield from recorded(context, results)
 
     return _checks
 
