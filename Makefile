@@ -32,9 +32,10 @@ lint: install
 
 # exec: make signals its recipe shell on Ctrl-C/SIGTERM, and a shell waiting on `dagster dev`
 # would die and leave it (and its webserver and daemon) running. `dg dev`, which `dagster dev`
-# warns it is superseded by, is a separate package.
+# warns it is superseded by, is a separate package. Events are written in batches, as the CLI
+# and the compose stack write them (bitso_platform/dagster_storage.py).
 dev: install
-	DAGSTER_HOME=$$($(VENV)/bin/python -m bitso_platform.cli.runtime) PYTHONWARNINGS='ignore:Function `dev_command` is superseded' exec $(VENV)/bin/dagster dev -w workspace.yaml -p $(DEV_PORT)
+	DAGSTER_HOME=$$($(VENV)/bin/python -m bitso_platform.cli.runtime) DAGSTER_EVENT_BATCH_SIZE=10000 PYTHONWARNINGS='ignore:Function `dev_command` is superseded' exec $(VENV)/bin/dagster dev -w workspace.yaml -p $(DEV_PORT)
 
 stop: install
 	$(BITSO) stop
