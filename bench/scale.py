@@ -25,7 +25,6 @@ import argparse
 import logging
 import multiprocessing
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -161,8 +160,15 @@ def load_process(url: str, folder: Path, queue: multiprocessing.Queue) -> None:
         for event in result.all_events
         if event.is_step_success and event.step_key and event.step_key.startswith("core")
     )
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put(Load(wall, files, core, peak_mb))
+    queue.put(Load(wall, files, core, peak_rss_mb()))
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: Linux carries that across the
+    fork and exec that start the process, so it would count the parent's memory too."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 
 
 def platform_load(url: str, folder: Path) -> Load:
