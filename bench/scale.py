@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import psycopg
 from ingest import bare_copy  # bench/ingest.py
 from marts import (  # bench/marts.py
@@ -172,7 +173,7 @@ def peak_rss_mb() -> float:
 
 
 def platform_load(url: str, folder: Path) -> Load:
-    context = multiprocessing.get_context("spawn")  # its RSS is the loader's alone
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter, as `bitso load` is
     queue = context.Queue()
     child = context.Process(target=load_process, args=(url, folder, queue))
     child.start()
@@ -181,7 +182,7 @@ def platform_load(url: str, folder: Path) -> Load:
     return load
 
 
-def backfill(instance, url: str, marts: tuple[Mart, ...]) -> Backfill:
+def backfill(instance: dg.DagsterInstance, url: str, marts: tuple[Mart, ...]) -> Backfill:
     def best_day(day: date) -> Run:
         runs = [run_marts(instance, url, day, day, marts) for _ in range(3)]
         return min(runs, key=lambda run: run.wall)
@@ -196,7 +197,9 @@ def ask_arguments(name: str, p: dict) -> list[str]:
     return {
         "active_users": ["active-users", "--day", day],
         "users_without_deposit": ["users-without-deposit", "--as-of", day],
-        "frequent_depositors": ["frequent-depositors", "--day", day],
+        "frequent_depositors": [
+            *("frequent-depositors", "--day", day, "--more-than", str(p["more_than"])),
+        ],
         "last_login": ["last-login", "--user", p["user_id"], "--as-of", day],
         "login_count": [
             *("login-count", "--user", p["user_id"]),
@@ -205,7 +208,7 @@ def ask_arguments(name: str, p: dict) -> list[str]:
         "currencies_deposited": ["currencies-deposited", "--day", day],
         "currencies_withdrawn": ["currencies-withdrawn", "--day", day],
         "amount_deposited": ["amount-deposited", "--currency", p["currency"], "--day", day],
-    }[name] + (["--more-than", str(p["more_than"])] if name == "frequent_depositors" else [])
+    }[name]
 
 
 def ask_timings(url: str, sets: list[dict], runs: int) -> dict[str, tuple[float, float]]:
@@ -254,7 +257,8 @@ def bench_scale(scale: float, args: argparse.Namespace) -> ScaleResult:
     return ScaleResult(scale, rows, bare, load, backfills, api, ask, size / 1e9)
 
 
-# The growth table: label, target (None: none), value of a result, does it meet the target.
+# A growth table row: label, target, a result's value, whether it meets the target (None: no
+# target).
 Row = tuple[str, str, Callable[[ScaleResult], str], Callable[[ScaleResult], bool] | None]
 
 
