@@ -26,9 +26,9 @@ from bitso_platform.snapshots.spec import EVENTS, USERS
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def bare_copy(url: str, path: Path) -> float:
-    """Seconds to COPY the file as-is into a table of text columns."""
-    columns = ", ".join(f"{name} text" for name in EVENTS.header)
+def bare_copy(url: str, path: Path, header: list[str] = EVENTS.header) -> float:
+    """Seconds to COPY the file as-is into a table of text columns (the file's header)."""
+    columns = ", ".join(f"{name} text" for name in header)
     with psycopg.connect(url) as conn:
         conn.execute(
             f"drop table if exists bench_bare_events; create table bench_bare_events ({columns})"
