@@ -1,9 +1,12 @@
 # One image for the code location, the webserver, the daemon and the ticker sampler.
 # The project is installed as a wheel (not editable) with the locked runtime dependencies
 # (uv.lock, no dev extras); the source tree is removed, so services run the installed package.
+# Bytecode is compiled at install: the services never write it (PYTHONDONTWRITEBYTECODE, a
+# non-root user), and every run worker would otherwise compile Dagster's modules at start.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
+    UV_COMPILE_BYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DAGSTER_HOME=/opt/dagster/home \
     UV_PROJECT_ENVIRONMENT=/opt/venv \

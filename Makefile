@@ -1,6 +1,8 @@
 # Two commands on a fresh machine with Python 3.11+ and make: `make demo`, `make test`.
 # Dependencies come from uv.lock; uv itself is taken from PATH, else installed from PyPI into
-# $(TOOLS) on first use.
+# $(TOOLS) on first use. Installs compile the dependencies' bytecode: where Python may not write
+# it (PYTHONDONTWRITEBYTECODE, read-only site-packages) every process would compile Dagster's
+# modules again at start.
 PYTHON ?= python3
 VENV ?= .venv
 TOOLS ?= .venv-tools
@@ -18,7 +20,7 @@ $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install -q uv==$(UV_VERSION)
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra dev --python $(PYTHON) && touch $@
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra dev --compile-bytecode --python $(PYTHON) && touch $@
 
 demo: install
 	$(BITSO) generate --out $(DEMO_DIR) --defects && $(BITSO) load --snapshots $(DEMO_DIR) && $(BITSO) build --to 2021-02-19 && $(BITSO) ask all --day 2021-02-19 && $(BITSO) ticker demo fixtures/real/ticker/spread_observations_2024-07-16_17.csv

@@ -27,6 +27,7 @@ from bitso_platform.resources.snapshots import SnapshotSource
 from bitso_platform.settings import load_settings
 from bitso_platform.snapshots.spec import USERS, WITHDRAWALS
 from bitso_platform_tests.conftest import REAL_SNAPSHOTS
+from bitso_platform_tests.wheel import UV
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -255,6 +256,19 @@ def test_the_image_builds_from_files_in_the_repo() -> None:
     for source in re.findall(r"^COPY\s+(.+)\s+\S+$", dockerfile, flags=re.MULTILINE):
         for path in source.split():
             assert (ROOT / path).exists(), f"Dockerfile copies missing {path}"
+
+
+def test_the_image_and_make_install_compile_the_dependencies_bytecode() -> None:
+    """Where Python writes no bytecode (the image's PYTHONDONTWRITEBYTECODE and non-root
+    user, CI) each process would otherwise compile Dagster's modules again when it starts."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    env = dockerfile[dockerfile.index("ENV ") : dockerfile.index("RUN ")]
+    assert re.search(r"\bUV_COMPILE_BYTECODE=1\b", env), "the image's uv installs compile"
+    install = subprocess.run(
+        ["make", "-n", "-B", "install", f"UV={UV}"], cwd=ROOT, capture_output=True, text=True
+    )
+    sync = [line for line in install.stdout.splitlines() if " sync " in line]
+    assert sync and all("--compile-bytecode" in line for line in sync), install.stdout
 
 
 def test_dagster_storage_is_postgres_with_credentials_from_the_environment() -> None:

@@ -31,5 +31,14 @@ def install(wheel: Path, venv: Path) -> Path:
     requirements = venv.parent / "requirements.txt"
     uv("export", "--frozen", "--no-dev", "--no-emit-project", "--output-file", str(requirements))
     uv("venv", "--python", sys.executable, str(venv))
-    uv("pip", "install", "--python", str(venv), "-r", str(requirements), str(wheel))
+    uv(
+        "pip",
+        "install",
+        "--compile-bytecode",
+        "--python",
+        str(venv),
+        "-r",
+        str(requirements),
+        str(wheel),
+    )
     return venv / "bin"
