@@ -4,11 +4,12 @@ Each function takes an open psycopg connection (or the Warehouse, which opens on
 returns plain Python values: counts as `int`, user ids and currencies as sorted `list[str]`,
 instants as ISO-8601 UTC strings, amounts as exact `Decimal`. The SQL is in
 `sql/questions/<name>.sql`; Q2 and Q3, whose answers are long lists, come from the deposit
-history in memory (bitso_platform.deposit_history), equal to their SQL. A question first
-makes sure the marts are built for every day it reads and raises `MartsNotBuilt`, saying what
-to run (a command that works) or why no build can cover those days, rather than answer from
-missing days. Q4 without a day is the latest login of the loaded data (core.logins), not of
-the last built day.
+history in memory (bitso_platform.deposit_history), equal to their SQL: loading it costs
+several answers from SQL, so a process that asks once (`bitso ask`) asks the SQL instead.
+A question first makes sure the marts are built for every day it reads and raises
+`MartsNotBuilt`, saying what to run (a command that works) or why no build can cover those
+days, rather than answer from missing days. Q4 without a day is the latest login of the
+loaded data (core.logins), not of the last built day.
 
 Nothing here imports Dagster or numpy until it needs them: `bitso ask` answers in a fraction
 of a second.
@@ -56,27 +57,35 @@ def active_users(source: Source, day: date) -> int:
         return int(_value(conn, "active_users", {"day": day}))
 
 
-def users_without_deposit(source: Source, as_of: date | None = None) -> list[str]:
+def users_without_deposit(
+    source: Source, as_of: date | None = None, *, in_memory: bool = True
+) -> list[str]:
     """Q2: clean users without a counted deposit on or before `as_of` (None: the last built
     day), sorted.
 
-    Answered from the in-memory deposit history (bitso_platform.deposit_history), equal to
-    sql/questions/users_without_deposit.sql.
+    Answered from the in-memory deposit history (bitso_platform.deposit_history), or with
+    `in_memory=False` by sql/questions/users_without_deposit.sql: the same answer.
     """
     with _connection(source) as conn:
         last = _require_history(conn, as_of)
+        if not in_memory:
+            return _id_list(conn, "users_without_deposit", {"as_of": last})
         return _deposits(conn).without_deposit(last)
 
 
-def frequent_depositors(source: Source, day: date, more_than: int = 5) -> list[str]:
+def frequent_depositors(
+    source: Source, day: date, more_than: int = 5, *, in_memory: bool = True
+) -> list[str]:
     """Q3: users with more than `more_than` counted deposits dated on or before `day`, sorted.
 
-    Answered like Q2, equal to sql/questions/frequent_depositors.sql.
+    Answered like Q2, by sql/questions/frequent_depositors.sql with `in_memory=False`.
     """
     if more_than < 0:
         raise ValueError(f"more_than must be 0 or more, not {more_than}")
     with _connection(source) as conn:
         _require_history(conn, day)
+        if not in_memory:
+            return _id_list(conn, "frequent_depositors", {"day": day, "more_than": more_than})
         return _deposits(conn).more_than(more_than, day)
 
 
@@ -254,6 +263,12 @@ def _loaded_value(conn: psycopg.Connection, name: str, params: dict[str, Any]) -
 
 def _column(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> list[str]:
     return [row[0] for row in conn.execute(load_sql(f"questions/{name}"), params)]
+
+
+def _id_list(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> list[str]:
+    """The user ids of a question whose SQL answers them as one newline-separated value."""
+    row = conn.execute(load_sql(f"questions/{name}"), params).fetchone()
+    return row[0].split("\n") if row and row[0] else []
 
 
 def _deposits(conn: psycopg.Connection) -> "DepositHistory":

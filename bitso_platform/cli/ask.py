@@ -192,16 +192,16 @@ def _active_users(conn: psycopg.Connection, day: date) -> Asked:
 
 
 def _users_without_deposit(conn: psycopg.Connection, as_of: date | None) -> Asked:
-    asked = Asked(
-        "users-without-deposit", {"as_of": as_of}, questions.users_without_deposit(conn, as_of)
-    )
+    # One process, one or two answers: the SQL costs less than loading the deposit history.
+    answer = questions.users_without_deposit(conn, as_of, in_memory=False)
+    asked = Asked("users-without-deposit", {"as_of": as_of}, answer)
     if as_of is None:
         _say_last_built_day(conn, asked)
     return asked
 
 
 def _frequent_depositors(conn: psycopg.Connection, day: date, more_than: int) -> Asked:
-    answer = questions.frequent_depositors(conn, day, more_than)
+    answer = questions.frequent_depositors(conn, day, more_than, in_memory=False)
     return Asked("frequent-depositors", {"day": day, "more_than": more_than}, answer)
 
 

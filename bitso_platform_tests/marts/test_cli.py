@@ -410,3 +410,38 @@ def test_build_shows_the_marts_done_as_plain_lines_while_it_runs(bitso, built_ur
     for count, line in enumerate(done, start=1):
         assert re.fullmatch(rf"marts done {count} of {marts} \(3 days each\), last marts/\w+", line)
     assert "\r" not in result.stderr  # plain lines: stderr is not a terminal
+
+
+def test_ask_answers_q2_and_q3_from_sql_without_loading_the_deposit_history(
+    monkeypatch: pytest.MonkeyPatch, bitso, built_url: str
+) -> None:
+    """One process, one question: loading every user's deposits would cost more than it."""
+    from bitso_platform import deposit_history
+
+    with psycopg.connect(built_url) as conn:
+        expected = {
+            "users-without-deposit": questions.users_without_deposit(conn),
+            "frequent-depositors": questions.frequent_depositors(conn, DAY, 1),
+        }
+
+    def refuse(_conn: psycopg.Connection) -> None:
+        raise AssertionError("bitso ask loaded the deposit history")
+
+    deposit_history.forget()
+    monkeypatch.setattr(deposit_history, "_load", refuse)
+    asked = {
+        "users-without-deposit": ("ask", "users-without-deposit"),
+        "frequent-depositors": (
+            "ask",
+            "frequent-depositors",
+            "--day",
+            str(DAY),
+            "--more-than",
+            "1",
+        ),
+    }
+    for name, args in asked.items():
+        result = bitso(built_url, *args, "--format", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["answer"] == expected[name], name
+    assert bitso(built_url, "ask", "all", "--day", str(DAY)).exit_code == 0

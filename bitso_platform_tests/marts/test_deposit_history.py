@@ -45,6 +45,14 @@ def test_the_sql_forms_of_q2_and_q3_give_the_same_answers(built_url: str) -> Non
         assert questions.users_without_deposit(conn) == sql_answer(
             conn, "users_without_deposit", {"as_of": None}
         )
+        # The same answers asked of the SQL (as `bitso ask` does), the last built day for None.
+        for day in (None, world.BURST_DAY):
+            assert questions.users_without_deposit(
+                conn, day, in_memory=False
+            ) == questions.users_without_deposit(conn, day)
+            assert questions.frequent_depositors(
+                conn, world.BURST_DAY, 1, in_memory=False
+            ) == questions.frequent_depositors(conn, world.BURST_DAY, 1)
 
 
 def test_a_rebuilt_day_is_in_the_next_answer(built_url: str) -> None:
