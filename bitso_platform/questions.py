@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 Source: TypeAlias = "psycopg.Connection | Warehouse"
 
+MAX_ORDINAL = 2**63 - 1  # marts.deposit_ordinals.ordinal is a bigint
+
 # Marketing's segments (marts.user_segments; rules in docs/marts.md).
 SEGMENTS = ("never_deposited", "dormant", "new_this_week", "high_value")
 
@@ -85,6 +87,8 @@ def frequent_depositors(
     with _connection(source) as conn:
         _require_history(conn, day)
         if not in_memory:
+            if more_than >= MAX_ORDINAL:  # no user has more deposits than a bigint counts
+                return []
             return _id_list(conn, "frequent_depositors", {"day": day, "more_than": more_than})
         return _deposits(conn).more_than(more_than, day)
 
