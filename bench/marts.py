@@ -574,6 +574,14 @@ def _lists_table(lists: ListAnswers) -> list[str]:
     ]
 
 
+def run_row(label: str, run: Run) -> str:
+    """A table row of a run: wall, mart SQL, checks and Dagster's bookkeeping seconds."""
+    return (
+        f"| {label} | {run.wall:.2f} | {sum(run.marts.values()):.2f} | {run.checks:.2f} |"
+        f" {run.dagster:.2f} |"
+    )
+
+
 def markdown(results: list[ScaleResult], args: argparse.Namespace) -> str:
     lines = [
         f"{os.cpu_count()} cores; question timings over {args.question_runs} random "
@@ -603,10 +611,7 @@ def _scale_section(r: ScaleResult) -> list[str]:
         (f"one day, first ({FIRST_DAY})", r.first_day),
         (f"one day, last ({LAST_DAY})", r.last_day),
     ):
-        lines.append(
-            f"| {label} | {run.wall:.2f} | {sum(run.marts.values()):.2f} | {run.checks:.2f} |"
-            f" {run.dagster:.2f} |"
-        )
+        lines.append(run_row(label, run))
     lines.append(
         f"| reference: 6 marts x {HISTORY_DAYS:,} days, one query per mart and day "
         f"(extrapolated from {len(r.reference_day_seconds)} days, {per_day:.3f} s/day) | "

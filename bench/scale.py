@@ -51,6 +51,7 @@ from marts import (  # bench/marts.py
     percentiles,
     quiet_logging,
     run_marts,
+    run_row,
     throwaway_database,
 )
 
@@ -383,10 +384,7 @@ def details(r: ScaleResult) -> str:
             (f"one day {FIRST_DAY}, best of 3", b.first_day),
             (f"one day {LAST_DAY}, best of 3", b.last_day),
         ):
-            lines.append(
-                f"| {label}: {what} | {run.wall:.2f} | {sum(run.marts.values()):.2f} |"
-                f" {run.checks:.2f} | {run.dagster:.2f} |"
-            )
+            lines.append(run_row(f"{label}: {what}", run))
     lines += [
         "",
         "| question | API p50 ms | API p95 ms | `bitso ask` p50 ms | `bitso ask` p95 ms |",

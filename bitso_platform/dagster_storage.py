@@ -134,10 +134,10 @@ class BulkPlannedPostgresEventLogStorage(PostgresEventLogStorage):
         """Stock's update of each evaluation's planned row, for all at once; the event ids
         whose row was updated. A row evaluated twice takes the later evaluation, as when stock
         updates it twice; partitionless evaluations are left to stock's path."""
+        keys = [_row_key(event) for event in events]
         latest: dict[tuple[str, str, str, str | None], tuple] = {}
-        for event, event_id in zip(events, event_ids, strict=True):
+        for event, event_id, key in zip(events, event_ids, keys, strict=True):
             evaluation = event.get_dagster_event().asset_check_evaluation_data
-            key = _row_key(event)
             if key[3] is None or not event.run_id:
                 continue
             target = evaluation.target_materialization_data
@@ -160,11 +160,7 @@ class BulkPlannedPostgresEventLogStorage(PostgresEventLogStorage):
                 cursor, UPDATE_EVALUATED_ROWS, list(latest.values()), page_size=1000, fetch=True
             )
         updated = {tuple(row) for row in rows}
-        return {
-            event_id
-            for event, event_id in zip(events, event_ids, strict=True)
-            if _row_key(event) in updated
-        }
+        return {event_id for event_id, key in zip(event_ids, keys, strict=True) if key in updated}
 
     def _store_asset_check_evaluation_planned(
         self, event: EventLogEntry, event_id: int | None
