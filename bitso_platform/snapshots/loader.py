@@ -42,6 +42,7 @@ from bitso_platform.snapshots.staging import (
 from bitso_platform.snapshots.validation import (
     QUARANTINE_SQL,
     Accounting,
+    Users,
     account,
     forget,
     judge,
@@ -75,7 +76,7 @@ def load_snapshot(
     snapshot: Snapshot,
     *,
     source: str,
-    memory_limit: str = "256MB",
+    memory_limit: str = "128MB",
     max_line_bytes: int = MAX_LINE_BYTES,
     on_block: Callable[[int], None] = lambda _rows_read: None,
 ) -> Accounting:
@@ -89,14 +90,12 @@ def load_snapshot(
     """
     table = sql.Identifier("raw", snapshot.name)
     with seekable(stream) as file, _duckdb(memory_limit) as db:
-        if snapshot.of_kind(Kind.USER_REF):
-            _stage_clean_users(db, _clean_users(conn), source=source)
-            _stage(db, "quarantined_users", pa.array(_quarantined_users(conn), pa.string()))
+        users = _users(conn, source) if snapshot.of_kind(Kind.USER_REF) else None
         prepare(db, snapshot)
         tally = _Tally()
         conn.execute(sql.SQL("truncate {}").format(table))
         blocks = read_blocks(file, snapshot=snapshot, source=source, max_line_bytes=max_line_bytes)
-        verdicts = _verdicts(db, snapshot, blocks, tally, on_block)
+        verdicts = _verdicts(db, snapshot, users, blocks, tally, on_block)
         clean = _copy_clean_rows(conn, table, snapshot, verdicts)
         clean -= _settle_repeats(conn, db, snapshot, file, tally)
         if tally.oversized:
@@ -118,7 +117,10 @@ def load_snapshot(
 @contextmanager
 def _duckdb(memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
     with tempfile.TemporaryDirectory(prefix="bitso-validate-") as spill:
-        db = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": spill})
+        # A database file, not memory: DuckDB compresses the keys kept for every clean row
+        # and keeps within `memory_limit` what it can.
+        path = f"{spill}/validation.duckdb"
+        db = duckdb.connect(path, config={"memory_limit": memory_limit, "temp_directory": spill})
         try:
             db.execute("set preserve_insertion_order = false")
             yield db
@@ -126,22 +128,19 @@ def _duckdb(memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
             db.close()
 
 
-def _clean_users(conn: psycopg.Connection) -> pa.Array:
-    """The clean user ids, fetched as one value (32 hex characters each: no escaping)."""
-    row = conn.execute("select coalesce(string_agg(user_id, E'\\n'), '') from raw.users").fetchone()
-    text = row[0] if row else ""
+def _users(conn: psycopg.Connection, source: str) -> Users:
+    """The clean user ids (32 characters each, so COPY sends them unescaped) and those the
+    users file quarantined."""
+    text = bytearray()
+    with conn.cursor().copy("copy raw.users (user_id) to stdout") as copy:
+        for data in copy:
+            text += data
     if not text:
-        return pa.array([], pa.string())
-    return pc.list_flatten(pc.split_pattern(pa.array([text], pa.string()), "\n"))
-
-
-def _stage_clean_users(db: duckdb.DuckDBPyConnection, users: pa.Array, *, source: str) -> None:
-    if len(users) == 0:
         raise SnapshotFileError(
             f"{source}: no clean users are loaded, so every user_id would be unknown; "
             "load the users snapshot first (bitso load materializes it before the others)"
         )
-    _stage(db, "clean_users", users)
+    return Users.from_lines(bytes(text), _quarantined_users(conn))
 
 
 def _quarantined_users(conn: psycopg.Connection) -> list[str]:
@@ -152,16 +151,10 @@ def _quarantined_users(conn: psycopg.Connection) -> list[str]:
     return [fields[0].strip(WHITESPACE) for fields in values if fields and len(fields) == 1]
 
 
-def _stage(db: duckdb.DuckDBPyConnection, table: str, user_ids: pa.Array) -> None:
-    """A DuckDB table `table` (user_id) of these user ids."""
-    db.register("users_arrow", pa.table({"user_id": user_ids}))
-    db.execute(f"create or replace table {table} as select * from users_arrow")
-    db.unregister("users_arrow")
-
-
 def _verdicts(
     db: duckdb.DuckDBPyConnection,
     snapshot: Snapshot,
+    users: Users | None,
     blocks: Iterator[Block | Oversized],
     tally: _Tally,
     on_block: Callable[[int], None],
@@ -175,7 +168,7 @@ def _verdicts(
             tally.non_blank += 1
             tally.distinct += 1
             continue
-        verdicts = judge(db, snapshot, block.lines)
+        verdicts = judge(db, snapshot, block.lines, users)
         keep(db, verdicts)
         tally.rows_read += block.lines.num_rows
         tally.non_blank += pc.sum(verdicts["copies"]).as_py() or 0

@@ -9,10 +9,13 @@ of each clean row and the 64-bit fingerprint of each rejected one. Copies share 
 (clean rows whose key repeats); the loader settles them on their text.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bitso_platform.snapshots.spec import REASONS, Column, Kind, Snapshot
 from bitso_platform.sql import load_sql
@@ -50,6 +53,87 @@ class Accounting:
         }
 
 
+# A clean user id is 32 hexadecimal digits (SPEC 2 rule 6, bad_user_id): 32 bytes.
+USER_ID_BYTES = 32
+
+
+class Users:
+    """What a user reference may point at: the clean user ids, kept as one sorted array of
+    32-byte strings with their first 8 bytes as integers beside it, and the ids the users
+    file quarantined. A block's references are looked up in one binary search over the
+    integers (sorted first, so that it walks the array in order), the full ids deciding:
+    the cost of a block does not depend on the number of users, where a join would hash
+    every user again for every block."""
+
+    def __init__(self, sorted_ids: np.ndarray, quarantined: Sequence[str] = ()) -> None:
+        self.ids = sorted_ids
+        self.heads = _heads(sorted_ids)
+        self.quarantined = pa.array(quarantined, pa.string())
+
+    @classmethod
+    def from_lines(cls, text: bytes, quarantined: Sequence[str] = ()) -> "Users":
+        """From newline-terminated ids of 32 bytes each (raw.users as COPY sends it)."""
+        width = USER_ID_BYTES + 1
+        if len(text) % width:
+            raise ValueError(_NOT_USER_IDS)
+        rows = np.frombuffer(text, np.uint8).reshape(-1, width)
+        if not (rows[:, -1] == ord("\n")).all():
+            raise ValueError(_NOT_USER_IDS)
+        ids = np.ascontiguousarray(rows[:, :-1]).view(f"S{USER_ID_BYTES}").ravel()
+        return cls(np.sort(ids), quarantined)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def contain(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Per value, whether it is a clean user id (a null is not)."""
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        values = values.cast(pa.binary())
+        found = np.zeros(len(values), dtype=bool)
+        sized = pc.fill_null(pc.equal(pc.binary_length(values), USER_ID_BYTES), False)
+        candidates = np.flatnonzero(sized.to_numpy(zero_copy_only=False))
+        if not len(candidates) or not len(self.ids):
+            return found
+        taken = values.take(pa.array(candidates))  # contiguous: 32 bytes per value
+        wanted = np.frombuffer(taken.buffers()[2], f"S{USER_ID_BYTES}", len(taken))
+        heads = _heads(wanted)
+        order = np.argsort(heads)
+        candidates, wanted, heads = candidates[order], wanted[order], heads[order]
+        at = np.searchsorted(self.heads, heads)
+        pending = np.arange(len(candidates))  # ids sharing a head are stepped through
+        while len(pending):
+            at_pending = at[pending]
+            inside = at_pending < len(self.ids)
+            pending, at_pending = pending[inside], at_pending[inside]
+            same_head = self.heads[at_pending] == heads[pending]
+            pending, at_pending = pending[same_head], at_pending[same_head]
+            match = self.ids[at_pending] == wanted[pending]
+            found[candidates[pending[match]]] = True
+            pending = pending[~match]
+            at[pending] += 1
+        return found
+
+    def reasons(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """Per value, null for a clean user id, else quarantined_user or unknown_user."""
+        unknown = pa.array(~self.contain(values))
+        quarantined = pc.is_in(values, value_set=self.quarantined)
+        reason = pc.if_else(quarantined, "quarantined_user", "unknown_user")
+        return pc.if_else(unknown, reason, pa.scalar(None, pa.string()))
+
+
+_NOT_USER_IDS = (
+    "raw.users holds a user_id that is not 32 characters long; "
+    "load the users snapshot again (bitso load users)"
+)
+
+
+def _heads(ids: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each 32-byte id as an unsigned integer, in the ids' order."""
+    rows = ids.view(np.uint8).reshape(-1, USER_ID_BYTES)
+    return np.ascontiguousarray(rows[:, :8]).view(">u8").ravel().astype(np.uint64)
+
+
 def prepare(db: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
     """Create the macros, and the tables that rejected rows and clean keys are kept in."""
     db.execute("set TimeZone = 'UTC'")
@@ -61,16 +145,50 @@ def prepare(db: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
     )
 
 
-def judge(db: duckdb.DuckDBPyConnection, snapshot: Snapshot, lines: pa.Table) -> pa.Table:
+def judge(
+    db: duckdb.DuckDBPyConnection, snapshot: Snapshot, lines: pa.Table, users: Users | None = None
+) -> pa.Table:
     """Per distinct row of `lines` (staging.BLOCK_SCHEMA): normalised values, source_line,
     reason (null = clean), key_value, copies (of it in `lines`), fingerprint (a 64-bit hash
-    of its field content) and raw_line (set on rejected rows)."""
+    of its field content) and raw_line (set on rejected rows). A snapshot that refers to
+    users needs `users`: the last rules (quarantined_user, unknown_user) are theirs."""
     has_quoted = lines["content"].null_count < lines.num_rows
     db.register("block", lines)
     try:
-        return db.sql(_verdicts_sql(snapshot, has_quoted)).to_arrow_table()
+        verdicts = db.sql(_verdicts_sql(snapshot, has_quoted)).to_arrow_table()
     finally:
         db.unregister("block")
+    for column in snapshot.of_kind(Kind.USER_REF):
+        if users is None:
+            raise ValueError(f"judging {snapshot.name} needs the clean users")
+        verdicts = _judge_references(verdicts, column.target, lines, users)
+    return verdicts
+
+
+def _judge_references(verdicts: pa.Table, column: str, lines: pa.Table, users: Users) -> pa.Table:
+    """Rows clean so far whose `column` is not a clean user id get that rule's reason and
+    their raw line (from `lines`, numbered consecutively)."""
+    open_rows = pc.indices_nonzero(pc.is_null(verdicts["reason"]))
+    found = users.reasons(verdicts[column].take(open_rows))
+    rejected = pc.is_valid(found)
+    if not pc.any(rejected).as_py():
+        return verdicts
+    rows = pc.filter(open_rows, rejected).to_numpy()
+    mask = np.zeros(verdicts.num_rows, dtype=bool)
+    mask[rows] = True
+    mask = pa.array(mask)
+    source = pc.subtract(verdicts["source_line"].take(rows), lines["line_no"][0])
+    replaced = {
+        "reason": pc.filter(found, rejected),
+        "raw_line": lines["line"].take(source),
+    }
+    for name, values in replaced.items():
+        at = verdicts.schema.get_field_index(name)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        column = pc.replace_with_mask(verdicts[name].combine_chunks(), mask, values)
+        verdicts = verdicts.set_column(at, name, column)
+    return verdicts
 
 
 def keep(db: duckdb.DuckDBPyConnection, verdicts: pa.Table) -> None:
@@ -247,7 +365,8 @@ from checked
 
 
 def _reason_case(snapshot: Snapshot) -> str:
-    """SPEC 2 rule 6 up to unknown_user; the first match wins."""
+    """SPEC 2 rule 6 up to bad_currency (the user rules follow, `Users`); the first match
+    wins."""
     columns = snapshot.columns
     whens = [
         f"when quote_error or field_count <> {len(columns)} or has_control(raw_line)"
@@ -276,13 +395,6 @@ def _reason_case(snapshot: Snapshot) -> str:
         whens.append(f"when is_non_positive({c.target}) then 'non_positive_amount'")
     for c in snapshot.of_kind(Kind.CURRENCY):
         whens.append(f"when not is_currency(lower({c.target})) then 'bad_currency'")
-    for c in snapshot.of_kind(Kind.USER_REF):
-        unknown = f"{c.target} not in (select user_id from clean_users)"
-        whens.append(
-            f"when {unknown} and {c.target} in (select user_id from quarantined_users)"
-            " then 'quarantined_user'"
-        )
-        whens.append(f"when {unknown} then 'unknown_user'")
     return "case\n        " + "\n        ".join(whens) + "\n    end"
 
 

@@ -6,6 +6,7 @@ from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from bitso_platform.resources.warehouse import Warehouse
@@ -472,3 +473,34 @@ def test_reading_a_file_with_a_huge_line_holds_only_a_chunk_and_the_limit(
     ]
     assert lines == [2, 4]
     assert peak < 8 << 20, f"{peak / 2**20:.0f} MB held"
+
+
+def test_a_user_reference_matches_a_clean_user_id_exactly() -> None:
+    clean = [
+        "0123456789abcdef" + "0" * 16,
+        "0123456789abcdef" + "1" * 16,  # shares its first 8 bytes with the others
+        "0123456789abcdef" + "f" * 16,
+        "0123456789ABCDEF" + "2" * 16,  # upper case is another id
+        "ffffffff" + "e" * 24,
+    ]
+    users = validation.Users.from_lines("".join(f"{u}\n" for u in clean).encode(), [BOB])
+    refs = [
+        *reversed(clean),
+        "0123456789abcdef" + "2" * 16,  # the upper-case id in lower case
+        "0123456789ABCDEF" + "0" * 16,  # a lower-case id in upper case
+        "0123456789abcdef" + "0" * 15,  # one character short
+        "é" * 16,  # 32 bytes, not an id
+        "ffffffff" + "f" * 24,  # beyond the last id
+        "00000000" + "0" * 24,  # before the first id
+        BOB,
+        None,
+    ]
+    found = users.contain(pa.array(refs, pa.string()))
+    assert found.tolist() == [True] * len(clean) + [False] * (len(refs) - len(clean))
+    reasons = users.reasons(pa.array([clean[0], BOB, ALICE, None], pa.string())).to_pylist()
+    assert reasons == [None, "quarantined_user", "unknown_user", "unknown_user"]
+
+
+def test_user_ids_that_are_not_32_bytes_are_refused_with_what_to_do() -> None:
+    with pytest.raises(ValueError, match="load the users snapshot again"):
+        validation.Users.from_lines(b"abc\n")
