@@ -123,6 +123,7 @@ def _duckdb(memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
         db = duckdb.connect(path, config={"memory_limit": memory_limit, "temp_directory": spill})
         try:
             db.execute("set preserve_insertion_order = false")
+            db.execute("set enable_progress_bar = false")  # the load reports its own progress
             yield db
         finally:
             db.close()

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.snapshots import staging, validation
+from bitso_platform.snapshots import loader, staging, validation
 from bitso_platform.snapshots.loader import RAW_DDL, load_snapshot, reconcile
 from bitso_platform.snapshots.spec import SNAPSHOTS
 from bitso_platform.snapshots.staging import SnapshotFileError
@@ -504,3 +504,10 @@ def test_a_user_reference_matches_a_clean_user_id_exactly() -> None:
 def test_user_ids_that_are_not_32_bytes_are_refused_with_what_to_do() -> None:
     with pytest.raises(ValueError, match="load the users snapshot again"):
         validation.Users.from_lines(b"abc\n")
+
+
+def test_validation_draws_no_progress_bar_of_its_own() -> None:
+    """DuckDB draws one on stdout for queries over 2 s (at scale 100, the end of a load);
+    the load reports its own progress."""
+    with loader._duckdb("64MB") as db:
+        assert db.execute("select current_setting('enable_progress_bar')").fetchone() == (False,)
