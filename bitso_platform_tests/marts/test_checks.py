@@ -44,6 +44,17 @@ def test_every_check_passes_on_a_correct_build(built_url: str, window: Window) -
             assert result.passed, (mart.table, check.name, result.metadata)
 
 
+def with_earlier_row(table: str, *key: str) -> str:
+    """A key (as a row) of the table's rows of the day whose key has a row on an earlier day."""
+    columns = ", ".join(f"today.{column}" for column in key)
+    same = " and ".join(f"earlier.{column} = today.{column}" for column in key)
+    return (
+        f"(select {columns} from marts.{table} as today where today.day = %(day)s and exists"
+        f" (select from marts.{table} as earlier where {same} and earlier.day < today.day)"
+        " limit 1)"
+    )
+
+
 FAULTS = {
     "a duplicate key once the unique index is gone": (
         "daily_movements",
@@ -184,6 +195,47 @@ FAULTS = {
             " where month = date_trunc('month', %(day)s::date) and count_deposits > 0"
         ],
     ),
+    # Off from the earlier days: the window is consistent in itself, only its link to the
+    # row before it (the one-day window) or to core (the whole range) is wrong.
+    "an account's balances from the day on all off by one": (
+        "daily_balances",
+        "equal_sum_of_movements",
+        [
+            "update marts.daily_balances set balance = balance + 1"
+            " where day >= %(day)s and (user_id, currency) in"
+            f" {with_earlier_row('daily_balances', 'user_id', 'currency')}"
+        ],
+    ),
+    "a user's counts to date from the day on all off by one": (
+        "daily_user_status",
+        "reconciles_with_core",
+        [
+            "update marts.daily_user_status set count_deposits_to_date ="
+            " count_deposits_to_date + 1, deposit_ordinals = int8range(lower(deposit_ordinals)"
+            " + 1, upper(deposit_ordinals) + 1) where day >= %(day)s and user_id in"
+            f" {with_earlier_row('daily_user_status', 'user_id')}"
+        ],
+    ),
+    "a user's deposit ordinals from the day on one too high": (
+        "deposit_ordinals",
+        "reconciles_with_core",
+        # in two steps: the unique index refuses an ordinal taken by the next row meanwhile
+        [
+            f"update marts.deposit_ordinals set ordinal = ordinal + {shift}"
+            " where day >= %(day)s and user_id in"
+            f" {with_earlier_row('deposit_ordinals', 'user_id')}"
+            for shift in (1_000_000, 1 - 1_000_000)
+        ],
+    ),
+    "a to-date deposit amount off by one unit": (
+        "daily_user_features",
+        "reconciles_with_daily_marts",
+        [
+            "update marts.daily_user_features set amount_deposits_to_date ="
+            " amount_deposits_to_date + 1 where day = %(day)s and (user_id, currency) in"
+            f" {with_earlier_row('daily_user_features', 'user_id', 'currency')}"
+        ],
+    ),
     "a KPI off by one active user": (
         "daily_kpis",
         "reconciles_with_core",
@@ -286,3 +338,65 @@ def test_a_mart_built_with_a_wrong_formula_fails_its_reconciliation_check(
     result = evaluate(built_url, table, "reconciles_with_core", EVERYTHING)
     assert not result.passed, formula
     assert result.metadata["mismatched_days"].value > 0
+
+
+# A wrong opening planted into a running mart's build: (table, its check, correct, wrong).
+PLANTED_OPENINGS = {
+    "balances that forget the balance before the day": (
+        "daily_balances",
+        "equal_sum_of_movements",
+        "coalesce(opening.balance, 0) + sum(movements.net_amount)",
+        "sum(movements.net_amount)",
+    ),
+    "deposits to date continued from the withdrawals to date": (
+        "daily_user_status",
+        "reconciles_with_core",
+        "coalesce(opening.count_deposits_to_date, 0)",
+        "coalesce(opening.count_withdrawals_to_date, 0)",
+    ),
+    "deposit ordinals one too high": (
+        "deposit_ordinals",
+        "reconciles_with_core",
+        "lower(active_days.deposit_ordinals), upper(active_days.deposit_ordinals) - 1",
+        "lower(active_days.deposit_ordinals) + 1, upper(active_days.deposit_ordinals)",
+    ),
+    "deposits to date continued from the 90-day deposits": (
+        "daily_user_features",
+        "reconciles_with_daily_marts",
+        "coalesce(opening.count_deposits_to_date, 0)",
+        "coalesce(opening.count_deposits_90d, 0)",
+    ),
+}
+
+
+@pytest.mark.parametrize("opening", PLANTED_OPENINGS, ids=list(PLANTED_OPENINGS))
+def test_a_daily_run_after_a_backfill_that_continues_from_a_wrong_opening_fails_its_check(
+    built_url: str, monkeypatch: pytest.MonkeyPatch, opening: str
+) -> None:
+    """The check of a day anchors its running totals on the rows before it: what the day adds
+    to them is checked again, so a wrong continuation shows on the day it is built."""
+    table, check, correct, wrong = PLANTED_OPENINGS[opening]
+    day = Window(world.LAST_FACT_DAY, world.LAST_FACT_DAY + timedelta(days=1))
+    rebuild(Warehouse(url=built_url), BY_TABLE[table], day)
+    assert evaluate(built_url, table, check, day).passed
+    plant(monkeypatch, table, correct, wrong)
+    rebuild(Warehouse(url=built_url), BY_TABLE[table], day)
+    assert not evaluate(built_url, table, check, day).passed, opening
+
+
+# The checks of the running marts, which take the days before their window from its last rows.
+ANCHORED = {
+    "daily_balances": "equal_sum_of_movements",
+    "daily_user_status": "reconciles_with_core",
+    "deposit_ordinals": "reconciles_with_core",
+    "daily_user_features": "reconciles_with_daily_marts",
+}
+
+
+def test_a_day_built_without_the_days_before_it_fails_the_checks_of_running_totals(
+    loaded_url: str,
+) -> None:
+    """No row before the window is not taken for no history: core says what came before."""
+    world.build(loaded_url, DAY, DAY)
+    for table, check in ANCHORED.items():
+        assert not evaluate(loaded_url, table, check, ONE_DAY).passed, table

@@ -84,47 +84,30 @@ create index if not exists daily_balances_by_day on marts.daily_balances (day);
 -- equals the counted deposits minus counted withdrawals of its user and currency up to the
 -- end of its day. Proven without recomputing each row from history: per day, the balance
 -- changes add up to core.transactions; per account, each row adds its own change to the
--- previous row; and the account's balance before the window and at its end equal direct sums
--- over core.transactions.
-with window_accounts as (
-    select distinct user_id, currency
+-- previous row, the first one to the account's last balance before the window (0 if none),
+-- and the balance at the end of the window is that one plus the account's counted movements
+-- of the window in core.transactions. The balance before the window is the row checked when
+-- its own day was built, so the proof is an induction over the days built: a backfill from
+-- the first day (nothing before it) proves every balance from core alone, and a later day
+-- costs a few index probes per account active in it, not a read of the account's history.
+-- Days before the window left unbuilt show as a counted movement in core between the
+-- account's last balance and the window.
+with counted as (
+    select
+        user_id,
+        currency,
+        occurred_on as day,
+        case when kind = 'deposit' then amount else -amount end as net_amount
     from core.transactions
     where
         occurred_on >= %(window_start)s and occurred_on < %(window_end)s
         and is_complete
 ),
 
-counted as (
-    select
-        transactions.user_id,
-        transactions.currency,
-        transactions.occurred_on as day,
-        case
-            when transactions.kind = 'deposit' then transactions.amount
-            else -transactions.amount
-        end as net_amount
-    from core.transactions as transactions
-    inner join window_accounts
-        on window_accounts.user_id = transactions.user_id
-        and window_accounts.currency = transactions.currency
-    where transactions.is_complete and transactions.occurred_on < %(window_end)s
-),
-
 facts_by_day as (
     select day, sum(net_amount) as net_amount
     from counted
-    where day >= %(window_start)s
     group by day
-),
-
-facts_by_account as (
-    select
-        user_id,
-        currency,
-        coalesce(sum(net_amount) filter (where day < %(window_start)s), 0) as opening,
-        sum(net_amount) as closing
-    from counted
-    group by user_id, currency
 ),
 
 mart as (
@@ -158,6 +141,60 @@ mart_by_account as (
     group by user_id, currency
 ),
 
+history as (
+    -- what precedes the window: a backfill from the first day probes nothing
+    select
+        (select min(day) from marts.daily_balances) < %(window_start)s as has_balances,
+        (select min(occurred_on) from core.transactions) < %(window_start)s as has_facts
+),
+
+facts_by_account as (
+    select
+        window_sums.user_id,
+        window_sums.currency,
+        coalesce(before.balance, 0) as opening,
+        coalesce(before.balance, 0) + window_sums.net_amount as closing,
+        unbuilt.moved as moved_since_last_balance
+    from (
+        select user_id, currency, sum(net_amount) as net_amount
+        from counted
+        group by user_id, currency
+    ) as window_sums
+    left join lateral (
+        -- the account's last balance before the window: one probe of daily_balances_key
+        select balances.day, balances.balance
+        from marts.daily_balances as balances
+        where
+            (select has_balances from history)
+            and balances.user_id = window_sums.user_id
+            and balances.currency = window_sums.currency
+            and balances.day < %(window_start)s
+        order by balances.day desc
+        limit 1
+    ) as before on true
+    cross join lateral (
+        -- a counted movement after that balance's day and before the window (days not
+        -- built): a range of transactions_by_user per kind, empty when history is built
+        select count(*) > 0 as moved
+        from (values ('deposit'), ('withdrawal')) as kinds (kind)
+        cross join lateral (
+            select
+            from core.transactions as transactions
+            where
+                (select has_facts from history)
+                and transactions.user_id = window_sums.user_id
+                and transactions.kind = kinds.kind
+                and transactions.occurred_at >= coalesce(
+                    (before.day + 1)::timestamp at time zone 'UTC', '-infinity'
+                )
+                and transactions.occurred_at < %(window_start)s::timestamp at time zone 'UTC'
+                and transactions.currency = window_sums.currency
+                and transactions.is_complete
+            limit 1
+        ) as transactions
+    ) as unbuilt
+),
+
 final as materialized (
     select
         (select count(*) from mart) as balances,
@@ -177,6 +214,7 @@ final as materialized (
                 (facts_by_account.opening, facts_by_account.closing)
                 is distinct from (mart_by_account.opening, mart_by_account.closing)
                 or mart_by_account.broken_links > 0
+                or facts_by_account.moved_since_last_balance
         ) as wrong_accounts
 )
 

@@ -296,63 +296,175 @@ left join lateral (
 -- marts.daily_user_features holds nothing from after its days: on every row of the
 -- window [window_start, window_end) the last deposit and withdrawal days are on or before the
 -- row's day, and no row precedes the user's first-seen day. (That the counts and amounts read
--- only movements dated on or before the day is reconciles_with_daily_marts.)
-with final as (
-    select count(*) as rows_dated_after_their_day
-    from marts.daily_user_features as features
-    left join core.users as users on users.user_id = features.user_id
-    where
-        features.day >= %(window_start)s
-        and features.day < %(window_end)s
-        and (
-            features.last_deposit_on > features.day
-            or features.last_withdrawal_on > features.day
-            or users.first_seen_on is null
-            or users.first_seen_on > features.day
-        )
+-- only movements dated on or before the day is reconciles_with_daily_marts.) The first-seen
+-- day is one probe of core.users' key per user of the window, not a read of every user.
+with window_users as (
+    select
+        user_id,
+        count(*) filter (
+            where last_deposit_on > day or last_withdrawal_on > day
+        ) as rows_dated_after_their_day,
+        min(day) as first_row_on
+    from marts.daily_user_features
+    where day >= %(window_start)s and day < %(window_end)s
+    group by user_id
+),
+
+final as (
+    select
+        coalesce(sum(rows_dated_after_their_day), 0) as rows_dated_after_their_day,
+        count(*) filter (
+            where coalesce(
+                (
+                    select users.first_seen_on
+                    from core.users as users
+                    where users.user_id = window_users.user_id
+                ) > first_row_on,
+                true
+            )
+        ) as users_with_rows_before_first_seen
+    from window_users
 )
 
-select *, rows_dated_after_their_day = 0 as passed from final
+select
+    *,
+    rows_dated_after_their_day = 0 and users_with_rows_before_first_seen = 0 as passed
+from final
 
 -- check: reconciles_with_daily_marts
 -- marts.daily_user_features reconciles with marts.daily_movements on every row of the
--- window [window_start, window_end): each window's counted deposits and withdrawals (count
--- and exact amount) equal the account's daily rows dated in the 7, 30 or 90 days ending with
--- the row's day, or on or before it (to date), and the last days are the latest such rows.
--- Computed independently of the build (running frames over the daily rows, not added-up
--- changes); a row missing where a movement enters or leaves a window is counted too.
+-- window [window_start, window_end): each 7-, 30- and 90-day window's counted deposits and
+-- withdrawals (count and exact amount) equal the account's daily rows dated in the 7, 30 or
+-- 90 days ending with the row's day, recomputed from the daily rows of [window_start - 90,
+-- window_end); to date they equal the account's last row before the window (0 if none) plus
+-- its daily rows from window_start to the row's day, and the last days are the latest such
+-- rows, else that earlier row's. Computed independently of the build (running frames over the
+-- daily rows, not added-up changes); a row missing where a movement enters or leaves a window
+-- is counted too. The row before the window was checked when its own day was built, so "to
+-- date" is proven by induction over the days built: a backfill from the first day (nothing
+-- before it) proves every row from the daily rows alone, and a later day reads the window's
+-- 90 days of movements and one index probe per account, not the account's history. Days
+-- before the window left unbuilt show as a counted movement between the account's last row
+-- and the window (in the movements read, or before them in core.transactions).
 with window_accounts as (
-    select distinct currency, user_id
+    select distinct user_id, currency
     from marts.daily_user_features
     where day >= %(window_start)s and day < %(window_end)s
 ),
 
+history as (
+    -- what precedes the window: a backfill from the first day probes nothing
+    select
+        (select min(day) from marts.daily_user_features) < %(window_start)s as has_rows,
+        (select min(occurred_on) from core.transactions) < %(window_start)s as has_facts
+),
+
+openings as (
+    -- each account's last row before the window (one probe of daily_user_features_key), its
+    -- values to date checked when its own day was built; and, for a row older than the 90 days
+    -- of movements read below, whether a counted movement falls after its day and before those
+    -- 90 days (days not built): a range of transactions_by_user per kind, empty when the
+    -- history is built
+    select window_accounts.user_id, window_accounts.currency, before.*, unbuilt.moved
+    from window_accounts
+    left join lateral (
+        select
+            features.day,
+            features.count_deposits_to_date, features.amount_deposits_to_date,
+            features.count_withdrawals_to_date, features.amount_withdrawals_to_date,
+            features.last_deposit_on, features.last_withdrawal_on
+        from marts.daily_user_features as features
+        where
+            (select has_rows from history)
+            and features.user_id = window_accounts.user_id
+            and features.currency = window_accounts.currency
+            and features.day < %(window_start)s
+        order by features.day desc
+        limit 1
+    ) as before on true
+    cross join lateral (
+        select count(*) > 0 as moved
+        from (values ('deposit'), ('withdrawal')) as kinds (kind)
+        cross join lateral (
+            select
+            from core.transactions as transactions
+            where
+                (select has_facts from history)
+                and (before.day is null or before.day < %(window_start)s::date - 91)
+                -- in core's collation, so that its index applies
+                and transactions.user_id = window_accounts.user_id collate "default"
+                and transactions.kind = kinds.kind
+                and transactions.occurred_at >= coalesce(
+                    (before.day + 1)::timestamp at time zone 'UTC', '-infinity'
+                )
+                and transactions.occurred_at
+                < (%(window_start)s::date - 90)::timestamp at time zone 'UTC'
+                and transactions.currency = window_accounts.currency
+                and transactions.is_complete
+            limit 1
+        ) as transactions
+    ) as unbuilt
+),
+
 movements as (
     select
-        movements.currency, movements.user_id, movements.day, movements.count_deposits,
+        movements.user_id, movements.currency, movements.day, movements.count_deposits,
         movements.amount_deposits, movements.count_withdrawals, movements.amount_withdrawals
     from marts.daily_movements as movements
-    inner join window_accounts
-        on
-            window_accounts.currency = movements.currency
-            and window_accounts.user_id = movements.user_id
-    where movements.day < %(window_end)s
+    where
+        movements.day >= %(window_start)s::date - 90 and movements.day < %(window_end)s
+        and (movements.count_deposits > 0 or movements.count_withdrawals > 0)
+        and (movements.user_id, movements.currency) in (
+            select user_id, currency from window_accounts
+        )
 ),
 
 stream as (
-    select *, false as is_row from movements
+    -- per account, in day order: what its 7-, 30- and 90-day frames add up (the movements of
+    -- the 90 days before the window and of the window), what "to date" adds up (its row
+    -- before the window, then the window's movements), and its rows of the window, to compare
+    select
+        user_id, currency, day, false as is_row,
+        count_deposits, amount_deposits, count_withdrawals, amount_withdrawals,
+        0 as count_deposits_to_date, 0 as amount_deposits_to_date,
+        0 as count_withdrawals_to_date, 0 as amount_withdrawals_to_date,
+        null::date as last_deposit_on, null::date as last_withdrawal_on
+    from movements
+    where day < %(window_start)s
 
     union all
 
-    select currency, user_id, day, 0, 0, 0, 0, true
+    select
+        user_id, currency, day, false,
+        count_deposits, amount_deposits, count_withdrawals, amount_withdrawals,
+        count_deposits, amount_deposits, count_withdrawals, amount_withdrawals,
+        case when count_deposits > 0 then day end,
+        case when count_withdrawals > 0 then day end
+    from movements
+    where day >= %(window_start)s
+
+    union all
+
+    select
+        user_id, currency, day, false,
+        0, 0, 0, 0,
+        count_deposits_to_date, amount_deposits_to_date,
+        count_withdrawals_to_date, amount_withdrawals_to_date,
+        last_deposit_on, last_withdrawal_on
+    from openings
+    where day is not null
+
+    union all
+
+    select user_id, currency, day, true, 0, 0, 0, 0, 0, 0, 0, 0, null, null
     from marts.daily_user_features
     where day >= %(window_start)s and day < %(window_end)s
 ),
 
 expected as (
     select
-        currency,
         user_id,
+        currency,
         day,
         is_row,
         sum(count_deposits) over last_7 as count_deposits_7d,
@@ -361,21 +473,21 @@ expected as (
         sum(amount_deposits) over last_30 as amount_deposits_30d,
         sum(count_deposits) over last_90 as count_deposits_90d,
         sum(amount_deposits) over last_90 as amount_deposits_90d,
-        sum(count_deposits) over to_date as count_deposits_to_date,
-        sum(amount_deposits) over to_date as amount_deposits_to_date,
+        sum(count_deposits_to_date) over to_date as count_deposits_to_date,
+        sum(amount_deposits_to_date) over to_date as amount_deposits_to_date,
         sum(count_withdrawals) over last_7 as count_withdrawals_7d,
         sum(amount_withdrawals) over last_7 as amount_withdrawals_7d,
         sum(count_withdrawals) over last_30 as count_withdrawals_30d,
         sum(amount_withdrawals) over last_30 as amount_withdrawals_30d,
         sum(count_withdrawals) over last_90 as count_withdrawals_90d,
         sum(amount_withdrawals) over last_90 as amount_withdrawals_90d,
-        sum(count_withdrawals) over to_date as count_withdrawals_to_date,
-        sum(amount_withdrawals) over to_date as amount_withdrawals_to_date,
-        max(day) filter (where count_deposits > 0) over to_date as last_deposit_on,
-        max(day) filter (where count_withdrawals > 0) over to_date as last_withdrawal_on
+        sum(count_withdrawals_to_date) over to_date as count_withdrawals_to_date,
+        sum(amount_withdrawals_to_date) over to_date as amount_withdrawals_to_date,
+        max(last_deposit_on) over to_date as last_deposit_on,
+        max(last_withdrawal_on) over to_date as last_withdrawal_on
     from stream
     window
-        to_date as (partition by currency, user_id order by day),
+        to_date as (partition by user_id, currency order by day),
         last_7 as (to_date range between '6 days' preceding and current row),
         last_30 as (to_date range between '29 days' preceding and current row),
         last_90 as (to_date range between '89 days' preceding and current row)
@@ -414,16 +526,15 @@ compared as (
 ),
 
 changes as (
-    -- the days in the window on which a counted movement enters or leaves a window
+    -- the days in the window on which a counted movement enters or leaves a window: the
+    -- movements of the window shifted by 0, 7, 30 and 90 days, an index range each
     select distinct movements.currency, movements.user_id, movements.day + shifts.shift as day
-    from marts.daily_movements as movements
-    cross join (values (0), (7), (30), (90)) as shifts (shift)
-    where
-        (movements.count_deposits > 0 or movements.count_withdrawals > 0)
-        and movements.day >= %(window_start)s::date - 90
-        and movements.day < %(window_end)s
-        and movements.day + shifts.shift >= %(window_start)s
-        and movements.day + shifts.shift < %(window_end)s
+    from (values (0), (7), (30), (90)) as shifts (shift)
+    inner join marts.daily_movements as movements
+        on
+            movements.day >= %(window_start)s::date - shifts.shift
+            and movements.day < %(window_end)s::date - shifts.shift
+    where movements.count_deposits > 0 or movements.count_withdrawals > 0
 ),
 
 final as materialized (
@@ -441,10 +552,33 @@ final as materialized (
                     and features.user_id = changes.user_id
                     and features.day = changes.day
             )
-        ) as missing_change_rows
+        ) as missing_change_rows,
+        (
+            select count(*)
+            from (
+                select user_id, currency from openings where moved
+
+                union
+
+                -- the rest of the gap: the movements read
+                select openings.user_id, openings.currency
+                from openings
+                inner join movements
+                    on
+                        movements.user_id = openings.user_id
+                        and movements.currency = openings.currency
+                where
+                    movements.day > coalesce(openings.day, '-infinity')
+                    and movements.day < %(window_start)s
+            ) as moved
+        ) as accounts_moved_since_last_row
 )
 
-select *, mismatched_rows = 0 and missing_change_rows = 0 as passed from final
+select
+    *,
+    mismatched_rows = 0 and missing_change_rows = 0 and accounts_moved_since_last_row = 0
+        as passed
+from final
 
 -- check: windows_nest
 -- marts.daily_user_features: on every row of the window [window_start, window_end)

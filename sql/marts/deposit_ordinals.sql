@@ -47,40 +47,71 @@ create index if not exists deposit_ordinals_by_day on marts.deposit_ordinals (da
 -- check: reconciles_with_core
 -- marts.deposit_ordinals agrees with core.transactions over the window
 -- [window_start, window_end): each day has one row per counted deposit, and each user's rows
--- are numbered from (counted deposits before the window) + 1 to (counted deposits to the end
--- of the window), one per deposit made in the window.
-with window_users as (
-    select distinct user_id
+-- are numbered on from the user's last ordinal before the window (0 if none): from it + 1 to
+-- it + the user's counted deposits of the window in core.transactions, one per deposit. The
+-- ordinals before the window were checked when their own days were built, so the proof is an
+-- induction over the days built: a backfill from the first day (nothing before it) numbers
+-- every deposit from core alone, and a later day costs two index probes per user depositing
+-- in it, not a read of the user's deposit history. Days before the window left unbuilt show
+-- as a counted deposit in core between the user's last ordinal and the window.
+with deposits as (
+    select user_id, occurred_on as day
     from core.transactions
     where
         occurred_on >= %(window_start)s and occurred_on < %(window_end)s
         and kind = 'deposit' and is_complete
 ),
 
-deposits as (
-    select transactions.user_id, transactions.occurred_on as day
-    from core.transactions as transactions
-    inner join window_users on window_users.user_id = transactions.user_id
-    where
-        transactions.kind = 'deposit' and transactions.is_complete
-        and transactions.occurred_on < %(window_end)s
-),
-
 facts_by_day as (
     select day, count(*) as deposits
     from deposits
-    where day >= %(window_start)s
     group by day
+),
+
+history as (
+    -- what precedes the window: a backfill from the first day probes nothing
+    select
+        (select min(day) from marts.deposit_ordinals) < %(window_start)s as has_ordinals,
+        (select min(occurred_on) from core.transactions) < %(window_start)s as has_facts
 ),
 
 facts_by_user as (
     select
-        user_id,
-        count(*) filter (where day >= %(window_start)s) as deposits,
-        count(*) filter (where day < %(window_start)s) + 1 as first_ordinal,
-        count(*) as last_ordinal
-    from deposits
-    group by user_id
+        window_counts.user_id,
+        window_counts.deposits,
+        coalesce(before.ordinal, 0) + 1 as first_ordinal,
+        coalesce(before.ordinal, 0) + window_counts.deposits as last_ordinal,
+        exists (
+            -- a counted deposit after that ordinal's day and before the window (days not
+            -- built): a range of transactions_by_user, empty when history is built
+            select
+            from core.transactions as transactions
+            where
+                (select has_facts from history)
+                and transactions.user_id = window_counts.user_id
+                and transactions.kind = 'deposit'
+                and transactions.occurred_at >= coalesce(
+                    (before.day + 1)::timestamp at time zone 'UTC', '-infinity'
+                )
+                and transactions.occurred_at < %(window_start)s::timestamp at time zone 'UTC'
+                and transactions.is_complete
+        ) as deposited_since_last_ordinal
+    from (
+        select user_id, count(*) as deposits
+        from deposits
+        group by user_id
+    ) as window_counts
+    left join lateral (
+        -- the user's last ordinal before the window: deposit_ordinals_of_user read backwards
+        select ordinals.ordinal, ordinals.day
+        from marts.deposit_ordinals as ordinals
+        where
+            (select has_ordinals from history)
+            and ordinals.user_id = window_counts.user_id
+            and ordinals.day < %(window_start)s
+        order by ordinals.ordinal desc
+        limit 1
+    ) as before on true
 ),
 
 mart as (
@@ -119,6 +150,7 @@ final as materialized (
                 (facts_by_user.deposits, facts_by_user.first_ordinal, facts_by_user.last_ordinal)
                 is distinct from
                 (mart_by_user.deposits, mart_by_user.first_ordinal, mart_by_user.last_ordinal)
+                or facts_by_user.deposited_since_last_ordinal
         ) as mismatched_users
 )
 

@@ -95,13 +95,21 @@ create unique index if not exists monthly_currency_stats_key
 -- marts.monthly_currency_stats reconciles on every month of [window_start, window_end): counts
 -- and sums equal the month's marts.daily_currency_totals, averages are sum / count, and the
 -- distinct users equal a direct count over core.transactions on the month's built days
--- (marts.daily_kpis), so the daily marts and the month agree on who moved money.
-with built_days as (
+-- (marts.daily_kpis), so the daily marts and the month agree on who moved money. The
+-- facts are read by index range over the months' days, not whatever the planner guesses the
+-- built days select: a month costs its days, however long the history.
+with months as (
+    select
+        %(window_start)s::date as first_day,
+        (date_trunc('month', %(window_end)s::date - 1) + interval '1 month')::date as end_day
+),
+
+built_days as (
     select day, date_trunc('month', day)::date as month
     from marts.daily_kpis
     where
-        day >= %(window_start)s
-        and day < (date_trunc('month', %(window_end)s::date - 1) + interval '1 month')::date
+        day >= (select first_day from months)
+        and day < (select end_day from months)
 ),
 
 totals as (
@@ -114,6 +122,9 @@ totals as (
         sum(totals.amount_withdrawals) as amount_withdrawals
     from marts.daily_currency_totals as totals
     inner join built_days on built_days.day = totals.day
+    where
+        totals.day >= (select first_day from months)
+        and totals.day < (select end_day from months)
     group by built_days.month, totals.currency
     having sum(totals.count_deposits) > 0 or sum(totals.count_withdrawals) > 0
 ),
@@ -128,7 +139,10 @@ users as (
             as count_withdrawers
     from core.transactions
     inner join built_days on built_days.day = transactions.occurred_on
-    where transactions.is_complete
+    where
+        transactions.occurred_on >= (select first_day from months)
+        and transactions.occurred_on < (select end_day from months)
+        and transactions.is_complete
     group by built_days.month, transactions.currency
 ),
 

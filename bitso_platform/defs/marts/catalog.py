@@ -212,7 +212,9 @@ DAILY_BALANCES = Mart(
         Check(
             "equal_sum_of_movements",
             "Each running balance equals counted deposits minus counted withdrawals of its "
-            "user and currency in core.transactions up to the end of its day.",
+            "user and currency in core.transactions up to the end of its day: the window's "
+            "changes per day and account against core, continuing the account's last balance "
+            "before the window (checked on its own day), with nothing in core in between.",
             ("core/transactions",),
         ),
     ),
@@ -307,7 +309,8 @@ DAILY_USER_STATUS = Mart(
         Check(
             "reconciles_with_core",
             "One ACTIVE row per user with a counted movement each day; counts to date chain "
-            "from row to row and match core.transactions before and at the end of the window.",
+            "from the user's last row before the window (checked on its own day, nothing in "
+            "core in between) and match core.transactions at the end of the window.",
             ("core/transactions",),
         ),
     ),
@@ -343,8 +346,8 @@ DEPOSIT_ORDINALS = Mart(
         KEYS_UNIQUE,
         Check(
             "reconciles_with_core",
-            "One row per counted deposit each day, each user's numbered on from the deposits "
-            "before the window.",
+            "One row per counted deposit each day, each user's numbered on from the user's last "
+            "ordinal before the window (checked on its own day, no deposit in core in between).",
             ("core/transactions",),
         ),
     ),
@@ -476,10 +479,11 @@ DAILY_USER_FEATURES = Mart(
         ),
         Check(
             "reconciles_with_daily_marts",
-            "Every row's windows equal the daily_movements rows dated within them (so none "
-            "after the row's day), and a row exists wherever a movement enters or leaves a "
-            "window.",
-            ("marts/daily_movements",),
+            "Every row's 7-, 30- and 90-day windows equal the daily_movements rows dated within "
+            "them (so none after the row's day), its values to date the account's last row "
+            "before the window (checked on its own day) plus the window's rows, and a row "
+            "exists wherever a movement enters or leaves a window.",
+            ("marts/daily_movements", "core/transactions"),
         ),
     ),
     readers=(ML,),
