@@ -130,18 +130,17 @@ def _duckdb(memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def _users(conn: psycopg.Connection, source: str) -> Users:
-    """The clean user ids (32 characters each, so COPY sends them unescaped) and those the
-    users file quarantined."""
-    text = bytearray()
-    with conn.cursor().copy("copy raw.users (user_id) to stdout") as copy:
-        for data in copy:
-            text += data
-    if not text:
+    """The clean user ids and those the users file quarantined."""
+    count = conn.execute("select count(*) from raw.users").fetchone()
+    if not count or not count[0]:
         raise SnapshotFileError(
             f"{source}: no clean users are loaded, so every user_id would be unknown; "
             "load the users snapshot first (bitso load materializes it before the others)"
         )
-    return Users.from_lines(bytes(text), _quarantined_users(conn))
+    with conn.cursor().copy("copy raw.users (user_id) to stdout") as copy:
+        ids = Users.receive(copy, count[0])
+    ids.sort()  # in place
+    return Users(ids, _quarantined_users(conn))
 
 
 def _quarantined_users(conn: psycopg.Connection) -> list[str]:

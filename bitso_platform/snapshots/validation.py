@@ -9,7 +9,7 @@ of each clean row and the 64-bit fingerprint of each rejected one. Copies share 
 (clean rows whose key repeats); the loader settles them on their text.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -72,15 +72,29 @@ class Users:
 
     @classmethod
     def from_lines(cls, text: bytes, quarantined: Sequence[str] = ()) -> "Users":
-        """From newline-terminated ids of 32 bytes each (raw.users as COPY sends it)."""
+        """From newline-terminated ids of 32 bytes each, in any order."""
+        ids = cls.receive([text], text.count(b"\n"))
+        ids.sort()
+        return cls(ids, quarantined)
+
+    @staticmethod
+    def receive(chunks: Iterable[bytes | memoryview], count: int) -> np.ndarray:
+        """`count` newline-terminated ids of 32 bytes from `chunks` (a COPY of raw.users),
+        written straight into one array: memory is the ids' 32 bytes each and a chunk."""
         width = USER_ID_BYTES + 1
-        if len(text) % width:
+        ids = np.empty(count, f"S{USER_ID_BYTES}")
+        received, carry = 0, b""
+        for chunk in chunks:
+            data = carry + bytes(chunk)
+            whole = len(data) // width
+            rows = np.frombuffer(data, np.uint8, whole * width).reshape(whole, width)
+            if received + whole > count or not (rows[:, -1] == ord("\n")).all():
+                raise ValueError(_NOT_USER_IDS)
+            ids[received : received + whole] = rows[:, :-1].copy().view(ids.dtype).ravel()
+            received, carry = received + whole, data[whole * width :]
+        if carry or received != count:
             raise ValueError(_NOT_USER_IDS)
-        rows = np.frombuffer(text, np.uint8).reshape(-1, width)
-        if not (rows[:, -1] == ord("\n")).all():
-            raise ValueError(_NOT_USER_IDS)
-        ids = np.ascontiguousarray(rows[:, :-1]).view(f"S{USER_ID_BYTES}").ravel()
-        return cls(np.sort(ids), quarantined)
+        return ids
 
     def __len__(self) -> int:
         return len(self.ids)

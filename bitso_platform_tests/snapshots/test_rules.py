@@ -511,3 +511,13 @@ def test_validation_draws_no_progress_bar_of_its_own() -> None:
     the load reports its own progress."""
     with loader._duckdb("64MB") as db:
         assert db.execute("select current_setting('enable_progress_bar')").fetchone() == (False,)
+
+
+def test_user_ids_are_received_whole_across_copy_chunks() -> None:
+    ids = [f"{n:032x}" for n in (5, 3, 9, 1)]
+    text = "".join(f"{u}\n" for u in ids).encode()
+    chunks = [text[i : i + 7] for i in range(0, len(text), 7)]  # rows split anywhere
+    received = validation.Users.receive(chunks, len(ids))
+    assert [i.decode() for i in received] == ids
+    with pytest.raises(ValueError, match="load the users snapshot again"):
+        validation.Users.receive(chunks[:-1], len(ids))  # a row cut short
