@@ -129,6 +129,15 @@ def _duckdb(memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
             db.close()
 
 
+# The clean user ids, newline-terminated, in pages of 65,536: a page is one value to send,
+# where COPY would send a message (and Python a loop) per id.
+_USER_ID_PAGES = """
+    select string_agg(user_id || E'\\n', '')
+    from (select user_id, (row_number() over ()) / 65536 as page from raw.users) as numbered
+    group by page
+"""
+
+
 def _users(conn: psycopg.Connection, source: str) -> Users:
     """The clean user ids and those the users file quarantined."""
     count = conn.execute("select count(*) from raw.users").fetchone()
@@ -137,8 +146,10 @@ def _users(conn: psycopg.Connection, source: str) -> Users:
             f"{source}: no clean users are loaded, so every user_id would be unknown; "
             "load the users snapshot first (bitso load materializes it before the others)"
         )
-    with conn.cursor().copy("copy raw.users (user_id) to stdout") as copy:
-        ids = Users.receive(copy, count[0])
+    with conn.cursor(name="clean_user_ids") as cursor:
+        cursor.itersize = 4
+        pages = (text.encode() for (text,) in cursor.execute(_USER_ID_PAGES))
+        ids = Users.receive(pages, count[0])
     ids.sort()  # in place
     return Users(ids, _quarantined_users(conn))
 

@@ -9,7 +9,7 @@ of each clean row and the 64-bit fingerprint of each rejected one. Copies share 
 (clean rows whose key repeats); the loader settles them on their text.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -84,8 +84,8 @@ class Users:
         width = USER_ID_BYTES + 1
         ids = np.empty(count, f"S{USER_ID_BYTES}")
         received, carry = 0, b""
-        for chunk in chunks:
-            data = carry + bytes(chunk)
+        for chunk in _joined(chunks):
+            data = carry + chunk
             whole = len(data) // width
             rows = np.frombuffer(data, np.uint8, whole * width).reshape(whole, width)
             if received + whole > count or not (rows[:, -1] == ord("\n")).all():
@@ -140,6 +140,20 @@ _NOT_USER_IDS = (
     "raw.users holds a user_id that is not 32 characters long; "
     "load the users snapshot again (bitso load users)"
 )
+
+
+def _joined(chunks: Iterable[bytes | memoryview], size: int = 1 << 20) -> Iterator[bytes]:
+    """The chunks joined into pieces of about `size` bytes (COPY sends one row a chunk)."""
+    pending: list[bytes | memoryview] = []
+    held = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def _heads(ids: np.ndarray) -> np.ndarray:
