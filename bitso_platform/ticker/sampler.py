@@ -279,6 +279,7 @@ class Sampler:
         self._quoted_on: dict[str, int | None] = {}
         self._off_since: float | None = None
         self._gap_run = dict.fromkeys(exchange.books, 0)
+        self._blind_reported = dict.fromkeys(exchange.books, 0)  # gap run last logged at
         self._stopping = asyncio.Event()
 
     @classmethod
@@ -457,12 +458,17 @@ class Sampler:
             self._period = Tally()
 
     def _watch_for_blindness(self, records: list[SpreadRecord]) -> None:
-        """Log an error each minute a book records only gaps while its WebSocket talks."""
+        """Log an error for each minute a book records only gaps while its WebSocket talks."""
         for record in records:
             book = record.book
             self._gap_run[book] = self._gap_run[book] + 1 if record.is_gap else 0
-            talking = self.feeds[book].current() is not None
-            if talking and self._gap_run[book] and self._gap_run[book] % BLIND_AFTER == 0:
+            if not record.is_gap:
+                self._blind_reported[book] = 0
+            due = self._gap_run[book] - self._blind_reported[book] >= BLIND_AFTER
+            # due stays due while the socket reconnects: a minute of gaps is reported at the
+            # first second the WebSocket talks again, not only on an exact multiple of 60
+            if due and self.feeds[book].current() is not None:
+                self._blind_reported[book] = self._gap_run[book]
                 log.error(
                     "%s: nothing recorded for %d s although its WebSocket delivers messages: "
                     "no usable snapshot since it (re)connected and none from REST (late "

@@ -7,7 +7,7 @@ import pytest
 
 from bitso_platform.ticker.clock import FeedClock
 from bitso_platform.ticker.config import ExchangeSettings
-from bitso_platform.ticker.records import Quote
+from bitso_platform.ticker.records import Quote, SpreadRecord
 from bitso_platform.ticker.sampler import Sampler, SecondWindow
 from bitso_platform.ticker.store import ObservationStore, ObservationWriter
 
@@ -137,3 +137,39 @@ def test_a_feed_that_stays_far_behind_the_clock_is_followed_after_five_feed_seco
 
     assert sampler.clock_resyncs == 1
     assert clock.now() == 505.0 and sampler.window.next_second == 505
+
+
+class _Feed:
+    """A WebSocket feed that talks or not, as the test says."""
+
+    def __init__(self) -> None:
+        self.talking = True
+
+    def current(self) -> int | None:
+        return 1 if self.talking else None
+
+
+def test_a_minute_of_gaps_is_reported_when_the_socket_talks_again_after_a_reconnect(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sampler = sampler_on(FeedClock())
+    feed = _Feed()
+    sampler.feeds["usd_mxn"] = feed  # type: ignore[assignment]
+
+    def gaps(first: int, count: int) -> None:
+        for second in range(first, first + count):
+            sampler._watch_for_blindness([SpreadRecord.gap(second, "usd_mxn")])
+
+    with caplog.at_level(logging.ERROR, logger="bitso_platform.ticker.sampler"):
+        gaps(0, 59)
+        feed.talking = False  # reconnecting at the 60th second
+        gaps(59, 2)
+        feed.talking = True
+        gaps(61, 1)  # reported now, not a minute later
+        gaps(62, 60)  # and again after a further minute
+
+    errors = [r.getMessage().split(" although")[0] for r in caplog.records]
+    assert errors == [
+        "usd_mxn: nothing recorded for 62 s",
+        "usd_mxn: nothing recorded for 122 s",
+    ]
