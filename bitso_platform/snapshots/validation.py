@@ -9,7 +9,7 @@ of each clean row and the 64-bit fingerprint of each rejected one. Copies share 
 (clean rows whose key repeats); the loader settles them on their text.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -78,13 +78,14 @@ class Users:
         return cls(ids, quarantined)
 
     @staticmethod
-    def receive(chunks: Iterable[bytes | memoryview], count: int) -> np.ndarray:
-        """`count` newline-terminated ids of 32 bytes from `chunks` (a COPY of raw.users),
-        written straight into one array: memory is the ids' 32 bytes each and a chunk."""
+    def receive(chunks: Iterable[bytes], count: int) -> np.ndarray:
+        """`count` newline-terminated ids of 32 bytes from `chunks` (pages of raw.users, cut
+        anywhere), written straight into one array: memory is the ids' 32 bytes each and a
+        chunk."""
         width = USER_ID_BYTES + 1
         ids = np.empty(count, f"S{USER_ID_BYTES}")
         received, carry = 0, b""
-        for chunk in _joined(chunks):
+        for chunk in chunks:
             data = carry + chunk
             whole = len(data) // width
             rows = np.frombuffer(data, np.uint8, whole * width).reshape(whole, width)
@@ -95,9 +96,6 @@ class Users:
         if carry or received != count:
             raise ValueError(_NOT_USER_IDS)
         return ids
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
     def contain(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Per value, whether it is a clean user id (a null is not)."""
@@ -140,20 +138,6 @@ _NOT_USER_IDS = (
     "raw.users holds a user_id that is not 32 characters long; "
     "load the users snapshot again (bitso load users)"
 )
-
-
-def _joined(chunks: Iterable[bytes | memoryview], size: int = 1 << 20) -> Iterator[bytes]:
-    """The chunks joined into pieces of about `size` bytes (COPY sends one row a chunk)."""
-    pending: list[bytes | memoryview] = []
-    held = 0
-    for chunk in chunks:
-        pending.append(chunk)
-        held += len(chunk)
-        if held >= size:
-            yield b"".join(pending)
-            pending, held = [], 0
-    if pending:
-        yield b"".join(pending)
 
 
 def _heads(ids: np.ndarray) -> np.ndarray:
@@ -202,9 +186,9 @@ def _judge_references(verdicts: pa.Table, column: str, lines: pa.Table, users: U
     if not pc.any(rejected).as_py():
         return verdicts
     rows = pc.filter(open_rows, rejected).to_numpy()
-    mask = np.zeros(verdicts.num_rows, dtype=bool)
-    mask[rows] = True
-    mask = pa.array(mask)
+    at_rows = np.zeros(verdicts.num_rows, dtype=bool)
+    at_rows[rows] = True
+    mask = pa.array(at_rows)
     source = pc.subtract(verdicts["source_line"].take(rows), lines["line_no"][0])
     replaced = {
         "reason": pc.filter(found, rejected),
@@ -214,8 +198,8 @@ def _judge_references(verdicts: pa.Table, column: str, lines: pa.Table, users: U
         at = verdicts.schema.get_field_index(name)
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
-        column = pc.replace_with_mask(verdicts[name].combine_chunks(), mask, values)
-        verdicts = verdicts.set_column(at, name, column)
+        merged = pc.replace_with_mask(verdicts[name].combine_chunks(), mask, values)
+        verdicts = verdicts.set_column(at, name, merged)
     return verdicts
 
 
