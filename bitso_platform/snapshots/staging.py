@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from bitso_platform.snapshots.spec import Snapshot
 
 BOM = codecs.BOM_UTF8
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 2 << 20
 MAX_LINE_BYTES = 1 << 20  # longer lines are quarantined as oversized_row, never held whole
 PREFIX_BYTES = 200  # of an oversized line, kept as its raw text in the quarantine
 NEWLINE = ord("\n")

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from bitso_platform.cli import main
 from bitso_platform.devtools.generate import generate_snapshots
+from bitso_platform.snapshots import staging
 from bitso_platform.snapshots.spec import SNAPSHOTS
 
 
@@ -104,3 +106,22 @@ def test_load_shows_rows_read_and_rows_per_second_per_file_as_plain_lines(cli_en
         expected = rf"{re.escape(snapshot.file)}: {rows:,} rows read, [\d,]+ rows/s"
         assert re.fullmatch(expected, last_line[snapshot.file])
     assert "\r" not in loaded.stderr  # plain lines: stderr is not a terminal
+
+
+def test_load_progress_is_a_line_a_second_not_a_line_a_block(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshots = cli_env / "drop"
+    generate_snapshots(snapshots, scale=0.01, seed=3)
+    events = SNAPSHOTS["events"].file
+    blocks = (snapshots / events).stat().st_size // 4096
+    monkeypatch.setattr(staging, "CHUNK_BYTES", 4096)
+
+    started = time.perf_counter()
+    loaded = CliRunner().invoke(main, ["load", "--snapshots", str(snapshots)])
+    seconds = time.perf_counter() - started
+
+    assert loaded.exit_code == 0, loaded.output
+    lines = [line for line in loaded.stderr.splitlines() if line.startswith(f"{events}: ")]
+    assert blocks > 50
+    assert 1 <= len(lines) <= seconds + 1, lines  # the last one gives the file's total

@@ -18,6 +18,10 @@ from bitso_platform.snapshots.validation import Accounting
 
 CORE = ("users", "transactions", "currencies", "logins", "user_levels")
 
+# Progress is logged at most this often: a line per block would be thousands of run events
+# for a large file (a block is 2 MB).
+PROGRESS_SECONDS = 1.0
+
 
 class LoadConfig(dg.Config):
     """Run config of each snapshot asset (`bitso load` sets it)."""
@@ -86,11 +90,17 @@ def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
         if not snapshot.required and not snapshot_source.has(snapshot):
             context.log.info(f"{source} is absent; raw.{snapshot.name} keeps its previous load")
             return dg.MaterializeResult(metadata={"source": source, "absent": True})
-        started = time.perf_counter()
+        started = reported = time.perf_counter()
 
-        def on_block(rows_read: int) -> None:
+        def report(rows_read: int) -> None:
             text = rows_progress(rows_read, time.perf_counter() - started)
             context.log.info(progress_message(snapshot.file, text))
+
+        def on_block(rows_read: int) -> None:
+            nonlocal reported
+            if time.perf_counter() - reported >= PROGRESS_SECONDS:
+                reported = time.perf_counter()
+                report(rows_read)
 
         with load.savepoint() as conn, snapshot_source.open(snapshot) as stream:
             before = previous_clean(conn, snapshot)
@@ -102,6 +112,7 @@ def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
                 max_line_bytes=config.max_line_bytes,
                 on_block=on_block,
             )
+            report(accounting.rows_read)
             refused = refusal(accounting, before, max_shrink=config.max_shrink)
             if refused and not config.allow_shrink:
                 raise dg.Failure(description=refused)
