@@ -10,7 +10,6 @@ are deleted within the same transaction.
 """
 
 import ctypes
-import ctypes.util
 import functools
 import json
 import tempfile
@@ -137,8 +136,7 @@ def _return_freed_memory() -> None:
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    return getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own C library
 
 
 def _trim_heap() -> None:
