@@ -58,11 +58,8 @@ class Accounting:
 USER_ID_BYTES = 32
 
 _LOWER_HEX = b"0123456789abcdef"
-# Per byte value: whether it is a lower-case hexadecimal digit; a hexadecimal digit at all.
-_IS_LOWER_HEX = np.zeros(256, dtype=bool)
+_IS_LOWER_HEX = np.zeros(256, dtype=bool)  # per byte value
 _IS_LOWER_HEX[np.frombuffer(_LOWER_HEX, np.uint8)] = True
-_IS_HEX = _IS_LOWER_HEX.copy()
-_IS_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = True
 
 
 class Users:
@@ -134,8 +131,8 @@ class Users:
         ids = ids.reshape(-1, USER_ID_BYTES)
         in_lower = _in_lower_case(ids)
         found[candidates[in_lower]] = self._contain_packed(_pack(ids[in_lower]))
-        if not in_lower.all():
-            cased = ~in_lower & _IS_HEX[ids].all(axis=1)
+        if not in_lower.all():  # the others are compared as text with the cased ids
+            cased = ~in_lower
             found[candidates[cased]] = _contain_sorted(
                 self.cased, ids[cased].copy().view(f"S{USER_ID_BYTES}").ravel()
             )
@@ -190,8 +187,10 @@ def _pack(ids: np.ndarray) -> np.ndarray:
 
 def _contain_sorted(kept: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """Per value of `wanted`, whether the sorted array `kept` holds it."""
-    at = np.minimum(np.searchsorted(kept, wanted), max(len(kept) - 1, 0))
-    return kept[at] == wanted if len(kept) else np.zeros(len(wanted), dtype=bool)
+    if not len(kept):
+        return np.zeros(len(wanted), dtype=bool)
+    at = np.minimum(np.searchsorted(kept, wanted), len(kept) - 1)
+    return kept[at] == wanted
 
 
 def prepare(db: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:

@@ -98,8 +98,9 @@ def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
 
         def on_block(rows_read: int) -> None:
             nonlocal reported
-            if time.perf_counter() - reported >= PROGRESS_SECONDS:
-                reported = time.perf_counter()
+            now = time.perf_counter()
+            if now - reported >= PROGRESS_SECONDS:
+                reported = now
                 report(rows_read)
 
         with load.savepoint() as conn, snapshot_source.open(snapshot) as stream:
