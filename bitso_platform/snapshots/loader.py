@@ -120,6 +120,9 @@ def load_snapshot(
             clean=clean,
         )
         _replace_quarantine(conn, db, snapshot, source=source)
+    # Statistics for the core build that reads the table next, in this transaction: until
+    # the load commits, autovacuum cannot see the rows, and the planner would guess.
+    conn.execute(sql.SQL("analyze {}").format(table))
     _record(conn, accounting)
     return accounting
 

@@ -534,3 +534,22 @@ def test_user_ids_are_received_whole_across_copy_chunks() -> None:
     assert found.tolist() == [True, True, True, True, False]
     with pytest.raises(ValueError, match="load the users snapshot again"):
         validation.Users.receive(chunks[:-1], len(ids))  # a row cut short
+
+
+def test_a_loaded_table_has_statistics_before_its_load_commits(with_users: Warehouse) -> None:
+    """The core build plans on them in the same transaction: autovacuum sees nothing yet."""
+    lines = [f"{n},2021-01-0{n} 10:00:00+00,{ALICE},{n}.5,mxn,complete" for n in range(1, 8)]
+    text = "\n".join([DEPOSITS_HEADER, *lines]) + "\n"
+    with with_users.connection() as conn:
+        accounting = load_snapshot(
+            conn, io.BytesIO(text.encode()), SNAPSHOTS["deposits"], source="d"
+        )
+        estimated = conn.execute(
+            "select reltuples from pg_class where oid = 'raw.deposits'::regclass"
+        ).fetchone()
+        columns = conn.execute(
+            "select count(*) from pg_stats where schemaname = 'raw' and tablename = 'deposits'"
+        ).fetchone()
+    assert accounting.clean == 7
+    assert estimated == (7,)
+    assert columns is not None and columns[0] > 0

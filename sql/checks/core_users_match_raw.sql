@@ -1,5 +1,6 @@
 -- core.users holds each clean user exactly once, and every fact's user is among them.
-with final as (
+-- Materialized: inlined, every count would run again for `passed` (twice the scans).
+with final as materialized (
     select
         (select count(*) from raw.users) as raw_users,
         (select count(*) from core.users) as core_users,

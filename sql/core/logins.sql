@@ -1,7 +1,9 @@
 -- core.logins: one row per clean event whose name is in the login set (parameter
 -- login_events, default {login}), with the UTC day it falls on. Stored in (day, user) order
 -- with an index to match: marts.daily_logins groups a window's logins by day and user straight
--- from an index range, without sorting millions of rows on every backfill.
+-- from an index range, without sorting millions of rows on every backfill. user_id sorts in
+-- code point order (collation "C", as in core.users and the marts): its indexes are built and
+-- read with byte comparisons, not the database's locale.
 set local work_mem = '512MB';
 
 drop table if exists core.logins__next;
@@ -10,7 +12,7 @@ create table core.logins__next as
 with final as (
     select
         id,
-        user_id,
+        user_id collate "C" as user_id,
         occurred_at as logged_in_at,
         (occurred_at at time zone 'UTC')::date as logged_in_on,
         event_name
@@ -19,10 +21,10 @@ with final as (
 )
 
 select * from final
-order by logged_in_on, user_id collate "C", logged_in_at;
+order by logged_in_on, user_id, logged_in_at;
 
 drop table if exists core.logins;
 alter table core.logins__next rename to logins;
 alter table core.logins add primary key (id);
 create index logins_by_user on core.logins (user_id, logged_in_at);
-create index logins_by_day on core.logins (logged_in_on, (user_id collate "C"));
+create index logins_by_day on core.logins (logged_in_on, user_id);

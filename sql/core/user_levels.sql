@@ -3,7 +3,8 @@
 -- one instant: the later line wins); valid_to is the next change (null = still valid);
 -- rank 1 is the user's latest level. "Level of U at instant T" is one index lookup.
 -- Refilled in place (table: sql/core/schema.sql), inside the caller's transaction; the
--- indexes are built again after the insert.
+-- indexes are built again after the insert. The windows partition by user in code point order
+-- (collation "C"): the same partitions, sorted with byte comparisons, not the locale's.
 truncate core.user_levels;
 alter table core.user_levels drop constraint if exists user_levels_pkey;
 drop index if exists core.user_levels_as_of;
@@ -17,10 +18,10 @@ with ordered as (
         occurred_at as valid_from,
         lead(occurred_at) over by_time as valid_to,
         row_number() over (
-            partition by user_id order by occurred_at desc, source_line desc
+            partition by user_id collate "C" order by occurred_at desc, source_line desc
         ) as rank
     from raw.user_levels
-    window by_time as (partition by user_id order by occurred_at, source_line)
+    window by_time as (partition by user_id collate "C" order by occurred_at, source_line)
 ),
 
 final as (

@@ -6,7 +6,11 @@
 truncate core.users;
 alter table core.users drop constraint if exists users_pkey;
 
-insert into core.users (user_id, first_seen_on)
+-- Each user's first activity reads every event. It is built as a table of its own because
+-- CREATE TABLE AS may scan and aggregate in parallel, and INSERT ... SELECT never does.
+drop table if exists core.users__first_seen;
+
+create table core.users__first_seen as
 with activity as (
     select user_id, min(occurred_at) as first_seen_at from raw.deposits group by user_id
     union all
@@ -15,18 +19,22 @@ with activity as (
     select user_id, min(occurred_at) from raw.events group by user_id
 ),
 
-first_seen as (
-    select user_id, min(first_seen_at) as first_seen_at from activity group by user_id
-),
-
 final as (
-    select
-        users.user_id collate "C" as user_id,
-        (first_seen.first_seen_at at time zone 'UTC')::date as first_seen_on
-    from raw.users as users
-    left join first_seen on first_seen.user_id = users.user_id
+    select user_id, min(first_seen_at) as first_seen_at from activity group by user_id
 )
 
 select * from final;
 
+insert into core.users (user_id, first_seen_on)
+with final as (
+    select
+        users.user_id collate "C" as user_id,
+        (first_seen.first_seen_at at time zone 'UTC')::date as first_seen_on
+    from raw.users as users
+    left join core.users__first_seen as first_seen on first_seen.user_id = users.user_id
+)
+
+select * from final;
+
+drop table core.users__first_seen;
 alter table core.users add primary key (user_id);

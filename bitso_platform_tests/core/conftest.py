@@ -1,0 +1,17 @@
+"""A core model built from empty raw tables, for tests of its plans and declarations."""
+
+import pytest
+
+from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.snapshots.loader import RAW_DDL
+
+
+@pytest.fixture
+def empty_model(warehouse: Warehouse) -> Warehouse:
+    """Empty raw tables and the core model built from them, as a first load leaves them."""
+    warehouse.ensure(*RAW_DDL, "core/schema")
+    with warehouse.connection() as conn:
+        for table in ("logins", "transactions", "user_levels", "users"):
+            warehouse.run_sql(conn, f"core/{table}", {"login_events": ["login"]})
+        conn.commit()
+    return warehouse
