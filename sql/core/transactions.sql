@@ -1,5 +1,7 @@
 -- core.transactions: one row per clean deposit or withdrawal, with its kind, status and
 -- the UTC day it falls on. Built aside and swapped in, inside the caller's transaction.
+-- user_id sorts in code point order (collation "C", as in core.users and the marts): its
+-- index and the marts' groupings by user compare bytes, not the database's locale.
 drop table if exists core.transactions__next;
 
 create table core.transactions__next as
@@ -34,7 +36,7 @@ final as (
         -- keys
         kind,
         id,
-        user_id,
+        user_id collate "C" as user_id,
         -- time
         occurred_at,
         (occurred_at at time zone 'UTC')::date as occurred_on,

@@ -391,8 +391,7 @@ openings as (
             where
                 (select has_facts from history)
                 and (before.day is null or before.day < %(window_start)s::date - 91)
-                -- in core's collation, so that its index applies
-                and transactions.user_id = window_accounts.user_id collate "default"
+                and transactions.user_id = window_accounts.user_id
                 and transactions.kind = kinds.kind
                 and transactions.occurred_at >= coalesce(
                     (before.day + 1)::timestamp at time zone 'UTC', '-infinity'
