@@ -176,25 +176,57 @@ def wait_for(url: str, query: str, process: subprocess.Popen, timeout: float = 3
     raise AssertionError(f"timed out waiting for {query}")
 
 
-def load_session_running(url: str, pattern: str) -> str:
-    """A query finding the load's session while its current statement matches `pattern`."""
-    return (
-        "select pid from pg_stat_activity where application_name like 'bitso load %'"
-        f" and datname = current_database() and query ilike '{pattern}'"
-    )
+# Polls pg_stat_activity inside Postgres, every 0.2 ms for up to a second: a statement of a
+# few milliseconds (a check over the small test drops) runs between two client-side polls.
+# pg_stat_clear_snapshot: a transaction otherwise sees the first reading of the activity.
+AWAIT_LOAD_STATEMENT = """
+create function pg_temp.await_load_statement(pattern text) returns integer
+language plpgsql as $$
+declare
+    deadline timestamptz := clock_timestamp() + interval '1 second';
+    found integer;
+begin
+    loop
+        perform pg_stat_clear_snapshot();
+        select pid into found
+        from pg_stat_activity
+        where application_name like 'bitso load %'
+            and datname = current_database() and query ilike pattern;
+        if found is not null or clock_timestamp() > deadline then
+            return found;
+        end if;
+        perform pg_sleep(0.0002);
+    end loop;
+end $$
+"""
+
+
+def wait_for_load_statement(
+    url: str, pattern: str, process: subprocess.Popen, timeout: float = 300
+) -> None:
+    """Until the load's session runs a statement matching `pattern` (while `process` runs)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(AWAIT_LOAD_STATEMENT)
+        while time.monotonic() < deadline:
+            row = conn.execute("select pg_temp.await_load_statement(%s)", [pattern]).fetchone()
+            if row and row[0] is not None:
+                return
+            assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+    raise AssertionError(f"timed out waiting for a load statement like {pattern}")
 
 
 def killed_load(
     url: str, snapshots: Path, home: Path, pattern: str, attempts: int = 3
 ) -> tuple[tuple, subprocess.Popen]:
     """The state before a load, and the load, SIGKILLed while its session's statement matches
-    `pattern`. A short statement can run between two polls of a busy machine: a load that
-    completes unseen is started again (over its own result), up to `attempts` times."""
+    `pattern`. A short statement can still end between two polls of a busy machine: a load
+    that completes unseen is started again (over its own result), up to `attempts` times."""
     for _ in range(attempts):
         before = state(url)
         process = start_load(url, snapshots, home)
         try:
-            wait_for(url, load_session_running(url, pattern), process)
+            wait_for_load_statement(url, pattern, process)
         except AssertionError:
             if process.wait() != 0:
                 raise
