@@ -94,7 +94,7 @@ def load_snapshot(
     every key needs more, and no block is held any more) when settling repeats at the end.
     """
     table = sql.Identifier("raw", snapshot.name)
-    _return_freed_memory()
+    _use_system_allocator()
     with seekable(stream) as file, _duckdb(memory_limit) as db:
         # Only the verdicts hold the users: they are freed with the last block.
         users = _users(conn, source) if snapshot.of_kind(Kind.USER_REF) else None
@@ -127,7 +127,7 @@ def load_snapshot(
     return accounting
 
 
-def _return_freed_memory() -> None:
+def _use_system_allocator() -> None:
     """Arrow's allocations go through the system allocator from here on (process-wide).
 
     Each block allocates buffers of its size and frees them; Arrow's default allocator

@@ -4,15 +4,13 @@ import re
 
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import load_sql, sql_sections
+from bitso_platform_tests.plans import plan_text
 
 
 def plan(warehouse: Warehouse, query: str, params: dict) -> str:
     """The plan of `query` with sequential scans and sorts priced out: what indexes allow."""
     with warehouse.connection() as conn:
-        conn.execute("set enable_seqscan = off")
-        conn.execute("set enable_sort = off")
-        rows = conn.execute(f"explain {query}", params).fetchall()
-    return "\n".join(line for (line,) in rows)
+        return plan_text(conn, query, params, priced_out=("seqscan", "sort"))
 
 
 def test_user_ids_compare_as_bytes_not_by_the_database_locale(empty_model: Warehouse) -> None:

@@ -9,6 +9,7 @@ from bitso_platform.access import apply_access_roles
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import load_sql
 from bitso_platform_tests.marts import world
+from bitso_platform_tests.plans import plan_text
 
 DAY = date(2022, 6, 1)
 NEWCOMER = "0000ffff000000000000000000000010"
@@ -58,13 +59,11 @@ def test_the_sql_forms_of_q2_and_q3_give_the_same_answers(built_url: str) -> Non
 def test_q2s_sql_form_merges_two_index_ranges_without_sorting(built_url: str) -> None:
     """At scale 100 the first deposits are 1.3 M ids: sorted again, they spill to disk."""
     with psycopg.connect(built_url) as conn:
-        for plan_type in ("hashjoin", "nestloop", "seqscan"):  # the large-table plan
-            conn.execute(f"set enable_{plan_type} = off")
-        plan = "\n".join(
-            line
-            for (line,) in conn.execute(
-                "explain " + load_sql("questions/users_without_deposit"), {"as_of": DAY}
-            )
+        plan = plan_text(
+            conn,
+            load_sql("questions/users_without_deposit"),
+            {"as_of": DAY},
+            priced_out=("hashjoin", "nestloop", "seqscan"),
         )
     assert "Merge Anti Join" in plan
     assert "deposit_ordinals_by_user" in plan
