@@ -49,6 +49,7 @@ from bitso_platform.dagster_storage import EVENT_BATCH_SIZE
 from bitso_platform.definitions import defs
 from bitso_platform.defs.marts.assets import asset_key
 from bitso_platform.defs.marts.catalog import MARTS, Mart
+from bitso_platform.defs.marts.partitions import partition_tags
 from bitso_platform.defs.marts.schedules import SEGMENTS_CHECK
 from bitso_platform.devtools.generate import generate_snapshots
 from bitso_platform.sql import load_sql
@@ -331,17 +332,10 @@ def run_marts(
     marts: tuple[Mart, ...] = QUESTION_MARTS,
 ) -> Run:
     """The marts (by default those of the eight questions) over first..last as one run."""
-    if first == last:
-        tags = {"dagster/partition": first.isoformat()}
-    else:
-        tags = {
-            "dagster/asset_partition_range_start": first.isoformat(),
-            "dagster/asset_partition_range_end": last.isoformat(),
-        }
     started = time.perf_counter()
     result = marts_job(marts).execute_in_process(
         instance=instance,
-        tags=tags,
+        tags=partition_tags(first, last),
         run_config=run_config(warehouse={"url": warehouse_url}),
         raise_on_error=False,
     )

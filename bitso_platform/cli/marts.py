@@ -60,7 +60,7 @@ def build(from_day: date | None, to_day: date | None) -> None:
     of them is not built, the build starts at the first such day instead, and says so. The run
     shows up in the Dagster UI (make dev) as a backfill of the daily_marts job.
     """
-    from bitso_platform.defs.marts.partitions import partitions_start
+    from bitso_platform.defs.marts.partitions import partition_tags, partitions_start
     from bitso_platform.defs.marts.schedules import JOB
 
     start = partitions_start()
@@ -79,7 +79,7 @@ def build(from_day: date | None, to_day: date | None) -> None:
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore", category=dg.PreviewWarning)
-        result = run_job(JOB, tags=_partition_tags(first, last), progress=progress)
+        result = run_job(JOB, tags=partition_tags(first, last), progress=progress)
     summary = _summary(result)
     click.echo(_summary_table(summary, first, last, time.perf_counter() - started))
     if not result.success or summary.checks_failed:
@@ -120,15 +120,6 @@ def _from_first_unbuilt_day(first: date, start: date) -> date:
         err=True,
     )
     return unbuilt
-
-
-def _partition_tags(first: date, last: date) -> dict[str, str]:
-    if first == last:
-        return {"dagster/partition": first.isoformat()}
-    return {
-        "dagster/asset_partition_range_start": first.isoformat(),
-        "dagster/asset_partition_range_end": last.isoformat(),
-    }
 
 
 class MartProgress(Progress):

@@ -19,7 +19,8 @@ class LoadRefused(Exception):
 
 
 class LoadTransaction(dg.ConfigurableResource):
-    """The transaction of one `load_snapshots` run, shared by its steps (in one process).
+    """The transaction of one `load_snapshots` run, shared by its steps (one process: the
+    code location's executor runs every step in the run's process, defs/executor.py).
 
     Every raw and core table and the accounting are written inside it and committed by the
     last asset (`raw/snapshot_loads`), after the blocking checks: a failure, a refusal or a
@@ -37,7 +38,6 @@ class LoadTransaction(dg.ConfigurableResource):
         if run is None:  # bound outside a run (the CLI reading its configuration): no load
             yield self
             return
-        _refuse_multiprocess(run.run_config)
         with self.warehouse.connection() as conn:
             # how a refused load names this one (see _lock)
             conn.execute(
@@ -69,15 +69,6 @@ class LoadTransaction(dg.ConfigurableResource):
         if self._conn is None:
             raise RuntimeError("the load transaction is only open while its run executes")
         return self._conn
-
-
-def _refuse_multiprocess(run_config: dict) -> None:
-    execution = (run_config.get("execution") or {}).get("config") or {}
-    if "multiprocess" in execution:
-        raise LoadRefused(
-            "the load_snapshots job runs in one process (one transaction); "
-            "launch it with execution config `in_process: {}`"
-        )
 
 
 def _lock(conn: psycopg.Connection) -> None:

@@ -26,9 +26,6 @@ from bitso_platform_tests.e2e.graphql import Dagster
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-# Run config of the runs the tests launch: each step in its own Python process costs seconds
-# of start-up on the 2 CI cores; the path through queue, daemon and run worker is the same.
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 
 
 def free_port() -> int:

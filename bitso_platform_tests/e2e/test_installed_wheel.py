@@ -15,7 +15,6 @@ import pytest
 
 from bitso_platform.devtools.generate import START_DAY
 from bitso_platform_tests.e2e.conftest import (
-    IN_PROCESS,
     ROOT,
     eventually,
     free_port,
@@ -117,9 +116,9 @@ def test_the_installed_sampler_records_the_replayed_feed_and_its_health_check_pa
 def test_a_snapshot_load_from_s3_and_a_marts_run_launched_through_the_webserver_succeed(
     deployed: Dagster, env: dict[str, str]
 ) -> None:
-    load = deployed.launch_run(job="load_snapshots", run_config=IN_PROCESS)
+    load = deployed.launch_run(job="load_snapshots")
     assert deployed.wait_for_run(load) == "SUCCESS", deployed.failures(load)
-    backfill = deployed.launch_backfill(deployed.asset_keys("marts"), DAYS, run_config=IN_PROCESS)
+    backfill = deployed.launch_backfill(deployed.asset_keys("marts"), DAYS)
     assert deployed.wait_for_backfill(backfill).startswith("COMPLETED")
     for run in deployed.backfill_runs(backfill, DAYS[0], DAYS[-1]):
         assert run["status"] == "SUCCESS", deployed.failures(run["runId"])

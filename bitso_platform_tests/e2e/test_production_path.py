@@ -3,7 +3,7 @@ daemon runs the queue, the schedules and the sensors: load the snapshots, backfi
 marts, turn the schedules and the alert sensor on against a replayed exchange feed, and
 run every asset check of the code location.
 
-Runs execute in process (IN_PROCESS run config).
+Runs are launched with no run config, as from the UI: the code location's executor applies.
 """
 
 import json
@@ -18,7 +18,7 @@ import pytest
 
 from bitso_platform.defs.marts.catalog import MARTS
 from bitso_platform.devtools.generate import END_DAY, START_DAY
-from bitso_platform_tests.e2e.conftest import IN_PROCESS, eventually, run_bitso, sampling
+from bitso_platform_tests.e2e.conftest import eventually, run_bitso, sampling
 from bitso_platform_tests.e2e.graphql import Dagster
 
 # The recorded 10-minute window holding the 11 % btc_mxn spike (23:40:44), replayed 20x
@@ -47,7 +47,7 @@ def sampler(services: Dagster) -> Iterator[subprocess.Popen]:
 
 @pytest.fixture(scope="module")
 def loaded(services: Dagster, sampler: subprocess.Popen) -> Dagster:
-    run_id = services.launch_run(job="load_snapshots", run_config=IN_PROCESS)
+    run_id = services.launch_run(job="load_snapshots")
     assert services.wait_for_run(run_id) == "SUCCESS", f"see {services.logs}"  # type: ignore[attr-defined]
     return services
 
@@ -68,7 +68,7 @@ def days(loaded: Dagster) -> list[str]:
 def backfill(loaded: Dagster, days: list[str]) -> str:
     """The marts backfill over `days`, launched right after the load; tests wait for it."""
     marts = loaded.asset_keys("marts")
-    return loaded.launch_backfill(marts, days, run_config=IN_PROCESS)
+    return loaded.launch_backfill(marts, days)
 
 
 def test_the_schedules_turn_on_and_their_ticks_request_the_expected_runs(
@@ -113,9 +113,7 @@ def test_the_window_the_schedule_requests_is_written_to_the_lake(
     loaded: Dagster, sampler: subprocess.Popen
 ) -> None:
     assert sampler.wait(timeout=120) == 0
-    run_id = loaded.launch_run(
-        job="ticker_windows", tags={"dagster/partition": WINDOW}, run_config=IN_PROCESS
-    )
+    run_id = loaded.launch_run(job="ticker_windows", tags={"dagster/partition": WINDOW})
     assert loaded.wait_for_run(run_id) == "SUCCESS", f"see {loaded.logs}"  # type: ignore[attr-defined]
     bucket, prefix = loaded.env["BITSO_LAKE_URL"].removeprefix("s3://").split("/", 1)  # type: ignore[attr-defined]
     s3 = boto3.client("s3", endpoint_url=loaded.env["BITSO_S3_ENDPOINT_URL"])  # type: ignore[attr-defined]
@@ -162,7 +160,7 @@ def test_every_asset_check_of_the_code_location_passes(
         "unpartitioned": {},
     }
     runs = [
-        loaded.launch_run(assets=[], checks=group, tags=tags[kind], run_config=IN_PROCESS)
+        loaded.launch_run(assets=[], checks=group, tags=tags[kind])
         for kind, group in groups.items()
     ]
 

@@ -1,6 +1,8 @@
 """Building the marts through Dagster: one run per range, idempotent days, continued state."""
 
+import os
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -8,6 +10,8 @@ import pytest
 from psycopg import sql
 
 from bitso_platform.definitions import defs
+from bitso_platform.defs.marts.partitions import partition_tags
+from bitso_platform_tests.launched import launched_job
 from bitso_platform_tests.marts import world
 
 MARTS = (
@@ -28,16 +32,11 @@ def run_marts(
 ) -> dg.ExecuteInProcessResult:
     """The daily_marts job over first..last, as the CLI and the schedule launch it."""
     monkeypatch.setenv("BITSO_WAREHOUSE_URL", url)
-    if first == last:
-        tags = {"dagster/partition": first.isoformat()}
-    else:
-        tags = {
-            "dagster/asset_partition_range_start": first.isoformat(),
-            "dagster/asset_partition_range_end": last.isoformat(),
-        }
     job = defs().resolve_job_def("daily_marts")
     return job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), tags=tags, raise_on_error=False
+        instance=dg.DagsterInstance.ephemeral(),
+        tags=partition_tags(first, last),
+        raise_on_error=False,
     )
 
 
@@ -201,3 +200,21 @@ def test_snapshots_load_again_once_the_marts_and_their_views_are_built(
         ).fetchone()
     assert users and users[0] > len(world.EDGE_USERS)
     assert segments and segments[0] > 0
+
+
+def test_a_launched_run_executes_every_step_in_the_runs_own_process(
+    monkeypatch: pytest.MonkeyPatch, built_url: str, tmp_path: Path
+) -> None:
+    # As a deployment's run worker executes a run launched from the UI or a schedule (no run
+    # config): the job's own executor decides. A process per step would start Dagster and the
+    # code location again for each of its 14 steps.
+    monkeypatch.setenv("BITSO_WAREHOUSE_URL", built_url)
+    job = launched_job("daily_marts")
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = dg.execute_job(job, instance=instance, tags=partition_tags(DAY, DAY))
+        assert result.success
+        records = instance.get_records_for_run(result.run_id, limit=10_000).records
+    steps = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.step_key]
+    assert len({event.step_key for event in steps if event}) == 2 * len(MARTS + FEATURES) - 1
+    assert {event.pid for event in steps if event and event.pid} == {os.getpid()}
+    assert "STEP_WORKER_STARTING" not in {event.event_type_value for event in steps if event}

@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 from bitso_platform.cli import main
-from bitso_platform.definitions import defs
 from bitso_platform.defs.snapshots.assets import snapshot_loads
 from bitso_platform.devtools.generate import generate_snapshots
 from bitso_platform.resources.load_transaction import APPLICATION, LOAD_LOCK, LoadTransaction
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.snapshots.spec import SNAPSHOTS
+from bitso_platform_tests.launched import launched_job
 from bitso_platform_tests.snapshots.test_assets import run_load, table_contents
 
 BITSO = str(Path(sys.executable).parent / "bitso")
@@ -322,21 +322,18 @@ def test_a_second_load_fails_at_once_naming_the_run_that_is_loading(
 def test_a_load_launched_on_several_processes_is_refused_before_any_step(
     monkeypatch: pytest.MonkeyPatch, warehouse_url: str, drops: tuple[Path, Path]
 ) -> None:
+    # As a run worker executes a launched run: the job's executor reads the run config.
     monkeypatch.setenv("BITSO_WAREHOUSE_URL", warehouse_url)
     monkeypatch.setenv("BITSO_SNAPSHOTS_URL", str(drops[0]))
-    result = (
-        defs()
-        .resolve_job_def("load_snapshots")
-        .execute_in_process(
-            run_config={"execution": {"config": {"multiprocess": {}}}},
-            instance=dg.DagsterInstance.ephemeral(),
-            raise_on_error=False,
-        )
-    )
-    assert not result.success
-    (refused,) = [e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE"]
-    assert "runs in one process (one transaction)" in refused.engine_event_data.error.message
-    assert not any(e.is_step_success for e in result.all_events)
+    job = launched_job("load_snapshots")
+    with dg.instance_for_test() as instance:
+        with pytest.raises(dg.DagsterInvalidConfigError, match="multiprocess"):
+            dg.execute_job(
+                job, instance=instance, run_config={"execution": {"config": {"multiprocess": {}}}}
+            )
+        assert not instance.get_runs()
+    with psycopg.connect(warehouse_url) as conn:
+        assert conn.execute("select to_regclass('raw.users')").fetchone() == (None,)
 
 
 def test_committing_a_transaction_without_the_files_of_a_load_fails_and_changes_nothing(

@@ -27,6 +27,16 @@ def daily_partitions() -> dg.DailyPartitionsDefinition:
     )
 
 
+def partition_tags(first: date, last: date) -> dict[str, str]:
+    """The tags of a run over first..last: one partition, or a range (a single-run backfill)."""
+    if first == last:
+        return {"dagster/partition": first.isoformat()}
+    return {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+
+
 @dataclass(frozen=True)
 class Window:
     """Consecutive UTC days [start, end): what one run of a mart rebuilds."""

@@ -7,7 +7,6 @@ load_snapshots = dg.define_asset_job(
     selection=dg.AssetSelection.groups("snapshots", "core"),
     description="Validate and load every snapshot file into `raw`, then rebuild `core`, in one "
     "transaction (one process) committed after the blocking checks.",
-    config={"execution": {"config": {"in_process": {}}}},
 )
 
 daily_snapshot_refresh = dg.ScheduleDefinition(
