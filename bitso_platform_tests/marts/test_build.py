@@ -207,7 +207,7 @@ def test_a_launched_run_executes_every_step_in_the_runs_own_process(
 ) -> None:
     # As a deployment's run worker executes a run launched from the UI or a schedule (no run
     # config): the job's own executor decides. A process per step would start Dagster and the
-    # code location again for each of its 14 steps.
+    # code location again for each of its 19 steps.
     monkeypatch.setenv("BITSO_WAREHOUSE_URL", built_url)
     job = launched_job("daily_marts")
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
