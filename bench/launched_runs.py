@@ -12,7 +12,6 @@ Run: .venv/bin/python bench/launched_runs.py [--scale 10] [--repeat 3]
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from datetime import date
@@ -34,8 +33,6 @@ from bitso_platform.definitions import defs
 from bitso_platform.defs.marts.partitions import partition_tags
 from bitso_platform.defs.marts.schedules import daily_marts_job
 from bitso_platform.devtools.generate import generate_snapshots
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def code_location_job() -> dg.JobDefinition:
@@ -94,7 +91,6 @@ def main() -> None:
     parser.add_argument("--loaded-scale", type=float, default=float("nan"))
     args = parser.parse_args()
     quiet_logging()
-    sys.path.insert(0, str(ROOT / "bench"))  # where the steps' processes find this module
     if args.loaded:
         print(measure(args.loaded, args.loaded_scale, args.repeat))
         return

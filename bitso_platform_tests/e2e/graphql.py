@@ -37,7 +37,6 @@ class Dagster:
         assets: list[list[str]] | None = None,
         checks: list[tuple[list[str], str]] | None = None,
         tags: dict[str, str] | None = None,
-        run_config: dict[str, Any] | None = None,
     ) -> str:
         selector = self.selector(jobName=job)
         if assets is not None:
@@ -57,7 +56,7 @@ class Dagster:
             }""",
             params={
                 "selector": selector,
-                "runConfigData": run_config or {},
+                "runConfigData": {},  # as from the UI: the job's own executor
                 "executionMetadata": {
                     "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]
                 },
@@ -165,7 +164,6 @@ class Dagster:
         self,
         assets: list[list[str]],
         partitions: list[str],
-        run_config: dict[str, Any] | None = None,
     ) -> str:
         data = self.query(
             """
@@ -179,7 +177,7 @@ class Dagster:
             params={
                 "assetSelection": [{"path": p} for p in assets],
                 "partitionNames": partitions,
-                "runConfigData": run_config or {},
+                "runConfigData": {},  # as from the UI: the job's own executor
             },
         )["launchPartitionBackfill"]
         if data["__typename"] != "LaunchBackfillSuccess":

@@ -214,7 +214,11 @@ def test_a_launched_run_executes_every_step_in_the_runs_own_process(
         result = dg.execute_job(job, instance=instance, tags=partition_tags(DAY, DAY))
         assert result.success
         records = instance.get_records_for_run(result.run_id, limit=10_000).records
-    steps = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.step_key]
-    assert len({event.step_key for event in steps if event}) == 2 * len(MARTS + FEATURES) - 1
-    assert {event.pid for event in steps if event and event.pid} == {os.getpid()}
-    assert "STEP_WORKER_STARTING" not in {event.event_type_value for event in steps if event}
+    steps = [
+        event
+        for event in (r.event_log_entry.dagster_event for r in records)
+        if event and event.step_key
+    ]
+    assert len({event.step_key for event in steps}) == 2 * len(MARTS + FEATURES) - 1
+    assert {event.pid for event in steps if event.pid} == {os.getpid()}
+    assert "STEP_WORKER_STARTING" not in {event.event_type_value for event in steps}
