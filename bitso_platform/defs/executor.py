@@ -1,16 +1,111 @@
-"""How every run of the code location executes: all its steps in the run's own process.
+"""How every run of the code location executes its steps: in its own process, or a long
+backfill's steps two at a time.
 
-Each step is a call into Postgres or S3. On Dagster's default (multiprocess) executor every
-step first starts a process that imports Dagster and this code location, about 2 s here,
-and the marts' blocking checks chain their steps anyway: launched as a deployment runs it,
-one day of every mart took 39 s on the default executor against 2.4 s in one process at
-scale 10, and a full backfill 195 s against 176 s (docs/benchmarks.md, "Executor"). The
-snapshot load needs one process: its files and core are one transaction.
+Each step is a call into Postgres or S3. Dagster's multiprocess executor first starts a
+process per step that imports Dagster and this code location, and the marts' blocking checks
+chain their steps: launched as a deployment runs it, one day of every mart took 39 s that way
+against 2.4 s in one process at scale 10 (docs/benchmarks.md, "Executor"). So one day, the
+snapshot load (its files and core are one transaction) and every other run execute their
+steps in the run's own process.
+
+A backfill of many days is another matter: each mart's step then runs for minutes in one
+Postgres process on one core, and the marts that do not read each other (daily_logins beside
+the movements' chain, daily_balances beside daily_user_status) can run side by side. A run
+over at least `parallel_from_days` days executes its steps in processes of their own,
+`max_concurrent` at a time (default: the machine's cores), forked from a server that has
+imported the code location once, the steps that most marts wait on first (their
+`dagster/priority` tag, bitso_platform/defs/marts/assets.py).
 """
 
+import os
+from collections.abc import Iterator
+
 import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableJob
+from dagster._core.events import DagsterEvent
+from dagster._core.execution.context.system import PlanOrchestrationContext
+from dagster._core.execution.plan.plan import ExecutionPlan
+from dagster._core.execution.retries import RetryMode
+from dagster._core.executor.base import Executor
+from dagster._core.executor.in_process import InProcessExecutor
+from dagster._core.executor.multiprocess import MultiprocessExecutor
+
+from bitso_platform.defs.marts.partitions import run_days
+
+PARALLEL_FROM_DAYS = 28
+# Imported once by the fork server, not by every step's process: the code location, its
+# resources (dagster-aws) and the marts' modules, about 2 s of imports.
+PRELOADED = (
+    "bitso_platform.definitions",
+    "bitso_platform.defs.resources",
+    "bitso_platform.defs.marts.assets",
+    "bitso_platform.defs.marts.checks",
+)
+
+
+class InProcessOrParallel(Executor):
+    """Every step in the run's process, or, for a run over many days, several at a time in
+    processes of their own (when the run can be rebuilt in them: a launched run can)."""
+
+    def __init__(self, max_concurrent: int, parallel_from_days: int) -> None:
+        self.in_process = InProcessExecutor(retries=RetryMode.ENABLED)
+        self.parallel = MultiprocessExecutor(
+            retries=RetryMode.ENABLED,
+            max_concurrent=max_concurrent,
+            start_method="forkserver",
+            explicit_forkserver_preload=list(PRELOADED),
+        )
+        self.parallel_from_days = parallel_from_days
+
+    @property
+    def retries(self) -> RetryMode:
+        return RetryMode.ENABLED
+
+    def chosen(self, plan_context: PlanOrchestrationContext) -> Executor:
+        in_parallel = (
+            run_days(plan_context.dagster_run.tags) >= self.parallel_from_days
+            and isinstance(plan_context.job, ReconstructableJob)
+            and not plan_context.instance.is_ephemeral
+        )
+        return self.parallel if in_parallel else self.in_process
+
+    def execute(
+        self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
+    ) -> Iterator[DagsterEvent]:
+        return self.chosen(plan_context).execute(plan_context, execution_plan)
+
+
+@dg.executor(
+    name="in_process_or_parallel",
+    config_schema={
+        "max_concurrent": dg.Field(
+            int,
+            default_value=0,
+            description="Steps at a time in a run over many days (0: the machine's cores).",
+        ),
+        "parallel_from_days": dg.Field(
+            int,
+            default_value=PARALLEL_FROM_DAYS,
+            description="A run over at least this many days (2 or more) runs its steps side "
+            "by side.",
+        ),
+    },
+)
+def in_process_or_parallel(init_context: dg.InitExecutorContext) -> Executor:
+    config = init_context.executor_config
+    if int(config["parallel_from_days"]) < 2:
+        raise dg.DagsterInvalidConfigError(
+            "parallel_from_days must be 2 or more: a run of one day (or of no partition, as the "
+            "snapshot load) executes its steps in its own process",
+            [],
+            config,
+        )
+    return InProcessOrParallel(
+        max_concurrent=int(config["max_concurrent"]) or os.cpu_count() or 1,
+        parallel_from_days=int(config["parallel_from_days"]),
+    )
 
 
 @dg.definitions
 def executor() -> dg.Definitions:
-    return dg.Definitions(executor=dg.in_process_executor)
+    return dg.Definitions(executor=in_process_or_parallel)

@@ -10,7 +10,8 @@ import pytest
 from psycopg import sql
 
 from bitso_platform.definitions import defs
-from bitso_platform.defs.marts.partitions import partition_tags
+from bitso_platform.defs.executor import PARALLEL_FROM_DAYS
+from bitso_platform.defs.marts.partitions import RANGE_END, RANGE_START, partition_tags, run_days
 from bitso_platform_tests.launched import launched_job
 from bitso_platform_tests.marts import world
 
@@ -222,3 +223,74 @@ def test_a_launched_run_executes_every_step_in_the_runs_own_process(
     assert len({event.step_key for event in steps}) == 2 * len(MARTS + FEATURES) - 1
     assert {event.pid for event in steps if event.pid} == {os.getpid()}
     assert "STEP_WORKER_STARTING" not in {event.event_type_value for event in steps}
+
+
+def test_a_launched_backfill_of_many_days_runs_its_steps_side_by_side_by_priority(
+    monkeypatch: pytest.MonkeyPatch, built_url: str, tmp_path: Path
+) -> None:
+    # A run over at least `parallel_from_days` days (28 by default; 2 here, to stay short)
+    # runs its steps in processes of their own, `max_concurrent` at a time, the steps that
+    # most marts wait on first.
+    monkeypatch.setenv("BITSO_WAREHOUSE_URL", built_url)
+    execution = {"config": {"parallel_from_days": 2, "max_concurrent": 2}}
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = dg.execute_job(
+            launched_job("daily_marts"),
+            instance=instance,
+            tags=partition_tags(DAY - timedelta(days=1), DAY),
+            run_config={"execution": execution},
+        )
+        assert result.success
+        records = instance.get_records_for_run(result.run_id, limit=10_000).records
+    events = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
+    step_pids = {event.step_key: event.pid for event in events if event.is_step_start}
+    assert len(step_pids) == 2 * len(MARTS + FEATURES) - 1
+    assert os.getpid() not in step_pids.values()
+    assert len(set(step_pids.values())) == len(step_pids)  # a process per step
+    in_flight, most = 0, 0
+    launched: list[str] = []
+    for event in events:
+        if event.event_type_value == "STEP_WORKER_STARTING":
+            in_flight += 1
+            launched.append(event.step_key or "")
+        elif event.is_step_success or event.is_step_failure:
+            in_flight -= 1
+        most = max(most, in_flight)
+    assert most == 2
+    # Ready together once daily_movements' checks pass: read by 5, 4 and no other marts.
+    waiting = ["marts__daily_user_status", "marts__daily_currency_totals", "marts__daily_balances"]
+    assert [step for step in launched if step in waiting] == waiting
+
+
+def test_a_run_under_parallel_from_days_keeps_its_steps_in_its_own_process() -> None:
+    first = date(2023, 1, 1)
+    assert run_days(partition_tags(first, first)) == 1
+    assert run_days(partition_tags(first, first + timedelta(days=27))) == PARALLEL_FROM_DAYS
+    assert run_days({}) == 1  # an unpartitioned run: the snapshot load
+    ticker = {RANGE_START: "2026-12-06-05:00", RANGE_END: "2026-12-06-06:00"}
+    assert run_days(ticker) == 1  # ten-minute windows, not days
+
+
+def test_parallel_from_days_under_two_fails_the_run_saying_why(
+    monkeypatch: pytest.MonkeyPatch, built_url: str, tmp_path: Path
+) -> None:
+    # One day, and the snapshot load (no partition), always run in the run's own process.
+    monkeypatch.setenv("BITSO_WAREHOUSE_URL", built_url)
+    execution = {"config": {"parallel_from_days": 1}}
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = dg.execute_job(
+            launched_job("daily_marts"),
+            instance=instance,
+            tags=partition_tags(DAY, DAY),
+            run_config={"execution": execution},
+        )
+        failures = [
+            record.event_log_entry.dagster_event
+            for record in instance.get_records_for_run(result.run_id, limit=10_000).records
+            if record.event_log_entry.dagster_event
+            and record.event_log_entry.dagster_event.is_run_failure
+        ]
+    assert not result.success
+    assert any(
+        "parallel_from_days must be 2 or more" in str(f.event_specific_data) for f in failures
+    )

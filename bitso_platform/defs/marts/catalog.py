@@ -593,3 +593,15 @@ MARTS = in_build_order(
         )
     )
 )
+
+
+def downstream_marts(mart: Mart, marts: tuple[Mart, ...] = MARTS) -> int:
+    """How many marts read `mart`, directly or through others: in a backfill whose steps run
+    side by side, a mart that more wait on goes first (the priority of its steps)."""
+    readers = {other.asset: {d for d in other.deps if d.startswith("marts/")} for other in marts}
+    found: set[str] = set()
+    frontier = {mart.asset}
+    while frontier:
+        frontier = {asset for asset, reads in readers.items() if reads & frontier} - found
+        found |= frontier
+    return len(found)

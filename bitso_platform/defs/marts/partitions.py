@@ -4,7 +4,7 @@ A run covers a window of consecutive days, one partition or a backfill's whole r
 mart SQL takes it as the half-open interval [window_start, window_end).
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -27,14 +27,25 @@ def daily_partitions() -> dg.DailyPartitionsDefinition:
     )
 
 
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
 def partition_tags(first: date, last: date) -> dict[str, str]:
     """The tags of a run over first..last: one partition, or a range (a single-run backfill)."""
     if first == last:
         return {"dagster/partition": first.isoformat()}
-    return {
-        "dagster/asset_partition_range_start": first.isoformat(),
-        "dagster/asset_partition_range_end": last.isoformat(),
-    }
+    return {RANGE_START: first.isoformat(), RANGE_END: last.isoformat()}
+
+
+def run_days(tags: Mapping[str, str]) -> int:
+    """How many days a run spans, from its tags: its range's; 1 for one partition or none."""
+    start, end = tags.get(RANGE_START), tags.get(RANGE_END)
+    if not start or not end:
+        return 1
+    try:
+        return (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
+    except ValueError:  # not a range of days (the ticker's ten-minute windows)
+        return 1
 
 
 @dataclass(frozen=True)

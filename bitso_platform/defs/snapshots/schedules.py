@@ -7,6 +7,7 @@ load_snapshots = dg.define_asset_job(
     selection=dg.AssetSelection.groups("snapshots", "core"),
     description="Validate and load every snapshot file into `raw`, then rebuild `core`, in one "
     "transaction (one process) committed after the blocking checks.",
+    executor_def=dg.in_process_executor,  # a transaction cannot span processes
 )
 
 daily_snapshot_refresh = dg.ScheduleDefinition(
