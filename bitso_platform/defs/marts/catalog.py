@@ -126,13 +126,18 @@ class Mart:
         return replace(window, start=window.last) if self.view else window
 
 
+def marts_read(marts: tuple[Mart, ...]) -> dict[str, set[str]]:
+    """Per mart (its asset), the marts it reads."""
+    return {mart.asset: {dep for dep in mart.deps if dep.startswith("marts/")} for mart in marts}
+
+
 def in_build_order(marts: tuple[Mart, ...]) -> tuple[Mart, ...]:
     """The marts, each after the marts it reads (a running mart's own earlier days aside).
 
     A cycle (graphlib.CycleError) or a read of an undeclared mart is refused here, at import.
     """
     by_asset = {mart.asset: mart for mart in marts}
-    reads = {mart.asset: {dep for dep in mart.deps if dep.startswith("marts/")} for mart in marts}
+    reads = marts_read(marts)
     undeclared = set().union(*reads.values()) - by_asset.keys()
     if undeclared:
         raise ValueError(f"marts read undeclared marts: {', '.join(sorted(undeclared))}")
@@ -598,10 +603,10 @@ MARTS = in_build_order(
 def downstream_marts(mart: Mart, marts: tuple[Mart, ...] = MARTS) -> int:
     """How many marts read `mart`, directly or through others: in a backfill whose steps run
     side by side, a mart that more wait on goes first (the priority of its steps)."""
-    readers = {other.asset: {d for d in other.deps if d.startswith("marts/")} for other in marts}
+    reads = marts_read(marts)
     found: set[str] = set()
     frontier = {mart.asset}
     while frontier:
-        frontier = {asset for asset, reads in readers.items() if reads & frontier} - found
+        frontier = {asset for asset, read in reads.items() if read & frontier} - found
         found |= frontier
     return len(found)
