@@ -25,6 +25,16 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     os.close(reader)
 
 
+def _read_all(reader: int) -> str:
+    """Everything written to the terminal: a pseudo-terminal may hand it over in several
+    reads, so read until nothing more comes for half a second."""
+    assert select.select([reader], [], [], 5)[0], "nothing written to the terminal"
+    chunks = []
+    while select.select([reader], [], [], 0.5)[0]:
+        chunks.append(os.read(reader, 4096))
+    return b"".join(chunks).decode()
+
+
 def _show_a_load() -> None:
     with progress_on_stderr() as progress:
         progress.update("users.csv", "users.csv: 10 rows read")
@@ -39,8 +49,7 @@ def test_on_a_terminal_each_subject_has_one_updating_line_and_lasting_lines_go_a
     with terminal(monkeypatch) as reader:
         _show_a_load()
         sys.stderr.flush()
-        assert select.select([reader], [], [], 5)[0], "nothing written to the terminal"
-        written = os.read(reader, 4096).decode()
+        written = _read_all(reader)
 
     assert written == (
         f"{CLEAR_LINE}users.csv: 10 rows read"
