@@ -44,8 +44,8 @@ MARTS = {"questions": QUESTION_MARTS, "every": QUESTION_MARTS + FEATURE_MARTS}
 
 
 def marts_job(executor: dg.ExecutorDefinition) -> dg.JobDefinition:
-    """daily_marts restricted to --marts (BENCH_MARTS), on `executor`."""
-    marts = MARTS[os.environ.get("BENCH_MARTS", "every")]
+    """daily_marts restricted to --marts (BENCH_MARTS, set by `main`), on `executor`."""
+    marts = MARTS[os.environ["BENCH_MARTS"]]
     selection = dg.AssetSelection.assets(*(asset_key(mart) for mart in marts))
     job = dg.define_asset_job(
         f"bench_marts_{executor.name}",
@@ -87,7 +87,7 @@ def launch(instance: dg.DagsterInstance, url: str, job_fn, first: date, last: da
 
 
 def measure(url: str, scale: float, repeat: int, multiprocess: bool) -> str:
-    marts = os.environ.get("BENCH_MARTS", "every")
+    marts = os.environ["BENCH_MARTS"]
     executors = dict(EXECUTORS)
     if multiprocess:
         executors["a process per step (Dagster's default)"] = multiprocess_job

@@ -44,6 +44,17 @@ def test_every_check_passes_on_a_correct_build(built_url: str, window: Window) -
             assert result.passed, (mart.table, check.name, result.metadata)
 
 
+def test_a_key_check_reads_only_the_catalog_while_a_unique_index_enforces_the_key(
+    built_url: str,
+) -> None:
+    """deposit_ordinals' key (ordinal, day, user_id) is enforced by unique indexes on
+    (ordinal, user_id) and (user_id, ordinal): part of the key, which makes it unique too."""
+    for mart in MARTS:
+        if any(check.name == "keys_unique" for check in mart.checks):
+            result = evaluate(built_url, mart.table, "keys_unique", EVERYTHING)
+            assert result.metadata["key_enforced"].value is True, mart.table
+
+
 def with_earlier_row(table: str, *key: str) -> str:
     """A key (as a row) of the table's rows of the day whose key has a row on an earlier day."""
     columns = ", ".join(f"today.{column}" for column in key)
@@ -62,6 +73,16 @@ FAULTS = {
         [
             "drop index marts.daily_movements_key",
             "insert into marts.daily_movements select * from marts.daily_movements"
+            " where day = %(day)s limit 1",
+        ],
+    ),
+    "a duplicate deposit ordinal once both unique indexes on part of its key are gone": (
+        "deposit_ordinals",
+        "keys_unique",
+        [
+            "drop index marts.deposit_ordinals_by_user",
+            "drop index marts.deposit_ordinals_of_user",
+            "insert into marts.deposit_ordinals select * from marts.deposit_ordinals"
             " where day = %(day)s limit 1",
         ],
     ),
@@ -86,6 +107,14 @@ FAULTS = {
             "delete from marts.daily_movements where (day, user_id, currency) in"
             " (select day, user_id, currency from marts.daily_movements"
             " where day = %(day)s and count_deposits > 0 limit 1)"
+        ],
+    ),
+    "an empty movement row": (
+        "daily_movements",
+        "reconciles_with_core",
+        [
+            "insert into marts.daily_movements values"
+            " (%(day)s, 'no-such-user', 'mxn', 0, 0, 0, 0, 0, 0, 0, 0)"
         ],
     ),
     "a running balance that skips a movement": (

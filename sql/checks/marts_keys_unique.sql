@@ -1,19 +1,18 @@
 -- Template for every mart's keys_unique check: marts.{table} holds at most one row per key
--- ({key}). The unique index marts.{table}_key on exactly those columns (in any order)
--- enforces it, so while that index is there and valid the check reads only the catalog;
--- without it, the window [window_start, window_end) of {period} is counted by key.
+-- ({key}). A valid unique index of the table on some of those columns (a unique index on a
+-- subset of the key makes the key unique too; `include` columns do not count) enforces it,
+-- so while there is one the check reads only the catalog; without one, the window
+-- [window_start, window_end) of {period} is counted by key.
 -- Placeholders in braces are identifiers composed by bitso_platform.defs.marts.checks.
 with key_index as (
-    select
-        index.indisunique and index.indisvalid and array(
-            select attribute.attname::text
-            from unnest(index.indkey::int2[]) as key (attnum)
-            inner join pg_attribute as attribute
-                on attribute.attrelid = index.indrelid and attribute.attnum = key.attnum
-            order by attribute.attname::text collate "C"
-        ) = %(key_columns)s::text[] as key_enforced
+    select coalesce(bool_or(index.indisvalid and index.indpred is null and (
+        select bool_and(coalesce(attribute.attname::text = any(%(key_columns)s::text[]), false))
+        from unnest((index.indkey::int2[])[0:index.indnkeyatts - 1]) as key (attnum)
+        left join pg_attribute as attribute
+            on attribute.attrelid = index.indrelid and attribute.attnum = key.attnum
+    )), false) as key_enforced
     from pg_index as index
-    where index.indexrelid = to_regclass(%(key_index)s)
+    where index.indrelid = to_regclass(%(table_name)s) and index.indisunique
 ),
 
 repeated_keys as (
@@ -26,7 +25,7 @@ repeated_keys as (
 
 final as materialized (
     select
-        coalesce((select key_enforced from key_index), false) as key_enforced,
+        (select key_enforced from key_index) as key_enforced,
         case
             when (select key_enforced from key_index) then 0
             else (select count(*) from repeated_keys)

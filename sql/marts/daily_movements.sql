@@ -80,51 +80,47 @@ with facts as (
     group by occurred_on, kind, is_complete
 ),
 
-mart_rows as (
-    select *
+mart_days as (
+    -- each day's column sums first (a row a day, not a row per movement row to unpivot)
+    select
+        day,
+        sum(count_deposits) as count_deposits,
+        sum(amount_deposits) as amount_deposits,
+        sum(count_withdrawals) as count_withdrawals,
+        sum(amount_withdrawals) as amount_withdrawals,
+        sum(count_failed_deposits) as count_failed_deposits,
+        sum(amount_failed_deposits) as amount_failed_deposits,
+        sum(count_failed_withdrawals) as count_failed_withdrawals,
+        sum(amount_failed_withdrawals) as amount_failed_withdrawals,
+        count(*) filter (
+            where
+                count_deposits + count_withdrawals + count_failed_deposits
+                + count_failed_withdrawals = 0
+        ) as empty_rows
     from marts.daily_movements
     where day >= %(window_start)s and day < %(window_end)s
-),
-
-unpivoted as (
-    select
-        mart_rows.day,
-        columns.kind,
-        columns.is_complete,
-        columns.count_movements,
-        columns.amount
-    from mart_rows
-    cross join lateral (
-        values
-        ('deposit', true, mart_rows.count_deposits, mart_rows.amount_deposits),
-        ('withdrawal', true, mart_rows.count_withdrawals, mart_rows.amount_withdrawals),
-        ('deposit', false, mart_rows.count_failed_deposits, mart_rows.amount_failed_deposits),
-        (
-            'withdrawal', false,
-            mart_rows.count_failed_withdrawals, mart_rows.amount_failed_withdrawals
-        )
-    ) as columns (kind, is_complete, count_movements, amount)
-    where columns.count_movements <> 0 or columns.amount <> 0
+    group by day
 ),
 
 mart as (
     select
-        day,
-        kind,
-        is_complete,
-        sum(count_movements) as count_movements,
-        sum(amount) as amount
-    from unpivoted
-    group by day, kind, is_complete
-),
-
-empty_rows as (
-    select day, count(*) as empty_rows
-    from mart_rows
-    where
-        count_deposits + count_withdrawals + count_failed_deposits + count_failed_withdrawals
-        = 0
-    group by day
+        mart_days.day,
+        columns.kind,
+        columns.is_complete,
+        columns.count_movements,
+        columns.amount
+    from mart_days
+    cross join lateral (
+        values
+        ('deposit', true, mart_days.count_deposits, mart_days.amount_deposits),
+        ('withdrawal', true, mart_days.count_withdrawals, mart_days.amount_withdrawals),
+        ('deposit', false, mart_days.count_failed_deposits, mart_days.amount_failed_deposits),
+        (
+            'withdrawal', false,
+            mart_days.count_failed_withdrawals, mart_days.amount_failed_withdrawals
+        )
+    ) as columns (kind, is_complete, count_movements, amount)
+    where columns.count_movements <> 0 or columns.amount <> 0
 ),
 
 compared as (
@@ -151,7 +147,7 @@ final as materialized (
         (select count(*) from days) as days_with_movements,
         (select count(*) from days where not matches) as mismatched_days,
         (select min(day) from days where not matches) as first_mismatched_day,
-        (select coalesce(sum(empty_rows), 0)::bigint from empty_rows) as empty_rows
+        (select coalesce(sum(empty_rows), 0)::bigint from mart_days) as empty_rows
 )
 
 select *, mismatched_days = 0 and empty_rows = 0 as passed from final

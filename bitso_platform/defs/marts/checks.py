@@ -78,7 +78,7 @@ def _evaluate(
             "period": sql.Identifier(mart.period),
             "counts": _names(mart.counts),
         }
-        index = {"key_index": f"marts.{mart.table}_key", "key_columns": sorted(mart.key)}
+        index = {"table_name": f"marts.{mart.table}", "key_columns": list(mart.key)}
         params = {**(params or {}), **index}
     else:
         query = mart.check_sql()[check.name]
