@@ -7,11 +7,16 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
+from dagster._core.events import DagsterEvent
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 from psycopg import sql
 
 from bitso_platform.definitions import defs
 from bitso_platform.defs.executor import PARALLEL_FROM_DAYS
-from bitso_platform.defs.marts.partitions import RANGE_END, RANGE_START, partition_tags, run_days
+from bitso_platform.defs.marts.partitions import partition_tags, run_days
 from bitso_platform_tests.launched import launched_job
 from bitso_platform_tests.marts import world
 
@@ -203,6 +208,24 @@ def test_snapshots_load_again_once_the_marts_and_their_views_are_built(
     assert segments and segments[0] > 0
 
 
+def launch_daily_marts(
+    tmp_path: Path, first: date, last: date, execution: dict | None = None
+) -> tuple[bool, list[DagsterEvent]]:
+    """daily_marts over first..last as a run worker executes it (the job reconstructed, its
+    own executor, `execution` its config); whether it succeeded, and its events."""
+    run_config = {"execution": {"config": execution}} if execution else None
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        result = dg.execute_job(
+            launched_job("daily_marts"),
+            instance=instance,
+            tags=partition_tags(first, last),
+            run_config=run_config,
+        )
+        records = instance.get_records_for_run(result.run_id, limit=10_000).records
+    events = [record.event_log_entry.dagster_event for record in records]
+    return result.success, [event for event in events if event]
+
+
 def test_a_launched_run_executes_every_step_in_the_runs_own_process(
     monkeypatch: pytest.MonkeyPatch, built_url: str, tmp_path: Path
 ) -> None:
@@ -210,16 +233,9 @@ def test_a_launched_run_executes_every_step_in_the_runs_own_process(
     # config): the job's own executor decides. A process per step would start Dagster and the
     # code location again for each of its 19 steps.
     monkeypatch.setenv("BITSO_WAREHOUSE_URL", built_url)
-    job = launched_job("daily_marts")
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        result = dg.execute_job(job, instance=instance, tags=partition_tags(DAY, DAY))
-        assert result.success
-        records = instance.get_records_for_run(result.run_id, limit=10_000).records
-    steps = [
-        event
-        for event in (r.event_log_entry.dagster_event for r in records)
-        if event and event.step_key
-    ]
+    success, events = launch_daily_marts(tmp_path, DAY, DAY)
+    assert success
+    steps = [event for event in events if event.step_key]
     assert len({event.step_key for event in steps}) == 2 * len(MARTS + FEATURES) - 1
     assert {event.pid for event in steps if event.pid} == {os.getpid()}
     assert "STEP_WORKER_STARTING" not in {event.event_type_value for event in steps}
@@ -232,17 +248,9 @@ def test_a_launched_backfill_of_many_days_runs_its_steps_side_by_side_by_priorit
     # runs its steps in processes of their own, `max_concurrent` at a time, the steps that
     # most marts wait on first.
     monkeypatch.setenv("BITSO_WAREHOUSE_URL", built_url)
-    execution = {"config": {"parallel_from_days": 2, "max_concurrent": 2}}
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        result = dg.execute_job(
-            launched_job("daily_marts"),
-            instance=instance,
-            tags=partition_tags(DAY - timedelta(days=1), DAY),
-            run_config={"execution": execution},
-        )
-        assert result.success
-        records = instance.get_records_for_run(result.run_id, limit=10_000).records
-    events = [r.event_log_entry.dagster_event for r in records if r.event_log_entry.dagster_event]
+    execution = {"parallel_from_days": 2, "max_concurrent": 2}
+    success, events = launch_daily_marts(tmp_path, DAY - timedelta(days=1), DAY, execution)
+    assert success
     step_pids = {event.step_key: event.pid for event in events if event.is_step_start}
     assert len(step_pids) == 2 * len(MARTS + FEATURES) - 1
     assert os.getpid() not in step_pids.values()
@@ -267,7 +275,10 @@ def test_a_run_under_parallel_from_days_keeps_its_steps_in_its_own_process() -> 
     assert run_days(partition_tags(first, first)) == 1
     assert run_days(partition_tags(first, first + timedelta(days=27))) == PARALLEL_FROM_DAYS
     assert run_days({}) == 1  # an unpartitioned run: the snapshot load
-    ticker = {RANGE_START: "2026-12-06-05:00", RANGE_END: "2026-12-06-06:00"}
+    ticker = {
+        ASSET_PARTITION_RANGE_START_TAG: "2026-12-06-05:00",
+        ASSET_PARTITION_RANGE_END_TAG: "2026-12-06-06:00",
+    }
     assert run_days(ticker) == 1  # ten-minute windows, not days
 
 
@@ -276,21 +287,9 @@ def test_parallel_from_days_under_two_fails_the_run_saying_why(
 ) -> None:
     # One day, and the snapshot load (no partition), always run in the run's own process.
     monkeypatch.setenv("BITSO_WAREHOUSE_URL", built_url)
-    execution = {"config": {"parallel_from_days": 1}}
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        result = dg.execute_job(
-            launched_job("daily_marts"),
-            instance=instance,
-            tags=partition_tags(DAY, DAY),
-            run_config={"execution": execution},
-        )
-        failures = [
-            record.event_log_entry.dagster_event
-            for record in instance.get_records_for_run(result.run_id, limit=10_000).records
-            if record.event_log_entry.dagster_event
-            and record.event_log_entry.dagster_event.is_run_failure
-        ]
-    assert not result.success
+    success, events = launch_daily_marts(tmp_path, DAY, DAY, {"parallel_from_days": 1})
+    failures = [event for event in events if event.is_run_failure]
+    assert not success
     assert any(
         "parallel_from_days must be 2 or more" in str(f.event_specific_data) for f in failures
     )

@@ -11,6 +11,13 @@ from datetime import date, timedelta
 import dagster as dg
 import psycopg
 
+# Not re-exported by `dagster`: the tags of a partition's run and of a single-run backfill.
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
+
 from bitso_platform.settings import load_settings
 from bitso_platform.sql import load_sql
 
@@ -27,19 +34,19 @@ def daily_partitions() -> dg.DailyPartitionsDefinition:
     )
 
 
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-
-
 def partition_tags(first: date, last: date) -> dict[str, str]:
     """The tags of a run over first..last: one partition, or a range (a single-run backfill)."""
     if first == last:
-        return {"dagster/partition": first.isoformat()}
-    return {RANGE_START: first.isoformat(), RANGE_END: last.isoformat()}
+        return {PARTITION_NAME_TAG: first.isoformat()}
+    return {
+        ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
+        ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
+    }
 
 
 def run_days(tags: Mapping[str, str]) -> int:
     """How many days a run spans, from its tags: its range's; 1 for one partition or none."""
-    start, end = tags.get(RANGE_START), tags.get(RANGE_END)
+    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
     if not start or not end:
         return 1
     try:
