@@ -17,6 +17,11 @@ from bitso_platform.sql import sql_sections
 __all__ = ["Warehouse", "embedded_url"]
 
 DDL_LOCK = 0x6269_7473_6F  # advisory lock key held while creating schemas and tables
+HELD_BACK = """
+select c.oid, c.relname from pg_class as c join pg_namespace as n on n.oid = c.relnamespace
+where n.nspname = %s and c.relkind = 'r' and c.relallvisible < c.relpages order by c.relname
+"""
+PAGES = "select relallvisible, relpages from pg_class where oid = %s"
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -55,6 +60,20 @@ class Warehouse(dg.ConfigurableResource):
         transaction, hence a connection of its own."""
         with self.connection(autocommit=True) as conn:
             conn.execute(sql.SQL("vacuum (analyze) {}").format(sql.Identifier(schema, table)))
+
+    def vacuum_held_back(self, schema: str) -> list[tuple[str, int, int]]:
+        """VACUUM each table of the schema whose pages are not all marked all-visible (a
+        VACUUM cannot mark rows newer than the oldest open transaction of the database);
+        per table, its all-visible pages and its pages after. Its indexes are cleaned even
+        for a few deleted rows, which VACUUM would otherwise leave on their pages."""
+        vacuumed = []
+        with self.connection(autocommit=True) as conn:
+            for oid, table in conn.execute(HELD_BACK, [schema]).fetchall():
+                name = sql.Identifier(schema, table)
+                conn.execute(sql.SQL("vacuum (index_cleanup on) {}").format(name))
+                visible, pages = conn.execute(PAGES, [oid]).fetchone() or (0, 0)
+                vacuumed.append((table, visible, pages))
+        return vacuumed
 
     def run_sql(self, conn: psycopg.Connection, name: str, params: Any = None) -> None:
         """Execute the statements of `sql/<name>.sql`, parameters bound by psycopg.

@@ -33,7 +33,9 @@ with movements as (
 ),
 
 accounts as (
+    -- no balance precedes the window (a full rebuild): nothing to look up, nothing to sort
     select distinct user_id, currency from movements
+    where exists (select from marts.daily_balances where day < %(window_start)s)
 ),
 
 opening as (
@@ -148,18 +150,31 @@ history as (
         (select min(occurred_on) from core.transactions) < %(window_start)s as has_facts
 ),
 
+window_sums as not materialized (
+    -- inlined in both branches below: only the branch that runs aggregates
+    select user_id, currency, sum(net_amount) as net_amount
+    from counted
+    group by user_id, currency
+),
+
 facts_by_account as (
+    -- nothing precedes the window (a backfill from the first day): every account opens at 0
+    select
+        user_id,
+        currency,
+        0 as opening,
+        net_amount as closing,
+        false as moved_since_last_balance
+    from window_sums
+    where not (select has_balances or has_facts from history)
+    union all
     select
         window_sums.user_id,
         window_sums.currency,
         coalesce(before.balance, 0) as opening,
         coalesce(before.balance, 0) + window_sums.net_amount as closing,
         unbuilt.moved as moved_since_last_balance
-    from (
-        select user_id, currency, sum(net_amount) as net_amount
-        from counted
-        group by user_id, currency
-    ) as window_sums
+    from window_sums
     left join lateral (
         -- the account's last balance before the window: one probe of daily_balances_key
         select balances.day, balances.balance
@@ -193,6 +208,7 @@ facts_by_account as (
             limit 1
         ) as transactions
     ) as unbuilt
+    where (select has_balances or has_facts from history)
 ),
 
 final as materialized (

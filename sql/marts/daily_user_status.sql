@@ -36,7 +36,9 @@ with days as (
 ),
 
 users as (
+    -- no row precedes the window (a full rebuild): nothing to look up, nothing to sort
     select distinct user_id from days
+    where exists (select from marts.daily_user_status where day < %(window_start)s)
 ),
 
 opening as (
@@ -127,7 +129,28 @@ history as (
         (select min(occurred_on) from core.transactions) < %(window_start)s as has_facts
 ),
 
+window_counts as not materialized (
+    -- inlined in both branches below: only the branch that runs aggregates
+    select
+        user_id,
+        count(*) filter (where kind = 'deposit') as deposits,
+        count(*) filter (where kind = 'withdrawal') as withdrawals
+    from counted
+    group by user_id
+),
+
 facts_by_user as (
+    -- nothing precedes the window (a backfill from the first day): every user starts at 0
+    select
+        user_id,
+        0 as deposits_before,
+        deposits as deposits_to_end,
+        0 as withdrawals_before,
+        withdrawals as withdrawals_to_end,
+        false as moved_since_last_row
+    from window_counts
+    where not (select has_rows or has_facts from history)
+    union all
     select
         window_counts.user_id,
         coalesce(before.count_deposits_to_date, 0) as deposits_before,
@@ -136,14 +159,7 @@ facts_by_user as (
         coalesce(before.count_withdrawals_to_date, 0) + window_counts.withdrawals
             as withdrawals_to_end,
         unbuilt.moved as moved_since_last_row
-    from (
-        select
-            user_id,
-            count(*) filter (where kind = 'deposit') as deposits,
-            count(*) filter (where kind = 'withdrawal') as withdrawals
-        from counted
-        group by user_id
-    ) as window_counts
+    from window_counts
     left join lateral (
         -- the user's last row before the window: one probe of daily_user_status_key
         select status.day, status.count_deposits_to_date, status.count_withdrawals_to_date
@@ -175,6 +191,7 @@ facts_by_user as (
             limit 1
         ) as transactions
     ) as unbuilt
+    where (select has_rows or has_facts from history)
 ),
 
 mart as (

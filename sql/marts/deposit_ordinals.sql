@@ -75,7 +75,24 @@ history as (
         (select min(occurred_on) from core.transactions) < %(window_start)s as has_facts
 ),
 
+window_counts as not materialized (
+    -- inlined in both branches below: only the branch that runs aggregates
+    select user_id, count(*) as deposits
+    from deposits
+    group by user_id
+),
+
 facts_by_user as (
+    -- nothing precedes the window (a backfill from the first day): every user starts at 1
+    select
+        user_id,
+        deposits,
+        1 as first_ordinal,
+        deposits as last_ordinal,
+        false as deposited_since_last_ordinal
+    from window_counts
+    where not (select has_ordinals or has_facts from history)
+    union all
     select
         window_counts.user_id,
         window_counts.deposits,
@@ -96,11 +113,7 @@ facts_by_user as (
                 and transactions.occurred_at < %(window_start)s::timestamp at time zone 'UTC'
                 and transactions.is_complete
         ) as deposited_since_last_ordinal
-    from (
-        select user_id, count(*) as deposits
-        from deposits
-        group by user_id
-    ) as window_counts
+    from window_counts
     left join lateral (
         -- the user's last ordinal before the window: deposit_ordinals_of_user read backwards
         select ordinals.ordinal, ordinals.day
@@ -112,6 +125,7 @@ facts_by_user as (
         order by ordinals.ordinal desc
         limit 1
     ) as before on true
+    where (select has_ordinals or has_facts from history)
 ),
 
 mart as (
