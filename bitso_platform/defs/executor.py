@@ -20,8 +20,9 @@ The run's process reads its steps' events round-robin, waiting up to Dagster's
 `child_process_executor.TICK` (20 ms) on each step with nothing to say. A range run's step
 reports one event per day (1,331 materializations or check evaluations for a full backfill),
 so while one step reports and another works quietly, each event cost 20 ms: about 27 s at the
-end of every step before the run moved on (docs/benchmarks.md, "Reading the steps' events,
-..."). Such a run waits `POLL_SECONDS` instead, and vacuums the marts at its end.
+end of every step before the run moved on. Such a run waits `POLL_SECONDS` instead, and
+vacuums the marts at its end (`_vacuum_marts`). Measurements: docs/benchmarks.md, "Reading
+the steps' events, nothing to look up before the first day, pages left unmarked".
 """
 
 import os
