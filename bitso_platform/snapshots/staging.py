@@ -88,14 +88,14 @@ def read_blocks(
     each line longer than `max_line_bytes` as an `Oversized`.
 
     A worker thread reads and splits the next block (Arrow works without the GIL) while the
-    caller works on this one; at most two blocks wait.
+    caller works on this one; one block waits (the loader judges two at once).
     """
     return _read_ahead(
         _blocks(stream, snapshot=snapshot, source=source, max_line_bytes=max_line_bytes)
     )
 
 
-def _read_ahead(blocks: Iterator[Block | Oversized], depth: int = 2) -> Iterator[Block | Oversized]:
+def _read_ahead(blocks: Iterator[Block | Oversized], depth: int = 1) -> Iterator[Block | Oversized]:
     """`blocks`, produced on a worker thread up to `depth` ahead; its errors raise here."""
     queue: Queue[Block | Oversized | BaseException | None] = Queue(depth)
     stop = threading.Event()
@@ -267,20 +267,19 @@ def _storable(block: bytes) -> bytes:
 
 
 def _decoded(block: bytes, *, first_line: int, source: str) -> pa.Array:
-    """The block as one Arrow string; fails the file on bytes that are not UTF-8 text."""
-    try:
-        return pa.array([block], pa.binary()).cast(pa.string())
-    except pa.ArrowInvalid:
-        pass
-    try:  # Arrow only says the text is invalid; Python says where
-        block.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = first_line + block.count(b"\n", 0, exc.start)
-        raise SnapshotFileError(
-            f"{source}: line {line} is not valid UTF-8 (byte 0x{block[exc.start]:02x}: "
-            f"{exc.reason}); re-export the file as UTF-8"
-        ) from None
-    raise AssertionError("Arrow rejected text that Python decodes")  # pragma: no cover
+    """The block as one Arrow string over the same bytes (no copy); fails the file on bytes
+    that are not UTF-8 text."""
+    if not block.isascii():  # ASCII is UTF-8; anything else is checked by Python's decoder
+        try:
+            block.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = first_line + block.count(b"\n", 0, exc.start)
+            raise SnapshotFileError(
+                f"{source}: line {line} is not valid UTF-8 (byte 0x{block[exc.start]:02x}: "
+                f"{exc.reason}); re-export the file as UTF-8"
+            ) from None
+    offsets = pa.py_buffer(np.array([0, len(block)], np.int32))
+    return pa.StringArray.from_buffers(1, offsets, pa.py_buffer(block))
 
 
 def _lines_table(block: bytes, *, first_line: int, source: str) -> pa.Table:
@@ -295,15 +294,20 @@ def _lines_table(block: bytes, *, first_line: int, source: str) -> pa.Table:
         "fields": pa.nulls(count, pa.list_(pa.string())),
         "quote_error": pa.nulls(count, pa.bool_()),
     }
-    quoted = pc.indices_nonzero(pc.match_substring(lines, '"')).to_numpy()
-    if len(quoted):
-        parsed = zip(*(_parse_quoted(lines[i].as_py()) for i in quoted), strict=True)
-        for name, values in zip(("content", "fields", "quote_error"), parsed, strict=True):
-            dense = [None] * count
-            for i, value in zip(quoted, values, strict=True):
-                dense[i] = value
-            columns[name] = pa.array(dense, BLOCK_SCHEMA.field(name).type)
+    if b'"' in block:  # rare: most blocks skip looking for quotes line by line
+        _parse_quoted_lines(lines, columns)
     return pa.table(columns, schema=BLOCK_SCHEMA)
+
+
+def _parse_quoted_lines(lines: pa.Array, columns: dict[str, pa.Array]) -> None:
+    """Set `content`, `fields` and `quote_error` of the lines holding a double quote."""
+    quoted = pc.indices_nonzero(pc.match_substring(lines, '"')).to_numpy()
+    parsed = zip(*(_parse_quoted(lines[i].as_py()) for i in quoted), strict=True)
+    for name, values in zip(("content", "fields", "quote_error"), parsed, strict=True):
+        dense = [None] * len(lines)
+        for i, value in zip(quoted, values, strict=True):
+            dense[i] = value
+        columns[name] = pa.array(dense, BLOCK_SCHEMA.field(name).type)
 
 
 def _parse_quoted(line: str) -> tuple[str, list[str] | None, bool]:

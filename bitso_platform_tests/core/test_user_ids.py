@@ -1,8 +1,12 @@
 """core's user ids in code point order, and core.logins' indexes the readers can use."""
 
+import io
 import re
+from datetime import UTC, datetime
 
 from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.snapshots.loader import RAW_DDL, load_snapshot
+from bitso_platform.snapshots.spec import SNAPSHOTS
 from bitso_platform.sql import load_sql, sql_sections
 from bitso_platform_tests.plans import plan_text
 
@@ -14,7 +18,7 @@ def plan(warehouse: Warehouse, query: str, params: dict) -> str:
 
 
 def test_user_ids_compare_as_bytes_not_by_the_database_locale(empty_model: Warehouse) -> None:
-    """Every load sorts them: core.logins three times (the table, two indexes: 34 M rows at
+    """Every load sorts them: core.logins for its table and its index by day (34 M rows at
     scale 100), core.transactions for its index by user, and the marts group by them."""
     with empty_model.connection() as conn:
         collations = conn.execute(
@@ -29,9 +33,23 @@ def test_user_ids_compare_as_bytes_not_by_the_database_locale(empty_model: Wareh
     }
 
 
-def test_a_users_latest_login_is_one_index_probe(empty_model: Warehouse) -> None:
+def test_a_users_latest_login_is_one_probe_of_the_users_key(empty_model: Warehouse) -> None:
     query = plan(empty_model, load_sql("questions/latest_login"), {"user_id": "a" * 32})
-    assert "logins_by_user" in query
+    assert "users_pkey" in query
+    assert "logins" not in query
+
+
+def test_a_load_indexes_the_logins_only_as_their_readers_read_them(
+    empty_model: Warehouse,
+) -> None:
+    """Each index of core.logins is built again, sorting every login, on every load: by id
+    (the key) and by day (daily_logins' day ranges). None by user: Q4 reads core.users."""
+    with empty_model.connection() as conn:
+        indexes = conn.execute(
+            "select indexname from pg_indexes where schemaname = 'core' and tablename = 'logins'"
+            " order by indexname"
+        ).fetchall()
+    assert [name for (name,) in indexes] == ["logins_by_day", "logins_pkey"]
 
 
 def test_a_window_of_logins_is_grouped_from_the_day_index_without_sorting(
@@ -50,3 +68,39 @@ def test_a_window_of_logins_is_grouped_from_the_day_index_without_sorting(
     query = plan(empty_model, insert_window, window)
     assert "logins_by_day" in query
     assert "Sort" not in query
+
+
+def test_each_users_latest_login_is_the_latest_of_its_logins_for_any_login_set(
+    warehouse: Warehouse,
+) -> None:
+    """core.users.last_login_at (Q4 without a day) agrees with core.logins, both built with
+    the same login set (BITSO_LOGIN_EVENTS), for users with logins, without and unseen."""
+    alice, bob, carol = "a" * 32, "b" * 32, "c" * 32
+    files = {
+        "users": f"user_id\n{alice}\n{bob}\n{carol}\n",
+        "events": "id,event_timestamp,user_id,event_name\n"
+        f"1,2021-01-01 10:00:00+00,{alice},login\n"
+        f"2,2021-01-02 10:00:00+00,{alice},sso_login\n"
+        f"3,2021-01-03 10:00:00+00,{alice},logout\n"
+        f"4,2021-01-04 10:00:00+00,{bob},logout\n",
+    }
+    warehouse.ensure(*RAW_DDL, "core/schema")
+    with warehouse.connection() as conn:
+        for name, text in files.items():
+            load_snapshot(conn, io.BytesIO(text.encode()), SNAPSHOTS[name], source=name)
+        for table in ("logins", "users"):
+            warehouse.run_sql(conn, f"core/{table}", {"login_events": ["login", "sso_login"]})
+        latest = conn.execute(
+            "select user_id, last_login_at from core.users order by user_id"
+        ).fetchall()
+        from_logins = conn.execute(
+            "select users.user_id, max(logins.logged_in_at) from core.users as users"
+            " left join core.logins as logins using (user_id)"
+            " group by users.user_id order by users.user_id"
+        ).fetchall()
+    assert latest == from_logins
+    assert latest == [
+        (alice, datetime(2021, 1, 2, 10, tzinfo=UTC)),
+        (bob, None),
+        (carol, None),
+    ]

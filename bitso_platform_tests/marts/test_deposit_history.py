@@ -90,7 +90,7 @@ def test_a_reloaded_users_table_is_in_the_next_answer(built_url: str) -> None:
         assert NEWCOMER not in questions.users_without_deposit(conn)
         with warehouse.connection() as load:
             load.execute("insert into raw.users values (%s, 0)", [NEWCOMER])
-            warehouse.run_sql(load, "core/users")
+            warehouse.run_sql(load, "core/users", {"login_events": ["login"]})
         assert NEWCOMER in questions.users_without_deposit(conn, world.FIRST_DAY)
 
 

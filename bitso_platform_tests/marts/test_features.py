@@ -218,8 +218,7 @@ def truncate_after(url: str, day: date) -> None:
                 [datetime.combine(end, time(), tzinfo=UTC)],
             )
         for table in ("transactions", "logins", "users", "user_levels"):
-            params = {"login_events": ["login"]} if table == "logins" else None
-            warehouse.run_sql(conn, f"core/{table}", params)
+            warehouse.run_sql(conn, f"core/{table}", {"login_events": ["login"]})
 
 
 def test_the_features_of_a_day_do_not_change_when_later_days_are_added_and_rebuilt(

@@ -1,6 +1,7 @@
 """SPEC 2, rule by rule, on small files loaded into a real Postgres database."""
 
 import io
+import random
 import tracemalloc
 from datetime import UTC
 from decimal import Decimal
@@ -257,9 +258,11 @@ def test_rows_of_a_user_quarantined_in_the_users_file_say_so(warehouse: Warehous
 @pytest.mark.parametrize(
     "control", ["\x01", "\x0b", "\x0c", "\r", "\x1f", "\x7f", "\x85", "\x9f", "\u2028", "\u2029"]
 )
+@pytest.mark.parametrize("block_bytes", [staging.CHUNK_BYTES, 64])
 def test_a_control_character_anywhere_in_a_line_makes_it_malformed(
-    with_users: Warehouse, control: str
+    with_users: Warehouse, control: str, block_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(staging, "CHUNK_BYTES", block_bytes)  # 64: a line per block
     accounting = deposits(
         with_users,
         f"1,2021-01-01 10:00:00+00,{ALICE},10,mx{control}n,complete",
@@ -311,6 +314,39 @@ def test_an_amount_of_1e20_or_more_is_a_bad_amount(
 ) -> None:
     accounting = deposits(with_users, f"1,2021-01-01 10:00:00+00,{ALICE},{amount},mxn,complete")
     assert accounting.quarantined == ({reason: 1} if reason else {})
+
+
+def numbers(count: int, seed: int = 7) -> list[str]:
+    """Amounts as files write them: signs, leading zeros, points, exponents, and integer
+    parts of 19 to 22 significant digits, around the 1e20 bound."""
+    pick = random.Random(seed)
+    texts = set()
+    while len(texts) < count:
+        whole = "0" * pick.choice([0, 0, 1, 3]) + "".join(
+            pick.choice("0123456789") for _ in range(pick.choice([0, 1, 2, 19, 20, 21, 22]))
+        )
+        point = pick.choice(["", ".", "." + "".join(pick.choice("09") for _ in range(18))])
+        exponent = pick.choice(["", "", "e1", "E-1", "e+2", "e-20", "e19", "e400", "E-400"])
+        sign = pick.choice(["", "", "+", "-"])
+        if any(c.isdigit() for c in whole + point):
+            texts.add(sign + whole + point + exponent)
+    return sorted(texts)
+
+
+def test_amount_bounds_decided_on_the_text_agree_with_exact_decimal_arithmetic() -> None:
+    amounts = numbers(3000)
+    with loader._duckdb("64MB") as db:
+        validation.prepare(db, SNAPSHOTS["deposits"])
+        judged = db.execute(
+            "select s, is_number(s), is_too_large(s), is_non_positive(s)"
+            " from unnest($1::varchar[]) as t(s) order by s",
+            [amounts],
+        ).fetchall()
+    for text, is_number, too_large, non_positive in judged:
+        value = Decimal(text)
+        assert is_number, text
+        assert too_large == (abs(value) >= Decimal("1e20")), text
+        assert non_positive == (value <= 0 or text.startswith("-")), text
 
 
 @pytest.mark.parametrize(("row_id", "reason"), [("-5", "bad_id"), ("-0", "bad_id"), ("+5", None)])

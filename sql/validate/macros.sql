@@ -36,8 +36,11 @@ create or replace macro utc_instant(s) as
 create or replace macro is_number(s) as
     regexp_full_match(s, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?');
 
--- |amount| >= 1e20 (it would not fit numeric(38,18)), decided exactly on the text: the power
--- of ten of the first significant digit. Without an exponent, 20 characters never reach it.
+-- |amount| >= 1e20 (it would not fit numeric(38,18)), decided exactly on the text (of a
+-- number: is_number holds). Most amounts have no exponent and at most 20 characters before
+-- the point: below the bound, known without string functions. Other amounts without an
+-- exponent: by their digits before the point once leading zeros are dropped (21 or more).
+-- With an exponent: by the power of ten of the first significant digit.
 create or replace macro leading_zeros(digits) as length(digits) - length(ltrim(digits, '0'));
 create or replace macro significant_power(s) as
     length(regexp_extract(s, '^[+-]?([0-9]*)', 1))
@@ -45,13 +48,22 @@ create or replace macro significant_power(s) as
     - 1
     + coalesce(try_cast(regexp_extract(s, '[eE]([+-]?[0-9]+)$', 1) as integer), 0);
 create or replace macro is_too_large(s) as
-    (length(s) > 20 or contains(lower(s), 'e'))
-    and ltrim(replace(regexp_extract(s, '^[+-]?([0-9]*\.?[0-9]*)', 1), '.', ''), '0') <> ''
-    and significant_power(s) >= 20;
+    case
+        when contains(s, 'e') or contains(s, 'E') then
+            ltrim(replace(regexp_extract(s, '^[+-]?([0-9]*\.?[0-9]*)', 1), '.', ''), '0') <> ''
+            and significant_power(s) >= 20
+        when coalesce(nullif(strpos(s, '.'), 0) - 1, strlen(s)) <= 20 then false
+        else length(ltrim(split_part(ltrim(s, '+-'), '.', 1), '0')) > 20
+    end;
 
 -- A currency code after trimming and lower-casing.
 create or replace macro is_currency(s) as regexp_full_match(s, '[a-z0-9]{2,12}');
 
--- Zero or negative, decided on the text so that 1e-400 stays positive.
+-- Zero or negative, decided on the text (of a number) so that 1e-400 stays positive: a
+-- minus sign, or no digit but 0 before the exponent. Most amounts start with a digit 1-9.
 create or replace macro is_non_positive(s) as
-    s[1] = '-' or regexp_full_match(regexp_extract(s, '^[+-]?([0-9.]*)', 1), '[0.]*');
+    case
+        when s[1] between '1' and '9' then false
+        when s[1] = '-' then true
+        else ltrim(split_part(lower(ltrim(s, '+')), 'e', 1), '0.') = ''
+    end;

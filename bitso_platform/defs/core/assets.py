@@ -25,9 +25,10 @@ def _build(load: LoadTransaction, table: str, params: dict | None = None) -> dg.
     kinds={"postgres"},
     deps=_raw("users", "deposits", "withdrawals", "events"),
 )
-def users(load: LoadTransaction) -> dg.MaterializeResult:
-    """One row per clean user of the users snapshot, with the first UTC day of activity."""
-    return _build(load, "users")
+def users(load: LoadTransaction, model: ModelSettings) -> dg.MaterializeResult:
+    """One row per clean user of the users snapshot, with the first UTC day of activity and
+    the latest login (an event named in BITSO_LOGIN_EVENTS)."""
+    return _build(load, "users", {"login_events": model.login_event_names()})
 
 
 @dg.asset(
