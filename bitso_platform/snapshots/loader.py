@@ -144,7 +144,7 @@ def _use_system_allocator() -> None:
     first blocks, a block's buffers came from the heap and stayed in it, scattered between
     smaller allocations, in the arena of each thread that judged them (up to 90 MB more of
     peak at scale 100 with two judging threads). A fixed threshold (`M_MMAP_THRESHOLD`)
-    keeps handing them back: 1 MB, below a block's 2 MB (496 MB of peak at scale 100,
+    keeps handing them back: 1 MB, below a block's 2 MB (496-500 MB of peak at scale 100,
     510 MB at 2 MB).
     """
     pa.set_memory_pool(pa.system_memory_pool())
