@@ -46,6 +46,7 @@ class LoadTransaction(dg.ConfigurableResource):
             _lock(conn)
             # DDL in a transaction of its own, before this one touches a table (it would wait)
             self.warehouse.ensure(*RAW_DDL, "core/schema")
+            self.warehouse.run_sql(conn, "core/session")
             self._conn = conn
             try:
                 yield self

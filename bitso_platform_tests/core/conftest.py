@@ -14,4 +14,6 @@ def empty_model(warehouse: Warehouse) -> Warehouse:
         for table in ("logins", "transactions", "user_levels", "users"):
             warehouse.run_sql(conn, f"core/{table}", {"login_events": ["login"]})
         conn.commit()
+    for table in ("logins", "transactions", "user_levels", "users"):
+        warehouse.tidy("core", table)  # as the load does once committed
     return warehouse

@@ -52,9 +52,12 @@ def test_a_load_indexes_the_logins_only_as_their_readers_read_them(
     assert [name for (name,) in indexes] == ["logins_by_day", "logins_pkey"]
 
 
-def test_a_window_of_logins_is_grouped_from_the_day_index_without_sorting(
+def test_a_window_of_logins_is_grouped_from_the_day_index_alone_without_sorting(
     empty_model: Warehouse,
 ) -> None:
+    """The day index carries each login's instant: the first and last login of a day's group
+    come from the index, not from the table (at scale 100 a full backfill otherwise sorted
+    34 M logins read from the table, the index scan costing more in the planner's sums)."""
     build = sql_sections("marts/daily_logins").build
     create_mart, insert_window = (
         re.search(rf"^{verb} .*?;$", build, re.MULTILINE | re.DOTALL).group()  # type: ignore[union-attr]
@@ -66,7 +69,7 @@ def test_a_window_of_logins_is_grouped_from_the_day_index_without_sorting(
         conn.commit()
     window = {"window_start": "2021-01-01", "window_end": "2021-01-02"}
     query = plan(empty_model, insert_window, window)
-    assert "logins_by_day" in query
+    assert "Index Only Scan using logins_by_day" in query
     assert "Sort" not in query
 
 
