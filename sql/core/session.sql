@@ -4,5 +4,6 @@
 -- writes all its rows that outweighs the work the workers save, so core.transactions was
 -- built on one core while the other idled (and core.logins, below a few million rows). A
 -- row handed over costs about as much as a row copied: at 0.01 both cores scan and convert
--- (docs/benchmarks.md, "Core rebuilds on both cores").
+-- (docs/benchmarks.md, "Core rebuilds on both cores, the logins' instants in their day
+-- index").
 set local parallel_tuple_cost = 0.01;
