@@ -5,15 +5,17 @@ import pytest
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.snapshots.loader import RAW_DDL
 
+TABLES = ("logins", "transactions", "user_levels", "users")
+
 
 @pytest.fixture
 def empty_model(warehouse: Warehouse) -> Warehouse:
     """Empty raw tables and the core model built from them, as a first load leaves them."""
     warehouse.ensure(*RAW_DDL, "core/schema")
     with warehouse.connection() as conn:
-        for table in ("logins", "transactions", "user_levels", "users"):
+        for table in TABLES:
             warehouse.run_sql(conn, f"core/{table}", {"login_events": ["login"]})
         conn.commit()
-    for table in ("logins", "transactions", "user_levels", "users"):
+    for table in TABLES:
         warehouse.tidy("core", table)  # as the load does once committed
     return warehouse
