@@ -1,6 +1,8 @@
 """Building the marts through Dagster: one run per range, idempotent days, continued state."""
 
+import multiprocessing
 import os
+import queue
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -8,15 +10,24 @@ import dagster as dg
 import psycopg
 import pytest
 from dagster._core.events import DagsterEvent
+from dagster._core.execution.api import create_execution_plan
+from dagster._core.execution.plan.active import _default_sort_key
 from dagster._core.executor import child_process_executor
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
+    PRIORITY_TAG,
 )
 from psycopg import sql
 
 from bitso_platform.definitions import defs
-from bitso_platform.defs.executor import PARALLEL_FROM_DAYS, POLL_SECONDS
+from bitso_platform.defs.executor import (
+    PARALLEL_FROM_DAYS,
+    POLL_SECONDS,
+    by_longest_chain,
+    dagster_poll,
+    poll_without_waiting_after_an_event,
+)
 from bitso_platform.defs.marts.partitions import partition_tags, run_days
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform_tests.launched import launched_job
@@ -248,8 +259,8 @@ def test_a_launched_backfill_of_many_days_runs_its_steps_side_by_side_by_priorit
 ) -> None:
     # A run over at least `parallel_from_days` days (28 by default; 2 here, to stay short)
     # runs its steps in processes of their own, `max_concurrent` at a time, the steps that
-    # most marts wait on first. (One such run per test process: its steps are forked from a
-    # server that keeps the environment of the first.)
+    # start the longest chains of the run first. (One such run per test process: its steps
+    # are forked from a server that keeps the environment of the first.)
     monkeypatch.setenv("BITSO_WAREHOUSE_URL", built_url)
     # A reader's snapshot, as another step's open transaction would, keeps each step's VACUUM
     # from marking the new rows visible to all; the run vacuums again once every step is done.
@@ -281,17 +292,39 @@ def test_a_launched_backfill_of_many_days_runs_its_steps_side_by_side_by_priorit
             in_flight -= 1
         most = max(most, in_flight)
     assert most == 2
-    # Ready together once daily_movements' checks pass: read by 5, 4 and no other marts.
+    # Ready together once daily_movements' checks pass: they start chains of 8, 7 and 2 steps.
     waiting = ["marts__daily_user_status", "marts__daily_currency_totals", "marts__daily_balances"]
     assert [step for step in launched if step in waiting] == waiting
-    # The run's process polled each quiet step's events for 2 ms, not Dagster's 20 ms (a
-    # full backfill's step reports 1,331 events: 27 s of waiting at its end otherwise).
-    assert child_process_executor.TICK == POLL_SECONDS <= 0.002
+    # The run's process polled each quiet step's events for 2 ms at most, not Dagster's 20 ms
+    # (a full backfill's step reports 1,331 events: 27 s of waiting at its end otherwise),
+    # and not at all right after an event.
+    assert child_process_executor._poll_for_event is poll_without_waiting_after_an_event
+    assert POLL_SECONDS <= 0.002
     # Every mart page is visible to the questions' index-only scans, and the run says so.
     assert reader.closed
     assert pages_not_all_visible(built_url) == {}
     said = [event.message or "" for event in events if event.is_engine_event]
     assert any(line.startswith("vacuumed marts.daily_movements after the run") for line in said)
+
+
+def test_of_steps_ready_together_the_one_starting_the_runs_longest_chain_goes_first() -> None:
+    # In a backfill of the questions' marts, daily_user_status' checks passed make both
+    # deposit_ordinals (then its checks, then daily_kpis' checks, which read it) and daily_kpis
+    # (then its checks) ready. deposit_ordinals starts the longer chain of this run; counting
+    # each mart's readers put daily_kpis first, read by the features this run does not build.
+    marts = dg.AssetSelection.assets(*(dg.AssetKey(["marts", mart]) for mart in MARTS))
+    questions = dg.define_asset_job("questions", selection=marts)
+    job = dg.Definitions.merge(defs(), dg.Definitions(jobs=[questions]))
+    plan = by_longest_chain(create_execution_plan(job.resolve_job_def("questions")))
+    steps = {step.key: step for step in plan.get_steps_to_execute_in_topo_order()}
+    chains = {key: int(step.tags[PRIORITY_TAG]) for key, step in steps.items()}
+    # movements, its checks, user status, its checks, ordinals, its checks, the kpis' checks
+    assert chains["marts__daily_movements"] == 7
+    assert chains["marts__deposit_ordinals"] == 3 > chains["marts__daily_kpis"] == 2
+    assert chains["marts__daily_balances"] == 2 and chains["daily_balances_checks"] == 1
+    # ... and that is the order in which Dagster's executor takes ready steps.
+    ready = [steps["marts__daily_kpis"], steps["marts__deposit_ordinals"]]
+    assert sorted(ready, key=_default_sort_key)[0].key == "marts__deposit_ordinals"
 
 
 def pages_not_all_visible(url: str) -> dict[str, int]:
@@ -305,13 +338,48 @@ def pages_not_all_visible(url: str) -> dict[str, int]:
         return dict(conn.execute(query).fetchall())
 
 
-def test_dagster_reads_the_poll_wait_at_every_poll_of_a_steps_events() -> None:
-    # What the code location's executor sets is what Dagster's poll waits on (a name read at
-    # call time, not a default bound when the module was imported): an upgrade that moves it
-    # fails here rather than bringing back 20 ms per event.
-    poll = child_process_executor._poll_for_event
-    assert "TICK" in poll.__code__.co_names
-    assert poll.__globals__ is vars(child_process_executor)
+def test_dagster_reads_the_poll_and_its_wait_at_every_poll_of_a_steps_events() -> None:
+    # What the code location's executor sets is what Dagster's loop calls and its poll waits
+    # on (names read at call time, not bound when the module was imported): an upgrade that
+    # moves them fails here rather than bringing back 20 ms per event.
+    loop = child_process_executor.execute_child_process_command
+    assert "_poll_for_event" in loop.__code__.co_names
+    assert loop.__globals__ is vars(child_process_executor)
+    assert "TICK" in dagster_poll.__code__.co_names
+    assert dagster_poll.__globals__ is vars(child_process_executor)
+
+
+class RecordedQueue(queue.Queue):
+    """A step's event queue that records how long each poll was allowed to wait."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def get(self, block: bool = True, timeout: float | None = None) -> object:
+        self.waits.append(timeout)
+        return super().get(block, timeout)
+
+
+def test_after_a_poll_brings_an_event_the_next_poll_of_any_step_does_not_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One step reports its days (1,331 events in a full backfill) while another works quietly:
+    # the run's process reads one event per round over the steps, and a round that waited on
+    # the quiet step each time cost 2.7 s at the end of every such step.
+    monkeypatch.setattr(child_process_executor, "TICK", POLL_SECONDS)
+    reporting, quiet = RecordedQueue(), RecordedQueue()
+    for day in range(3):
+        reporting.put(day)
+    alive = multiprocessing.current_process()
+    rounds = [
+        [poll_without_waiting_after_an_event(alive, step) for step in (reporting, quiet)]
+        for _ in range(4)
+    ]
+    assert rounds == [[0, None], [1, None], [2, None], [None, None]]
+    # The quiet step is polled without a wait while the other reports, then waits again.
+    assert quiet.waits == [0, 0, 0, POLL_SECONDS]
+    assert reporting.waits == [POLL_SECONDS] * 4
 
 
 def test_a_run_under_parallel_from_days_keeps_its_steps_in_its_own_process() -> None:

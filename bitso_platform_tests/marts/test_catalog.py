@@ -15,7 +15,6 @@ from bitso_platform.defs.marts.catalog import (
     MARTS,
     Check,
     Mart,
-    downstream_marts,
     in_build_order,
     with_check_sql,
 )
@@ -122,10 +121,3 @@ def test_the_team_grants_are_read_without_importing_dagster() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
-
-
-def test_a_mart_comes_before_as_many_marts_as_read_it_directly_or_through_others() -> None:
-    counts = {mart.table: downstream_marts(mart) for mart in MARTS}
-    assert counts["daily_movements"] == len(MARTS) - 2  # all but itself and daily_logins
-    assert counts["daily_user_status"] == 5  # ordinals, kpis, and what reads kpis
-    assert counts["user_segments"] == counts["daily_balances"] == 0

@@ -15,7 +15,7 @@ import dagster as dg
 import psycopg
 from psycopg import sql
 
-from bitso_platform.defs.marts.catalog import MARTS, Mart, downstream_marts
+from bitso_platform.defs.marts.catalog import MARTS, Mart
 from bitso_platform.defs.marts.partitions import Window, daily_partitions
 from bitso_platform.metadata import markdown_table
 from bitso_platform.resources.warehouse import Warehouse
@@ -171,12 +171,6 @@ def partition_metadata(
     return {day.isoformat(): {"dagster/row_count": rows.get(day, 0)} for day in window.each_day()}
 
 
-def priority_tag(mart: Mart) -> dict[str, str]:
-    """The priority of a mart's steps (its build and its checks) when a backfill runs steps
-    side by side (bitso_platform/defs/executor.py): the more marts wait on it, the sooner."""
-    return {"dagster/priority": str(downstream_marts(mart))}
-
-
 def mart_asset(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=asset_key(mart),
@@ -185,7 +179,6 @@ def mart_asset(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetsDefi
         deps=asset_deps(mart),
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        op_tags=priority_tag(mart),
         freshness_policy=FRESHNESS,
         description=mart.description,
         metadata={

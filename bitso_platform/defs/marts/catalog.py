@@ -598,15 +598,3 @@ MARTS = in_build_order(
         )
     )
 )
-
-
-def downstream_marts(mart: Mart, marts: tuple[Mart, ...] = MARTS) -> int:
-    """How many marts read `mart`, directly or through others: in a backfill whose steps run
-    side by side, a mart that more wait on goes first (the priority of its steps)."""
-    reads = marts_read(marts)
-    found: set[str] = set()
-    frontier = {mart.asset}
-    while frontier:
-        frontier = {asset for asset, read in reads.items() if read & frontier} - found
-        found |= frontier
-    return len(found)

@@ -24,7 +24,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 from dagster._core.events import DagsterEvent, DagsterEventBatchMetadata, DagsterEventType
 from psycopg import sql
 
-from bitso_platform.defs.marts.assets import asset_key, priority_tag, progress
+from bitso_platform.defs.marts.assets import asset_key, progress
 from bitso_platform.defs.marts.catalog import MARTS, Check, Mart
 from bitso_platform.defs.marts.partitions import Window, daily_partitions
 from bitso_platform.metadata import sql_check
@@ -220,9 +220,7 @@ def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChec
         for check in checks.values()
     ]
 
-    @dg.multi_asset_check(
-        specs=specs, name=f"{mart.table}_checks", can_subset=True, op_tags=priority_tag(mart)
-    )
+    @dg.multi_asset_check(specs=specs, name=f"{mart.table}_checks", can_subset=True)
     def _checks(
         context: dg.AssetCheckExecutionContext, warehouse: Warehouse
     ) -> Iterator[dg.Output | dg.AssetCheckEvaluation | DagsterEvent]:
