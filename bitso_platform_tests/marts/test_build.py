@@ -30,6 +30,7 @@ from bitso_platform.defs.executor import (
 )
 from bitso_platform.defs.marts.partitions import partition_tags, run_days
 from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.sql import sql_sections
 from bitso_platform_tests.launched import launched_job
 from bitso_platform_tests.marts import world
 
@@ -325,6 +326,26 @@ def test_of_steps_ready_together_the_one_starting_the_runs_longest_chain_goes_fi
     # ... and that is the order in which Dagster's executor takes ready steps.
     ready = [steps["marts__daily_kpis"], steps["marts__deposit_ordinals"]]
     assert sorted(ready, key=_default_sort_key)[0].key == "marts__deposit_ordinals"
+
+
+@pytest.mark.parametrize("mart", ["daily_kpis", "daily_currency_totals"])
+def test_a_mart_grouped_by_day_hashes_its_few_groups_instead_of_sorting_every_row(
+    built_url: str, mart: str
+) -> None:
+    # The marts' session groups by sorting (millions of nearly unique keys). These marts group
+    # by day (and currency): at scale 100 a full rebuild of daily_kpis sorted 33 M rows of
+    # daily_logins and 8 M of daily_user_status into 1,331 groups, 31-36 s against 7 s hashed.
+    build = sql_sections(f"marts/{mart}").build
+    before, after = build.split(f"insert into marts.{mart}", 1)
+    insert = f"insert into marts.{mart}{after.split(';', 1)[0]}"
+    window = {"window_start": world.FIRST_DAY, "window_end": world.LAST_BUILT_DAY}
+    warehouse = Warehouse(url=built_url)
+    with warehouse.connection() as conn, psycopg.ClientCursor(conn) as cursor:
+        warehouse.run_sql(conn, "marts/session")
+        cursor.execute(before)  # the mart's own settings
+        plan = "\n".join(line for (line,) in cursor.execute(f"explain {insert}", window))
+    assert "HashAggregate" in plan
+    assert "GroupAggregate" not in plan
 
 
 def pages_not_all_visible(url: str) -> dict[str, int]:
