@@ -3,6 +3,7 @@
 import multiprocessing
 import os
 import queue
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from bitso_platform.defs.executor import (
     dagster_poll,
     poll_without_waiting_after_an_event,
 )
+from bitso_platform.defs.marts import catalog
+from bitso_platform.defs.marts.assets import rebuild_session
 from bitso_platform.defs.marts.partitions import partition_tags, run_days
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import sql_sections
@@ -334,16 +337,14 @@ def test_a_mart_grouped_by_day_hashes_its_few_groups_instead_of_sorting_every_ro
 ) -> None:
     # The marts' session groups by sorting (millions of nearly unique keys). These marts group
     # by day (and currency): at scale 100 a full rebuild of daily_kpis sorted 33 M rows of
-    # daily_logins and 8 M of daily_user_status into 1,331 groups, 31-36 s against 7 s hashed.
+    # daily_logins and 8 M of daily_user_status into 1,331 groups, 29-37 s against 7 s hashed.
     build = sql_sections(f"marts/{mart}").build
-    before, after = build.split(f"insert into marts.{mart}", 1)
-    insert = f"insert into marts.{mart}{after.split(';', 1)[0]}"
+    insert = re.search(r"^insert into .*?;$", build, re.MULTILINE | re.DOTALL).group()  # type: ignore[union-attr]
     window = {"window_start": world.FIRST_DAY, "window_end": world.LAST_BUILT_DAY}
     warehouse = Warehouse(url=built_url)
-    with warehouse.connection() as conn, psycopg.ClientCursor(conn) as cursor:
-        warehouse.run_sql(conn, "marts/session")
-        cursor.execute(before)  # the mart's own settings
-        plan = "\n".join(line for (line,) in cursor.execute(f"explain {insert}", window))
+    with warehouse.connection() as conn:
+        rebuild_session(warehouse, conn, next(m for m in catalog.MARTS if m.table == mart))
+        plan = "\n".join(line for (line,) in conn.execute(f"explain {insert}", window))
     assert "HashAggregate" in plan
     assert "GroupAggregate" not in plan
 

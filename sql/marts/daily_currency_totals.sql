@@ -20,10 +20,6 @@ create table if not exists marts.daily_currency_totals (
     amount_failed_withdrawals numeric not null
 );
 
--- Grouped by day and currency: a few thousand groups, which one hash table holds, where the marts'
--- session (sql/marts/session.sql) groups by sorting every row read.
-set local enable_hashagg = on;
-
 insert into marts.daily_currency_totals
 with movements as (
     select *

@@ -27,10 +27,6 @@ create table if not exists marts.daily_kpis (
     count_withdrawal_currencies integer not null
 );
 
--- Grouped by day: a few thousand groups, which one hash table holds, where the marts'
--- session (sql/marts/session.sql) groups by sorting every row read.
-set local enable_hashagg = on;
-
 insert into marts.daily_kpis
 with days as (
     select day::date as day

@@ -1,8 +1,8 @@
 -- Session settings of every mart's rebuild transaction, run before its SQL. Backfills group
 -- millions of nearly unique keys: sorting in memory beats hashing (a state per group, spilled
--- to disk) and parallel workers (which ship those states between processes); a mart that
--- groups by day into a few thousand groups turns hashing back on for itself. The indexes a
--- full rebuild drops are built again, sorted, at the end.
+-- to disk) and parallel workers (which ship those states between processes); a mart of few
+-- groups (`Mart.few_groups`) is hashed instead. The indexes a full rebuild drops are built
+-- again, sorted, at the end.
 set local work_mem = '256MB';
 set local maintenance_work_mem = '512MB';
 set local enable_hashagg = off;

@@ -62,6 +62,8 @@ class Mart:
     period: str = "day"  # the time column: "day", or "month" for a monthly table
     view: bool = False  # a view computed when read: a run (re)creates it
     running: bool = False  # carries state from the day before (balances, counts to date)
+    # groups by day into a few thousand groups: hashed, where the marts' session sorts every row
+    few_groups: bool = False
     nullable: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -255,6 +257,7 @@ DAILY_CURRENCY_TOTALS = Mart(
         ),
     ),
     readers=(BI,),
+    few_groups=True,
     columns=(
         _DAY,
         _CURRENCY,
@@ -401,6 +404,7 @@ DAILY_KPIS = Mart(
         ),
     ),
     readers=(BI, ML, EXPERIMENTATION, MARKETING),
+    few_groups=True,
     columns=(
         _DAY,
         ("count_active_users", "integer", "users with a counted deposit or withdrawal (Q1)"),
