@@ -57,7 +57,12 @@ from bitso_platform.sql import load_sql
 log = logging.getLogger("bench.marts")
 
 # The marts of the eight questions; bench/features.py measures the feature marts after them.
-FEATURES = ("daily_user_features", "user_segments", "monthly_currency_stats")
+FEATURES = (
+    "daily_user_features",
+    "user_features_as_of",
+    "user_segments",
+    "monthly_currency_stats",
+)
 QUESTION_MARTS = tuple(mart for mart in MARTS if mart.table not in FEATURES)
 FEATURE_MARTS = tuple(mart for mart in MARTS if mart.table in FEATURES)
 

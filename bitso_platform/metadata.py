@@ -64,8 +64,21 @@ def sql_check(
     statement: str | sql.Composed = query
     if identifiers is not None:
         statement = sql.SQL(query).format(**identifiers)  # type: ignore[arg-type]
+    return check_result(check_row(conn, statement, params), asset_key, check_name)
+
+
+def check_row(
+    conn: psycopg.Connection, statement: str | sql.Composed, params: Any = None
+) -> dict[str, Any]:
+    """A check query's one row by column (`passed` false when it returns none)."""
     cursor = conn.cursor(row_factory=psycopg.rows.dict_row)
-    row = cursor.execute(statement, params).fetchone() or {"passed": False}
+    return cursor.execute(statement, params).fetchone() or {"passed": False}
+
+
+def check_result(
+    row: dict[str, Any], asset_key: dg.AssetKey, check_name: str
+) -> dg.AssetCheckResult:
+    """The result of a check's row: `passed` decides, the other columns are metadata."""
     passed = bool(row.pop("passed"))
     return dg.AssetCheckResult(
         asset_key=asset_key,

@@ -4,6 +4,8 @@ from collections.abc import Iterable
 
 import psycopg
 
+from bitso_platform.sql import sql_sections
+
 
 def plan_text(conn: psycopg.Connection, query: str, params: dict, priced_out: Iterable[str]) -> str:
     """EXPLAIN of `query` as text, with `enable_<plan type>` off on `conn` for each plan type
@@ -11,3 +13,10 @@ def plan_text(conn: psycopg.Connection, query: str, params: dict, priced_out: It
     for plan_type in priced_out:
         conn.execute(f"set enable_{plan_type} = off")
     return "\n".join(line for (line,) in conn.execute(f"explain {query}", params))
+
+
+def mart_insert(table: str) -> str:
+    """The insert of a mart's build: the statement of sql/marts/<table>.sql that fills the
+    window."""
+    build = sql_sections(f"marts/{table}").build
+    return next(s for s in build.split(";\n") if s.lstrip().startswith("insert into"))

@@ -3,7 +3,6 @@
 import multiprocessing
 import os
 import queue
-import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -33,9 +32,9 @@ from bitso_platform.defs.marts import catalog
 from bitso_platform.defs.marts.assets import rebuild_session
 from bitso_platform.defs.marts.partitions import partition_tags, run_days
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.sql import sql_sections
 from bitso_platform_tests.launched import launched_job
 from bitso_platform_tests.marts import world
+from bitso_platform_tests.plans import mart_insert
 
 MARTS = (
     "daily_movements",
@@ -46,8 +45,16 @@ MARTS = (
     "deposit_ordinals",
     "daily_kpis",
 )
-FEATURES = ("daily_user_features", "user_segments", "monthly_currency_stats")
+FEATURES = (
+    "daily_user_features",
+    "user_features_as_of",
+    "user_segments",
+    "monthly_currency_stats",
+)
 DAY = world.BURST_DAY
+# A build step per mart, a checks step per mart but user_features_as_of (none) and
+# user_segments (its audit job runs its check).
+STEPS = 2 * len(MARTS + FEATURES) - 2
 
 
 def run_marts(
@@ -253,7 +260,7 @@ def test_a_launched_run_executes_every_step_in_the_runs_own_process(
     success, events = launch_daily_marts(tmp_path, DAY, DAY)
     assert success
     steps = [event for event in events if event.step_key]
-    assert len({event.step_key for event in steps}) == 2 * len(MARTS + FEATURES) - 1
+    assert len({event.step_key for event in steps}) == STEPS
     assert {event.pid for event in steps if event.pid} == {os.getpid()}
     assert "STEP_WORKER_STARTING" not in {event.event_type_value for event in steps}
 
@@ -283,7 +290,7 @@ def test_a_launched_backfill_of_many_days_runs_its_steps_side_by_side_by_priorit
     success, events = launch_daily_marts(tmp_path, DAY - timedelta(days=1), DAY, execution)
     assert success
     step_pids = {event.step_key: event.pid for event in events if event.is_step_start}
-    assert len(step_pids) == 2 * len(MARTS + FEATURES) - 1
+    assert len(step_pids) == STEPS
     assert os.getpid() not in step_pids.values()
     assert len(set(step_pids.values())) == len(step_pids)  # a process per step
     in_flight, most = 0, 0
@@ -338,8 +345,7 @@ def test_a_mart_grouped_by_day_hashes_its_few_groups_instead_of_sorting_every_ro
     # The marts' session groups by sorting (millions of nearly unique keys). These marts group
     # by day (and currency): at scale 100 a full rebuild of daily_kpis sorted 33 M rows of
     # daily_logins and 8 M of daily_user_status into 1,331 groups, 29-37 s against 7 s hashed.
-    build = sql_sections(f"marts/{mart}").build
-    insert = re.search(r"^insert into .*?;$", build, re.MULTILINE | re.DOTALL).group()  # type: ignore[union-attr]
+    insert = mart_insert(mart)
     window = {"window_start": world.FIRST_DAY, "window_end": world.LAST_BUILT_DAY}
     warehouse = Warehouse(url=built_url)
     with warehouse.connection() as conn:
@@ -347,6 +353,23 @@ def test_a_mart_grouped_by_day_hashes_its_few_groups_instead_of_sorting_every_ro
         plan = "\n".join(line for (line,) in conn.execute(f"explain {insert}", window))
     assert "HashAggregate" in plan
     assert "GroupAggregate" not in plan
+
+
+def test_a_mart_rebuild_compiles_no_statement(built_url: str) -> None:
+    # JIT compiled a one-day rebuild's statements for 0.3-1.4 s each at scale 100, more than
+    # running them, and saved nothing over the full range: a cost threshold of 0 would compile
+    # every statement, and the rebuild's session compiles none.
+    mart = next(m for m in catalog.MARTS if m.table == "daily_user_features")
+    insert = mart_insert(mart.table)
+    window = {"window_start": DAY, "window_end": DAY + timedelta(days=1)}
+    warehouse = Warehouse(url=built_url)
+    with warehouse.connection() as conn:
+        conn.execute("set jit_above_cost = 0")
+        rebuild_session(warehouse, conn, mart)
+        conn.execute("delete from marts.daily_user_features where day = %s", [DAY])
+        (plan,) = conn.execute(f"explain (analyze, format json) {insert}", window).fetchone()
+        conn.rollback()
+    assert "JIT" not in plan[0]
 
 
 def pages_not_all_visible(url: str) -> dict[str, int]:

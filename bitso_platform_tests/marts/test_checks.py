@@ -7,14 +7,16 @@ import dagster as dg
 import psycopg
 import pytest
 
+from bitso_platform.defs.marts import checks
 from bitso_platform.defs.marts.assets import rebuild
 from bitso_platform.defs.marts.catalog import MARTS
-from bitso_platform.defs.marts.checks import prepare_session, run_check
+from bitso_platform.defs.marts.checks import prepare_session, run_check, user_ranges
 from bitso_platform.defs.marts.partitions import Window
 from bitso_platform.resources import warehouse as warehouse_module
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import Sections, sql_sections
 from bitso_platform_tests.marts import world
+from bitso_platform_tests.plans import mart_insert
 
 DAY = world.BURST_DAY
 ONE_DAY = Window(DAY, DAY + timedelta(days=1))
@@ -27,7 +29,7 @@ def evaluate(url: str, table: str, check: str, window: Window) -> dg.AssetCheckR
     spec = next(c for c in mart.checks if c.name == check)
     with psycopg.connect(url) as conn:
         prepare_session(conn)
-        return run_check(conn, mart, spec, window)
+        return run_check(conn, mart, spec, window, lambda: psycopg.connect(url))
 
 
 def sabotage(url: str, *statements: str) -> None:
@@ -289,6 +291,50 @@ def test_a_check_fails_on_its_fault_for_the_day_and_the_whole_range(
     assert evaluate(built_url, table, check, elsewhere).passed
 
 
+def test_a_check_by_users_runs_ranges_of_users_side_by_side_and_finds_a_fault_in_each(
+    built_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """daily_user_features' reconciliation proves each user apart: a range of users per core,
+    each on its own connection, whose counts add up to the check's over every user."""
+    monkeypatch.setattr(checks, "USER_RANGES", 3)
+    mart = BY_TABLE["daily_user_features"]
+    check = next(c for c in mart.checks if c.name == "reconciles_with_daily_marts")
+    opened = []
+
+    def connect() -> psycopg.Connection:
+        opened.append(True)
+        return psycopg.connect(built_url)
+
+    with psycopg.connect(built_url) as conn:
+        prepare_session(conn)
+        whole = run_check(conn, mart, check, EVERYTHING)
+        side_by_side = run_check(conn, mart, check, EVERYTHING, connect)
+        ranges = user_ranges(conn, 3)
+        users = [
+            conn.execute(
+                "select min(user_id) from marts.daily_user_features where user_id >= %s"
+                " and (%s::text is null or user_id < %s)",
+                (users["first_user"], users["end_user"], users["end_user"]),
+            ).fetchone()[0]
+            for users in ranges
+        ]
+    assert len(opened) == 2 and None not in users, (ranges, users)
+    assert whole.passed and side_by_side.passed
+    assert side_by_side.metadata == whole.metadata
+    with psycopg.connect(built_url, autocommit=True) as conn:
+        for planted, user in enumerate(users, start=1):  # a wrong row for a user of each range
+            conn.execute(
+                "update marts.daily_user_features set count_deposits_30d = count_deposits_30d + 1"
+                " where (user_id, currency, day) = (select user_id, currency, day"
+                " from marts.daily_user_features where user_id = %s order by currency, day"
+                " limit 1)",
+                (user,),
+            )
+            result = evaluate(built_url, mart.table, check.name, EVERYTHING)
+            assert not result.passed, user
+            assert result.metadata["mismatched_rows"].value == planted, user
+
+
 def test_counts_not_negative_tests_every_count_column_the_mart_declares(built_url: str) -> None:
     """A count_ column added to a mart is tested without being named to the check."""
     mart = dataclasses.replace(
@@ -443,12 +489,6 @@ def most_executions(conn: psycopg.Connection, query: str, window: Window) -> int
     return most
 
 
-def insert_statement(table: str) -> str:
-    """The insert of a mart's build (its SQL file's statement that fills the window)."""
-    build = sql_sections(BY_TABLE[table].sql_file).build
-    return next(s for s in build.split(";\n") if s.lstrip().startswith("insert into"))
-
-
 RUNNING_STATE = {  # a build, or a check, that looks up each account or user before the window
     "daily_balances build": ("daily_balances", None),
     "daily_user_status build": ("daily_user_status", None),
@@ -468,7 +508,7 @@ def test_a_range_from_the_first_day_looks_up_nothing_before_it(
         prepare_session(conn)
         if check is None:  # a full rebuild: the caller's transaction has emptied the table
             conn.execute(f"truncate marts.{table}")
-            query = insert_statement(table)
+            query = mart_insert(table)
         else:
             query = BY_TABLE[table].check_sql()[check]
         assert most_executions(conn, query, EVERYTHING) == 1

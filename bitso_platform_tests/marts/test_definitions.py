@@ -18,6 +18,7 @@ MARTS = {
     "deposit_ordinals",
     "daily_kpis",
     "daily_user_features",
+    "user_features_as_of",
     "user_segments",
     "monthly_currency_stats",
 }

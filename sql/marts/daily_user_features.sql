@@ -5,9 +5,8 @@
 -- enters every window on d and leaves the 7-, 30- and 90-day windows on d + 7, d + 30 and
 -- d + 90: only those days change a row, so storage grows with activity, not with users x
 -- days, and the features as of any day D are each account's row with the latest day on or
--- before D. The views at the end give them for a day: marts.user_currency_features_as_of
--- (per user and currency) and marts.user_features_as_of (per user seen by D, with totals over
--- currencies, logins, first-seen day, days since, level and jurisdiction).
+-- before D. The view mart user_features_as_of (sql/marts/user_features_as_of.sql) gives them
+-- for a day, per account and per user.
 -- Inserts the days [window_start, window_end), emptied by the caller's transaction: the window's
 -- changes come from the movements of [window_start - 90, window_end), and each account
 -- continues from its last row before the window. Nothing dated after a row's day is read.
@@ -173,125 +172,6 @@ create unique index if not exists daily_user_features_key
     on marts.daily_user_features (user_id, currency, day);
 create index if not exists daily_user_features_by_day on marts.daily_user_features (day);
 
--- Each account's (user and currency with a counted movement) features as of the end of D:
--- filter on day, a built day, and on user_id or currency.
-create or replace view marts.user_currency_features_as_of as
-select
-    built.day,
-    features.user_id,
-    features.currency,
-    -- counted deposits
-    features.count_deposits_7d,
-    features.amount_deposits_7d,
-    features.count_deposits_30d,
-    features.amount_deposits_30d,
-    features.count_deposits_90d,
-    features.amount_deposits_90d,
-    features.count_deposits_to_date,
-    features.amount_deposits_to_date,
-    -- counted withdrawals
-    features.count_withdrawals_7d,
-    features.amount_withdrawals_7d,
-    features.count_withdrawals_30d,
-    features.amount_withdrawals_30d,
-    features.count_withdrawals_90d,
-    features.amount_withdrawals_90d,
-    features.count_withdrawals_to_date,
-    features.amount_withdrawals_to_date,
-    -- recency (null: never)
-    features.last_deposit_on,
-    built.day - features.last_deposit_on as days_since_last_deposit,
-    features.last_withdrawal_on,
-    built.day - features.last_withdrawal_on as days_since_last_withdrawal
-from marts.daily_kpis as built
-cross join lateral (
-    select distinct on (stored.user_id, stored.currency) stored.*
-    from marts.daily_user_features as stored
-    where stored.day <= built.day
-    order by stored.user_id, stored.currency, stored.day desc
-) as features;
-
--- Each user's features as of the end of D, for every user seen (first transaction or event)
--- on or before D: filter on day, a built day. Counts add up the user's currencies (amounts do
--- not: a sum across currencies means nothing; they are per currency above). Logins come from
--- marts.daily_logins when asked: one index probe for the last login, one range of the last
--- 30 days for users with a login in them (storing login windows would add three change days
--- per login day, and logins are most of the activity).
-create or replace view marts.user_features_as_of as
-select
-    built.day,
-    users.user_id collate "C" as user_id,
-    users.first_seen_on,
-    -- counted deposits, all currencies
-    coalesce(movements.count_deposits_7d, 0) as count_deposits_7d,
-    coalesce(movements.count_deposits_30d, 0) as count_deposits_30d,
-    coalesce(movements.count_deposits_90d, 0) as count_deposits_90d,
-    coalesce(movements.count_deposits_to_date, 0) as count_deposits_to_date,
-    -- counted withdrawals, all currencies
-    coalesce(movements.count_withdrawals_7d, 0) as count_withdrawals_7d,
-    coalesce(movements.count_withdrawals_30d, 0) as count_withdrawals_30d,
-    coalesce(movements.count_withdrawals_90d, 0) as count_withdrawals_90d,
-    coalesce(movements.count_withdrawals_to_date, 0) as count_withdrawals_to_date,
-    -- logins
-    coalesce(logins.count_logins_7d, 0) as count_logins_7d,
-    coalesce(logins.count_logins_30d, 0) as count_logins_30d,
-    -- recency (null: never)
-    movements.last_deposit_on,
-    built.day - movements.last_deposit_on as days_since_last_deposit,
-    last_login.day as last_login_on,
-    built.day - last_login.day as days_since_last_login,
-    -- level as of the end of the day (null: none yet)
-    levels.level,
-    levels.jurisdiction
-from marts.daily_kpis as built
-inner join core.users as users on users.first_seen_on <= built.day
-left join lateral (
-    select
-        sum(latest.count_deposits_7d) as count_deposits_7d,
-        sum(latest.count_deposits_30d) as count_deposits_30d,
-        sum(latest.count_deposits_90d) as count_deposits_90d,
-        sum(latest.count_deposits_to_date) as count_deposits_to_date,
-        sum(latest.count_withdrawals_7d) as count_withdrawals_7d,
-        sum(latest.count_withdrawals_30d) as count_withdrawals_30d,
-        sum(latest.count_withdrawals_90d) as count_withdrawals_90d,
-        sum(latest.count_withdrawals_to_date) as count_withdrawals_to_date,
-        max(latest.last_deposit_on) as last_deposit_on
-    from (
-        select distinct on (stored.currency) stored.*
-        from marts.daily_user_features as stored
-        where stored.user_id = users.user_id collate "C" and stored.day <= built.day
-        -- the key index read backwards: the latest row of each currency first, no sort
-        order by stored.currency desc, stored.day desc
-    ) as latest
-) as movements on true
-left join lateral (
-    select latest.day
-    from marts.daily_logins as latest
-    where latest.user_id = users.user_id collate "C" and latest.day <= built.day
-    order by latest.day desc
-    limit 1
-) as last_login on true
-left join lateral (
-    select
-        sum(recent.count_logins) filter (where recent.day > built.day - 7) as count_logins_7d,
-        sum(recent.count_logins) as count_logins_30d
-    from marts.daily_logins as recent
-    where
-        last_login.day > built.day - 30
-        and recent.user_id = users.user_id collate "C"
-        and recent.day > built.day - 30
-        and recent.day <= built.day
-) as logins on true
-left join lateral (
-    select user_levels.level, user_levels.jurisdiction
-    from core.user_levels
-    where
-        user_levels.user_id = users.user_id
-        and user_levels.valid_from < (built.day + 1)::timestamp at time zone 'UTC'
-    order by user_levels.valid_from desc, user_levels.rank
-    limit 1
-) as levels on true;
-
 -- check: no_future_information
 -- marts.daily_user_features holds nothing from after its days: on every row of the
 -- window [window_start, window_end) the last deposit and withdrawal days are on or before the
@@ -346,10 +226,14 @@ from final
 -- 90 days of movements and one index probe per account, not the account's history. Days
 -- before the window left unbuilt show as a counted movement between the account's last row
 -- and the window (in the movements read, or before them in core.transactions).
+-- It reads the users from first_user up to end_user (null: no end), each user's accounts
+-- apart from any other's: ranges of users are checked side by side (Check.by_users).
 with window_accounts as (
     select distinct user_id, currency
     from marts.daily_user_features
-    where day >= %(window_start)s and day < %(window_end)s
+    where
+        day >= %(window_start)s and day < %(window_end)s
+        and user_id >= %(first_user)s and (%(end_user)s::text is null or user_id < %(end_user)s)
 ),
 
 history as (
@@ -457,7 +341,9 @@ stream as (
 
     select user_id, currency, day, true, 0, 0, 0, 0, 0, 0, 0, 0, null, null
     from marts.daily_user_features
-    where day >= %(window_start)s and day < %(window_end)s
+    where
+        day >= %(window_start)s and day < %(window_end)s
+        and user_id >= %(first_user)s and (%(end_user)s::text is null or user_id < %(end_user)s)
 ),
 
 expected as (
@@ -534,6 +420,7 @@ missing_changes as (
     from marts.daily_movements
     where
         day >= %(window_start)s and day < %(window_end)s
+        and user_id >= %(first_user)s and (%(end_user)s::text is null or user_id < %(end_user)s)
         and (count_deposits > 0 or count_withdrawals > 0)
 
     union all
@@ -542,6 +429,7 @@ missing_changes as (
     from marts.daily_movements
     where
         day >= %(window_start)s::date - 7 and day < %(window_end)s::date - 7
+        and user_id >= %(first_user)s and (%(end_user)s::text is null or user_id < %(end_user)s)
         and (count_deposits > 0 or count_withdrawals > 0)
 
     union all
@@ -550,6 +438,7 @@ missing_changes as (
     from marts.daily_movements
     where
         day >= %(window_start)s::date - 30 and day < %(window_end)s::date - 30
+        and user_id >= %(first_user)s and (%(end_user)s::text is null or user_id < %(end_user)s)
         and (count_deposits > 0 or count_withdrawals > 0)
 
     union all
@@ -558,13 +447,16 @@ missing_changes as (
     from marts.daily_movements
     where
         day >= %(window_start)s::date - 90 and day < %(window_end)s::date - 90
+        and user_id >= %(first_user)s and (%(end_user)s::text is null or user_id < %(end_user)s)
         and (count_deposits > 0 or count_withdrawals > 0)
 
     except
 
     select currency, user_id, day
     from marts.daily_user_features
-    where day >= %(window_start)s and day < %(window_end)s
+    where
+        day >= %(window_start)s and day < %(window_end)s
+        and user_id >= %(first_user)s and (%(end_user)s::text is null or user_id < %(end_user)s)
 ),
 
 final as materialized (

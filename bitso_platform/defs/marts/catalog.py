@@ -34,7 +34,9 @@ class Check:
     table, key, time column and count_ columns as `{placeholders}` and reads its key index as
     parameters. `reads` are the assets (`schema/table`) it recomputes from besides the mart.
     A non-blocking check's `warning` says what its not passing means, from its SQL row's
-    columns.
+    columns. A check `by_users` proves each user's rows apart from any other user's: its SQL
+    reads the users from `%(first_user)s` up to `%(end_user)s` (null: no end) and returns
+    counts, so ranges of users are checked side by side and their counts added up.
     """
 
     name: str
@@ -44,6 +46,7 @@ class Check:
     windowed: bool = True
     template: bool = False
     warning: str = ""
+    by_users: bool = False
 
 
 @dataclass(frozen=True)
@@ -462,17 +465,10 @@ DAILY_USER_FEATURES = Mart(
         "One row per user, currency and UTC day on which one of the user's features in that "
         "currency changed, from marts.daily_movements: counts and exact amounts of counted "
         "deposits and withdrawals over 7, 30, 90 days and to date, last deposit and withdrawal "
-        "day. As of D = each account's latest row on or before D: views "
-        "marts.user_currency_features_as_of and marts.user_features_as_of (per user: counts "
-        "over currencies, logins over 7 and 30 days, days since, first-seen day, level)."
+        "day. As of D = each account's latest row on or before D (the view mart "
+        "user_features_as_of)."
     ),
-    deps=(
-        "marts/daily_movements",
-        "marts/daily_logins",
-        "marts/daily_kpis",
-        "core/users",
-        "core/user_levels",
-    ),
+    deps=("marts/daily_movements",),
     key=("user_id", "currency", "day"),
     checks=(
         KEYS_UNIQUE,
@@ -493,10 +489,10 @@ DAILY_USER_FEATURES = Mart(
             "before the window (checked on its own day) plus the window's rows, and a row "
             "exists wherever a movement enters or leaves a window.",
             ("marts/daily_movements", "core/transactions"),
+            by_users=True,
         ),
     ),
     readers=(ML,),
-    views=("user_features_as_of", "user_currency_features_as_of"),
     running=True,
     columns=(
         _CHANGE_DAY,
@@ -509,6 +505,57 @@ DAILY_USER_FEATURES = Mart(
     ),
     nullable=("last_deposit_on", "last_withdrawal_on"),
 )
+
+USER_FEATURES_AS_OF = Mart(
+    table="user_features_as_of",
+    description=(
+        "Views: each user's features as of the end of a built UTC day, for every user seen by "
+        "then (counted deposits and withdrawals over 7, 30, 90 days and to date, summed over "
+        "currencies; logins over 7 and 30 days; last deposit and login, days since; first-seen "
+        "day; level and jurisdiction), and per account in user_currency_features_as_of. "
+        "Computed when read from each account's latest daily_user_features row; a run "
+        "recreates them and reports their last day."
+    ),
+    deps=(
+        "marts/daily_user_features",
+        "marts/daily_logins",
+        "marts/daily_kpis",
+        "core/users",
+        "core/user_levels",
+    ),
+    key=("day", "user_id"),
+    checks=(),
+    readers=(ML,),
+    views=("user_currency_features_as_of",),
+    columns=(
+        ("day", "date", "UTC day, as of its end"),
+        _USER,
+        ("first_seen_on", "date", "first transaction or event (core.users)"),
+        *(
+            (f"count_{kind}_{suffix}", "numeric", f"counted {kind}, {span}, all currencies")
+            for kind in ("deposits", "withdrawals")
+            for suffix, span in _WINDOWS
+        ),
+        ("count_logins_7d", "bigint", "logins, 7 days ending with the day"),
+        ("count_logins_30d", "bigint", "logins, 30 days ending with the day"),
+        ("last_deposit_on", "date", "last day with a counted deposit (null: never)"),
+        ("days_since_last_deposit", "integer", "days from it to the day"),
+        ("last_login_on", "date", "last day with a login (null: never)"),
+        ("days_since_last_login", "integer", "days from it to the day"),
+        ("level", "text", "level as of the end of the day (core.user_levels; null: none yet)"),
+        ("jurisdiction", "text", "jurisdiction of that level"),
+    ),
+    view=True,
+    nullable=(
+        "last_deposit_on",
+        "days_since_last_deposit",
+        "last_login_on",
+        "days_since_last_login",
+        "level",
+        "jurisdiction",
+    ),
+)
+
 
 USER_SEGMENTS = Mart(
     table="user_segments",
@@ -597,6 +644,7 @@ MARTS = in_build_order(
             DEPOSIT_ORDINALS,
             DAILY_KPIS,
             DAILY_USER_FEATURES,
+            USER_FEATURES_AS_OF,
             USER_SEGMENTS,
             MONTHLY_CURRENCY_STATS,
         )

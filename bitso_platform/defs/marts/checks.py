@@ -8,8 +8,12 @@ backfill. The specs are partitioned, and every day of the run gets an evaluation
 failures are narrowed down to their days.
 """
 
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from typing import Any
 
 import dagster as dg
 import psycopg
@@ -27,9 +31,15 @@ from psycopg import sql
 from bitso_platform.defs.marts.assets import asset_key, progress
 from bitso_platform.defs.marts.catalog import MARTS, Check, Mart
 from bitso_platform.defs.marts.partitions import Window, daily_partitions
-from bitso_platform.metadata import sql_check
+from bitso_platform.metadata import check_result, check_row, sql_check
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import load_sql
+
+# Another connection to the warehouse, one transaction: where a check `by_users` checks its
+# other ranges of users, side by side with the step's own connection.
+Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
+EVERY_USER = {"first_user": "", "end_user": None}
+USER_RANGES = os.cpu_count() or 1  # a check `by_users` runs this many ranges side by side
 
 
 def prepare_session(conn: psycopg.Connection) -> None:
@@ -46,13 +56,18 @@ def prepare_session(conn: psycopg.Connection) -> None:
 
 
 def run_check(
-    conn: psycopg.Connection, mart: Mart, check: Check, window: Window
+    conn: psycopg.Connection,
+    mart: Mart,
+    check: Check,
+    window: Window,
+    connect: Connect | None = None,
 ) -> dg.AssetCheckResult:
     """Evaluate one check of a mart over the window; a failed non-blocking check warns.
 
     A monthly mart is checked over the whole months of the window, a view on its last day.
+    Given `connect`, a check `by_users` runs a range of users per core, side by side.
     """
-    result = _evaluate(conn, mart, check, window)
+    result = _evaluate(conn, mart, check, window, connect)
     if check.blocking:
         return result
     return dg.AssetCheckResult(
@@ -65,7 +80,7 @@ def run_check(
 
 
 def _evaluate(
-    conn: psycopg.Connection, mart: Mart, check: Check, window: Window
+    conn: psycopg.Connection, mart: Mart, check: Check, window: Window, connect: Connect | None
 ) -> dg.AssetCheckResult:
     """Run the check's SQL over the mart's window; a template is filled with the mart's names."""
     params = mart.shown(mart.span(window)).params() if check.windowed else None
@@ -82,6 +97,9 @@ def _evaluate(
         params = {**(params or {}), **index}
     else:
         query = mart.check_sql()[check.name]
+        if check.by_users:
+            row = _by_users(conn, connect, query, params or {})
+            return check_result(row, asset_key(mart), check.name)
     return sql_check(
         conn,
         query,
@@ -92,12 +110,53 @@ def _evaluate(
     )
 
 
+def _by_users(
+    conn: psycopg.Connection, connect: Connect | None, query: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The check's row over every user: with `connect`, one range of users per core side by
+    side, the first on `conn`, the others each on a connection of its own; counts added up."""
+    ranges = user_ranges(conn, USER_RANGES) if connect else [EVERY_USER]
+    if connect is None or len(ranges) == 1:
+        return check_row(conn, query, {**params, **ranges[0]})
+    with ThreadPoolExecutor(max_workers=len(ranges) - 1) as pool:
+        others = [
+            pool.submit(_on_own_connection, connect, query, {**params, **users})
+            for users in ranges[1:]
+        ]
+        rows = [check_row(conn, query, {**params, **ranges[0]})]
+        rows += [other.result() for other in others]
+    return {
+        name: all(row[name] for row in rows) if name == "passed" else sum(row[name] for row in rows)
+        for name in rows[0]
+    }
+
+
+def _on_own_connection(connect: Connect, query: str, params: dict[str, Any]) -> dict[str, Any]:
+    with connect() as conn:
+        prepare_session(conn)
+        return check_row(conn, query, params)
+
+
+def user_ranges(conn: psycopg.Connection, parts: int) -> list[dict[str, str | None]]:
+    """Up to `parts` ranges of user ids [first_user, end_user) that hold every user between
+    them, about equal in users (core.users' row estimate; a range may be empty)."""
+    cuts = sorted({cut for (cut,) in conn.execute(load_sql("checks/user_cuts"), {"parts": parts})})
+    return [
+        {"first_user": first, "end_user": end}
+        for first, end in zip(["", *cuts], [*cuts, None], strict=True)
+    ]
+
+
 def _names(columns: tuple[str, ...]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(column) for column in columns)
 
 
 def run_check_by_period(
-    conn: psycopg.Connection, mart: Mart, check: Check, window: Window
+    conn: psycopg.Connection,
+    mart: Mart,
+    check: Check,
+    window: Window,
+    connect: Connect | None = None,
 ) -> list[tuple[Window, dg.AssetCheckResult]]:
     """The check over the window, its failures narrowed down to the days (months) they are in.
 
@@ -105,11 +164,13 @@ def run_check_by_period(
     month); a failure that neither half shows on its own (a chain across their boundary)
     stays the whole window's. Passing windows cost one evaluation.
     """
-    result = run_check(conn, mart, check, window)
+    result = run_check(conn, mart, check, window, connect)
     halves = None if result.passed or not check.windowed or mart.view else mart.halves(window)
     if halves is None:
         return [(window, result)]
-    parts = [part for half in halves for part in run_check_by_period(conn, mart, check, half)]
+    parts = [
+        part for half in halves for part in run_check_by_period(conn, mart, check, half, connect)
+    ]
     if all(result.passed for _, result in parts):
         return [(window, result)]
     return parts
@@ -121,6 +182,7 @@ def evaluations(
     check: Check,
     window: Window,
     targets: dict[str, AssetCheckEvaluationTargetMaterializationData],
+    connect: Connect | None = None,
 ) -> Iterator[dg.AssetCheckEvaluation]:
     """One evaluation per day of the run, each with the result of the days it was checked with.
 
@@ -129,7 +191,7 @@ def evaluations(
     names no day, so the days are named here, each against its own materialization.
     """
     days = mart.shown(window)
-    for checked, result in run_check_by_period(conn, mart, check, window):
+    for checked, result in run_check_by_period(conn, mart, check, window, connect):
         scope = checked if check.windowed else days
         checked_over = scope if check.windowed else "all built days"
         for day in scope.each_day():
@@ -233,7 +295,9 @@ def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChec
             for key, check in checks.items():
                 if key not in context.selected_asset_check_keys:
                     continue
-                results = list(evaluations(conn, mart, check, window, targets))
+                results = list(
+                    evaluations(conn, mart, check, window, targets, warehouse.connection)
+                )
                 scope = window if check.windowed else "all built days"
                 message = f"check {mart.table}.{check.name} over {scope}: {outcome(check, results)}"
                 context.log.info(message)
@@ -249,4 +313,6 @@ def mart_checks(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetChec
 @dg.definitions
 def mart_asset_checks() -> dg.Definitions:
     partitions = daily_partitions()
-    return dg.Definitions(asset_checks=[mart_checks(mart, partitions) for mart in MARTS])
+    return dg.Definitions(
+        asset_checks=[mart_checks(mart, partitions) for mart in MARTS if mart.checks]
+    )
