@@ -39,7 +39,9 @@ from bitso_platform.sql import load_sql
 # other ranges of users, side by side with the step's own connection.
 Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
 EVERY_USER = {"first_user": "", "end_user": None}
-USER_RANGES = os.cpu_count() or 1  # a check `by_users` runs this many ranges side by side
+# A check `by_users` runs a range per core side by side, at most 8: each holds a connection
+# (and its sorts' memory) beside the other steps of the run.
+USER_RANGES = min(os.cpu_count() or 1, 8)
 
 
 def prepare_session(conn: psycopg.Connection) -> None:
