@@ -1,6 +1,6 @@
 """Query plans, for tests of what the indexes allow."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import psycopg
 
@@ -20,3 +20,10 @@ def mart_insert(table: str) -> str:
     window."""
     build = sql_sections(f"marts/{table}").build
     return next(s for s in build.split(";\n") if s.lstrip().startswith("insert into"))
+
+
+def plan_nodes(plan: dict) -> Iterator[dict]:
+    """Every node of an EXPLAIN (FORMAT JSON) plan, the plan itself first."""
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from plan_nodes(child)

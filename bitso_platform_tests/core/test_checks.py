@@ -11,6 +11,7 @@ import pytest
 
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import load_sql
+from bitso_platform_tests.plans import plan_nodes
 
 CORE_CHECKS = [
     "checks/core_logins_match_raw",
@@ -23,12 +24,11 @@ TABLE = re.compile(r"\b(?:from|join)\s+((?:raw|core)\.\w+)", re.IGNORECASE)
 
 def scans(plan: dict) -> Counter[str]:
     """Relations read by the scan nodes of an EXPLAIN (FORMAT JSON, VERBOSE) plan."""
-    found: Counter[str] = Counter()
-    if "Relation Name" in plan:
-        found[f"{plan['Schema']}.{plan['Relation Name']}"] += 1
-    for child in plan.get("Plans", []):
-        found += scans(child)
-    return found
+    return Counter(
+        f"{node['Schema']}.{node['Relation Name']}"
+        for node in plan_nodes(plan)
+        if "Relation Name" in node
+    )
 
 
 @pytest.mark.parametrize("check", CORE_CHECKS)

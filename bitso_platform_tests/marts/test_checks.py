@@ -16,7 +16,7 @@ from bitso_platform.resources import warehouse as warehouse_module
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import Sections, sql_sections
 from bitso_platform_tests.marts import world
-from bitso_platform_tests.plans import mart_insert
+from bitso_platform_tests.plans import mart_insert, plan_nodes
 
 DAY = world.BURST_DAY
 ONE_DAY = Window(DAY, DAY + timedelta(days=1))
@@ -481,12 +481,7 @@ def most_executions(conn: psycopg.Connection, query: str, window: Window) -> int
     """The most times any node of the query's plan ran (EXPLAIN ANALYZE): more than once is
     a lookup per outer row, such as a lateral probe per account."""
     (plans,) = conn.execute("explain (analyze, format json) " + query, window.params()).fetchone()
-    nodes, most = [plans[0]["Plan"]], 0
-    while nodes:
-        node = nodes.pop()
-        most = max(most, node["Actual Loops"])
-        nodes.extend(node.get("Plans", []))
-    return most
+    return max(node["Actual Loops"] for node in plan_nodes(plans[0]["Plan"]))
 
 
 RUNNING_STATE = {  # a build, or a check, that looks up each account or user before the window

@@ -21,6 +21,7 @@ from bitso_platform.defs.marts.partitions import Window
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import load_sql
 from bitso_platform_tests.marts import world
+from bitso_platform_tests.plans import plan_nodes
 
 DAYS = (world.FIRST_DAY, world.BURST_DAY, date(2022, 4, 12), world.LAST_FACT_DAY)
 WINDOWS = {"7d": 7, "30d": 30, "90d": 90}
@@ -173,12 +174,11 @@ def test_a_users_level_as_of_a_day_is_a_probe_of_the_level_index(built: str) -> 
             "explain (format json) select * from marts.user_features_as_of where day = %s",
             [world.BURST_DAY],
         ).fetchone()[0][0]["Plan"]
-    nodes, scans = [plan], []
-    while nodes:
-        node = nodes.pop()
-        if node.get("Relation Name") == "user_levels":
-            scans.append((node.get("Index Name"), "user_id = " in node.get("Index Cond", "")))
-        nodes.extend(node.get("Plans", []))
+    scans = [
+        (node.get("Index Name"), "user_id = " in node.get("Index Cond", ""))
+        for node in plan_nodes(plan)
+        if node.get("Relation Name") == "user_levels"
+    ]
     assert scans == [("user_levels_as_of", True)]  # an index range of the user, not a full read
 
 
