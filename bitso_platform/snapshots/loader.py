@@ -107,6 +107,7 @@ def load_snapshot(
         prepare(db, snapshot)
         tally = _Tally()
         conn.execute(sql.SQL("truncate {}").format(table))
+        _drop_indexes(conn, snapshot)
         blocks = read_blocks(file, snapshot=snapshot, source=source, max_line_bytes=max_line_bytes)
         verdicts = _verdicts(db, snapshot, users, blocks, tally, on_block)
         del users
@@ -131,6 +132,19 @@ def load_snapshot(
     conn.execute(sql.SQL("analyze {}").format(table))
     _record(conn, accounting)
     return accounting
+
+
+def _drop_indexes(conn: psycopg.Connection, snapshot: Snapshot) -> None:
+    """A raw table is written by COPY alone: an index a reader built on it (core.logins' days
+    on raw.events) would be kept up row by row. The reader builds it again after the load."""
+    indexes = conn.execute(
+        "select indexname from pg_indexes where schemaname = 'raw' and tablename = %s"
+        " and indexname not in (select conname from pg_constraint"
+        " where connamespace = 'raw'::regnamespace)",
+        [snapshot.name],
+    ).fetchall()
+    for (name,) in indexes:
+        conn.execute(sql.SQL("drop index {}").format(sql.Identifier("raw", name)))
 
 
 def _use_system_allocator() -> None:

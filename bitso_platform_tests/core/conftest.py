@@ -2,10 +2,11 @@
 
 import pytest
 
+from bitso_platform.defs.snapshots.assets import TIDIED
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.snapshots.loader import RAW_DDL
 
-TABLES = ("logins", "transactions", "user_levels", "users")
+TABLES = ("logins", "transactions", "currencies", "user_levels", "users")
 
 
 @pytest.fixture
@@ -16,6 +17,6 @@ def empty_model(warehouse: Warehouse) -> Warehouse:
         for table in TABLES:
             warehouse.run_sql(conn, f"core/{table}", {"login_events": ["login"]})
         conn.commit()
-    for table in TABLES:
-        warehouse.tidy("core", table)  # as the load does once committed
+    for schema, table in TIDIED:
+        warehouse.tidy(schema, table)  # as the load does once committed
     return warehouse

@@ -34,8 +34,17 @@ def scans(plan: dict) -> Counter[str]:
 @pytest.mark.parametrize("check", CORE_CHECKS)
 def test_a_core_check_scans_each_table_once_per_mention(empty_model: Warehouse, check: str) -> None:
     text = load_sql(check)
-    named = Counter(TABLE.findall(re.sub(r"--[^\n]*", "", text)))
     with empty_model.connection() as conn:
+        # A view is scanned as the table it reads (core.logins: raw.events).
+        views = dict(
+            conn.execute(
+                "select view_schema || '.' || view_name, table_schema || '.' || table_name"
+                " from information_schema.view_table_usage where view_schema = 'core'"
+            ).fetchall()
+        )
+        named = Counter(
+            views.get(name, name) for name in TABLE.findall(re.sub(r"--[^\n]*", "", text))
+        )
         [(plan,)] = conn.execute(
             "explain (format json, verbose) " + text, {"login_events": ["login"]}
         ).fetchall()

@@ -7,3 +7,6 @@
 -- (docs/benchmarks.md, "Core rebuilds on both cores, the logins' instants in their day
 -- index").
 set local parallel_tuple_cost = 0.01;
+-- The core rebuilds and checks group, sort and hash-join millions of rows (each user's
+-- activity over every event, the users' anti-joins): in memory, not in batches on disk.
+set local work_mem = '512MB';

@@ -6,3 +6,8 @@ create table if not exists raw.events (
     event_name text not null,
     source_line bigint not null
 );
+
+-- The UTC day of each event, as core.logins and its index compute it: the planner's
+-- estimate of a range of days (ANALYZE keeps no statistics of a partial index's expressions).
+create statistics if not exists raw.events_day on ((occurred_at at time zone 'UTC')::date)
+from raw.events;
