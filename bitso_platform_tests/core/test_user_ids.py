@@ -134,3 +134,16 @@ def test_each_users_latest_login_is_the_latest_of_its_logins_for_any_login_set(
         (bob, None),
         (carol, None),
     ]
+
+
+def test_a_warehouse_whose_logins_are_a_table_gets_the_view(empty_model: Warehouse) -> None:
+    """A warehouse loaded before the view holds core.logins as a table: the next load drops it
+    and creates the view in its place."""
+    with empty_model.connection() as conn:
+        conn.execute("drop view core.logins")
+        conn.execute("create table core.logins (id bigint primary key)")
+        empty_model.run_sql(conn, "core/logins", {"login_events": ["login"]})
+        [(kind,)] = conn.execute(
+            "select relkind from pg_class where oid = 'core.logins'::regclass"
+        ).fetchall()
+    assert kind == "v"
