@@ -15,11 +15,16 @@ def plan_text(conn: psycopg.Connection, query: str, params: dict, priced_out: It
     return "\n".join(line for (line,) in conn.execute(f"explain {query}", params))
 
 
+def build_insert(name: str) -> str:
+    """The insert of a build: the statement of sql/<name>.sql that fills its table."""
+    build = sql_sections(name).build
+    return next(s for s in build.split(";\n") if s.lstrip().startswith("insert into"))
+
+
 def mart_insert(table: str) -> str:
     """The insert of a mart's build: the statement of sql/marts/<table>.sql that fills the
     window."""
-    build = sql_sections(f"marts/{table}").build
-    return next(s for s in build.split(";\n") if s.lstrip().startswith("insert into"))
+    return build_insert(f"marts/{table}")
 
 
 def plan_nodes(plan: dict) -> Iterator[dict]:

@@ -13,8 +13,8 @@ from bitso_platform.resources.load_transaction import LoadTransaction
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.snapshots.loader import RAW_DDL, load_snapshot
 from bitso_platform.snapshots.spec import SNAPSHOTS
-from bitso_platform.sql import load_sql, sql_sections
-from bitso_platform_tests.plans import plan_nodes
+from bitso_platform.sql import load_sql
+from bitso_platform_tests.plans import build_insert, plan_nodes
 
 ANA, BEN, CAROL = "a" * 32, "b" * 32, "c" * 32
 
@@ -120,11 +120,7 @@ def test_the_level_on_a_day_is_one_probe_of_a_covering_index(levels: Warehouse) 
 def test_a_load_sorts_the_level_changes_once(empty_model: Warehouse) -> None:
     """The next change and the rank come from one ordering of each user's changes (latest
     first): every load sorts them all (4.2 M at scale 100), once, not once per direction."""
-    insert = next(
-        s
-        for s in sql_sections("core/user_levels").build.split(";\n")
-        if s.lstrip().startswith("insert")
-    )
+    insert = build_insert("core/user_levels")
     with empty_model.connection() as conn:
         [(plan,)] = conn.execute("explain (format json) " + insert).fetchall()
     sorts = [node for node in plan_nodes(plan[0]["Plan"]) if node["Node Type"].endswith("Sort")]
