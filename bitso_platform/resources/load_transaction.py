@@ -1,14 +1,17 @@
 """One load run, one Postgres transaction: a snapshot load becomes visible whole or not at all."""
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import psycopg
 from pydantic import PrivateAttr
 
 from bitso_platform.resources.warehouse import Warehouse
-from bitso_platform.snapshots.loader import RAW_DDL
+from bitso_platform.snapshots.loader import RAW_DDL, clean_users
+from bitso_platform.snapshots.validation import Users
 
 LOAD_LOCK = 0x6C6F_6164  # advisory lock key ("load"): one snapshot load at a time
 APPLICATION = "bitso load "  # + run id: how a waiting load names the one that holds the lock
@@ -31,6 +34,7 @@ class LoadTransaction(dg.ConfigurableResource):
 
     warehouse: Warehouse
     _conn: psycopg.Connection | None = PrivateAttr(default=None)
+    _users: Path | None = PrivateAttr(default=None)  # a folder for `clean_users`
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["LoadTransaction"]:
@@ -38,7 +42,10 @@ class LoadTransaction(dg.ConfigurableResource):
         if run is None:  # bound outside a run (the CLI reading its configuration): no load
             yield self
             return
-        with self.warehouse.connection() as conn:
+        with (
+            self.warehouse.connection() as conn,
+            tempfile.TemporaryDirectory(prefix="bitso-load-users-") as users,
+        ):
             # how a refused load names this one (see _lock)
             conn.execute(
                 "select set_config('application_name', %s, false)", [APPLICATION + run.run_id]
@@ -47,11 +54,11 @@ class LoadTransaction(dg.ConfigurableResource):
             # DDL in a transaction of its own, before this one touches a table (it would wait)
             self.warehouse.ensure(*RAW_DDL, "core/schema")
             self.warehouse.run_sql(conn, "core/session")
-            self._conn = conn
+            self._conn, self._users = conn, Path(users)
             try:
                 yield self
             finally:
-                self._conn = None
+                self._conn = self._users = None
                 if not conn.closed:
                     conn.rollback()  # a no-op after `commit`
 
@@ -61,6 +68,23 @@ class LoadTransaction(dg.ConfigurableResource):
         conn = self._connection()
         with conn.transaction():
             yield conn
+
+    def clean_users(self, source: str) -> Users:
+        """The clean users that `source` is judged against, read from `raw.users` once for
+        the files of the load (2.6 million take seconds), and again only when it was loaded
+        since, which gives it a new file node (every load truncates it). They wait between
+        files in a temporary folder, mapped by each file's judging: a file's load hands their
+        memory back before it settles its repeats, as when it read them itself."""
+        conn = self._connection()
+        row = conn.execute("select pg_relation_filenode('raw.users')").fetchone()
+        if self._users is None or row is None:
+            raise RuntimeError("the load transaction is only open while its run executes")
+        folder = self._users / str(row[0])
+        if not folder.exists():
+            users = clean_users(conn, source)
+            folder.mkdir()
+            users.save(folder)
+        return Users.mapped(folder)
 
     def commit(self) -> None:
         """Make the load visible: every table of it at once."""

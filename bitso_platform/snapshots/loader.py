@@ -88,6 +88,7 @@ def load_snapshot(
     settle_memory_limit: str = "128MB",
     max_line_bytes: int = MAX_LINE_BYTES,
     on_block: Callable[[int], None] = lambda _rows_read: None,
+    users: Users | None = None,
 ) -> Accounting:
     """Replace `raw.<snapshot>` and its quarantine with the verdicts on `stream`.
 
@@ -98,12 +99,15 @@ def load_snapshot(
     read so far after each block (of many rows) is judged. DuckDB works within
     `memory_limit` while blocks stream, and within `settle_memory_limit` (its grouping of
     every key needs more, and no block is held any more) when settling repeats at the end.
+    A file that refers to users is judged against `users` (`clean_users`), read from
+    `raw.users` when not given.
     """
     table = sql.Identifier("raw", snapshot.name)
     _use_system_allocator()
     with seekable(stream) as file, _duckdb(memory_limit) as db:
         # Only the verdicts hold the users: they are freed with the last block.
-        users = _users(conn, source) if snapshot.of_kind(Kind.USER_REF) else None
+        if users is None and snapshot.of_kind(Kind.USER_REF):
+            users = clean_users(conn, source)
         prepare(db, snapshot)
         tally = _Tally()
         conn.execute(sql.SQL("truncate {}").format(table))
@@ -204,8 +208,8 @@ _USER_ID_PAGES = """
 """
 
 
-def _users(conn: psycopg.Connection, source: str) -> Users:
-    """The clean user ids and those the users file quarantined."""
+def clean_users(conn: psycopg.Connection, source: str) -> Users:
+    """The clean user ids and those the users file quarantined, for judging `source`."""
     count = conn.execute("select count(*) from raw.users").fetchone()
     if not count or not count[0]:
         raise SnapshotFileError(

@@ -1,18 +1,26 @@
 """The snapshot and core assets, run through Dagster against real Postgres and S3."""
 
+import io
 import json
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import dagster as dg
 import psycopg
+import pyarrow as pa
 import pytest
 
 from bitso_platform.cli.snapshots import load_run_config
 from bitso_platform.definitions import defs
 from bitso_platform.devtools.generate import generate_snapshots
-from bitso_platform.snapshots.spec import SNAPSHOTS
+from bitso_platform.resources.load_transaction import LoadTransaction
+from bitso_platform.resources.warehouse import Warehouse
+from bitso_platform.snapshots.loader import load_snapshot
+from bitso_platform.snapshots.spec import SNAPSHOTS, Kind
+from bitso_platform.snapshots.validation import Users
 from bitso_platform_tests.conftest import REAL_SNAPSHOTS
 
 TABLES = (
@@ -144,6 +152,49 @@ def test_generated_defects_give_exactly_the_expected_accounting(
     assert accounting(result) == expected
     assert all(checks_passed(result).values())
     assert len(checks_passed(result)) == 5 + 4
+
+
+@pytest.fixture
+def user_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry (the number of ids) per read of the clean users from raw.users."""
+    reads = []
+    receive = Users.receive.__func__
+
+    def counted(cls: type[Users], chunks: Iterable[bytes], count: int, *rest: object) -> Users:
+        reads.append(count)
+        return receive(cls, chunks, count, *rest)
+
+    monkeypatch.setattr(Users, "receive", classmethod(counted))
+    return reads
+
+
+def test_a_load_reads_the_clean_users_once_for_its_files(
+    monkeypatch: pytest.MonkeyPatch, warehouse_url: str, generated: Path, user_reads: list[int]
+) -> None:
+    """Deposits, withdrawals, events and user levels are judged against the same users: a
+    load reads them from raw.users once (2.6 million take seconds), not once per file."""
+    result = run_load(monkeypatch, warehouse_url, str(generated))
+    assert result.success
+    assert len([s for s in SNAPSHOTS.values() if s.of_kind(Kind.USER_REF)]) == 4
+    assert len(user_reads) == 1
+
+
+def test_the_load_reads_the_users_again_once_they_are_loaded_again(
+    warehouse_url: str, user_reads: list[int]
+) -> None:
+    users_file = SNAPSHOTS["users"]
+    loaded = ["a" * 32, "b" * 32]
+    run = SimpleNamespace(run=SimpleNamespace(run_id="users-twice"))
+    resource = LoadTransaction(warehouse=Warehouse(url=warehouse_url))
+    with resource.yield_for_execution(run) as load:  # type: ignore[arg-type]
+        for number, user_id in enumerate(loaded, 1):
+            with load.savepoint() as conn:
+                text = f"{users_file.header[0]}\n{user_id}\n".encode()
+                load_snapshot(conn, io.BytesIO(text), users_file, source="users")
+            for source in ("deposits", "events"):
+                users = load.clean_users(source)
+                assert users.contain(pa.array(loaded)).tolist() == [u == user_id for u in loaded]
+            assert len(user_reads) == number  # once per load of the users
 
 
 def test_a_second_load_of_the_same_files_changes_nothing(

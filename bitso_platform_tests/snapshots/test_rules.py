@@ -511,7 +511,8 @@ def test_reading_a_file_with_a_huge_line_holds_only_a_chunk_and_the_limit(
     assert peak < 8 << 20, f"{peak / 2**20:.0f} MB held"
 
 
-def test_a_user_reference_matches_a_clean_user_id_exactly() -> None:
+@pytest.mark.parametrize("mapped", [False, True], ids=["held", "saved and mapped"])
+def test_a_user_reference_matches_a_clean_user_id_exactly(mapped: bool, tmp_path: Path) -> None:
     clean = [
         "0123456789abcdef" + "0" * 16,
         "0123456789abcdef" + "1" * 16,  # shares its first 8 bytes with the others
@@ -521,6 +522,9 @@ def test_a_user_reference_matches_a_clean_user_id_exactly() -> None:
         "ffffffff" + "e" * 24,
     ]
     users = validation.Users.from_lines("".join(f"{u}\n" for u in clean).encode(), [BOB])
+    if mapped:  # as a load keeps them between its files
+        users.save(tmp_path)
+        users = validation.Users.mapped(tmp_path)
     refs = [
         *reversed(clean),
         "0123456789abcdef" + "2" * 16,  # the upper-case id in lower case

@@ -12,7 +12,7 @@ from bitso_platform.progress import progress_message, rows_progress
 from bitso_platform.resources.load_transaction import LoadTransaction
 from bitso_platform.resources.snapshots import SnapshotSource
 from bitso_platform.snapshots.loader import load_snapshot, previous_clean, refusal
-from bitso_platform.snapshots.spec import SNAPSHOTS, USERS, Snapshot
+from bitso_platform.snapshots.spec import SNAPSHOTS, USERS, Kind, Snapshot
 from bitso_platform.snapshots.staging import MAX_LINE_BYTES
 from bitso_platform.snapshots.validation import Accounting
 
@@ -115,6 +115,7 @@ def snapshot_asset(snapshot: Snapshot) -> dg.AssetsDefinition:
                 source=source,
                 max_line_bytes=config.max_line_bytes,
                 on_block=on_block,
+                users=load.clean_users(source) if snapshot.of_kind(Kind.USER_REF) else None,
             )
             report(accounting.rows_read)
             refused = refusal(accounting, before, max_shrink=config.max_shrink)
