@@ -15,13 +15,15 @@ from psycopg import sql
 
 from bitso_platform import questions
 from bitso_platform.access import apply_access_roles
+from bitso_platform.defs.marts import catalog
+from bitso_platform.defs.marts.assets import rebuild_session
 from bitso_platform.defs.marts.catalog import USER_SEGMENTS
 from bitso_platform.defs.marts.checks import run_check
 from bitso_platform.defs.marts.partitions import Window
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import load_sql
 from bitso_platform_tests.marts import world
-from bitso_platform_tests.plans import plan_nodes
+from bitso_platform_tests.plans import mart_insert, plan_nodes
 
 DAYS = (world.FIRST_DAY, world.BURST_DAY, date(2022, 4, 12), world.LAST_FACT_DAY)
 WINDOWS = {"7d": 7, "30d": 30, "90d": 90}
@@ -378,3 +380,26 @@ def test_the_segments_check_fails_when_the_features_disagree_with_the_daily_mart
     # The features now put HEAVY in never_deposited; the segments, from the daily marts, do not.
     assert result.metadata["missing_members"].value == 1
     assert result.metadata["extra_members"].value == 0
+
+
+def test_a_full_rebuild_of_the_features_sorts_their_changes_once(built_url: str) -> None:
+    # The changes come out of their grouping in account and day order, the window's order.
+    # Read twice (once more for the accounts to look up), they were stored and sorted twice
+    # more: a full rebuild at scale 100 took 593 s instead of 383 s.
+    mart = next(m for m in catalog.MARTS if m.table == "daily_user_features")
+    window = {"window_start": world.FIRST_DAY, "window_end": world.LAST_BUILT_DAY}
+    warehouse = Warehouse(url=built_url)
+    with warehouse.connection() as conn:
+        rebuild_session(warehouse, conn, mart)
+        conn.execute("truncate marts.daily_user_features")
+        (plan,) = conn.execute(
+            f"explain (format json) {mart_insert(mart.table)}", window
+        ).fetchone()
+        conn.rollback()
+    above_grouping = []  # the insert's outer path down to the grouping of the changes
+    node = plan[0]["Plan"]
+    while node["Node Type"] != "Aggregate" and "Plans" in node:
+        above_grouping.append(node["Node Type"])
+        node = next(n for n in node["Plans"] if n["Parent Relationship"] == "Outer")
+    assert above_grouping == ["ModifyTable", "WindowAgg", "Nested Loop"]
+    assert node["Strategy"] == "Sorted"

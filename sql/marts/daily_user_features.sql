@@ -95,23 +95,11 @@ changes as (
     group by user_id, currency, changed_on
 ),
 
-accounts as (
-    select distinct user_id, currency from changes
-),
-
-opening as (
-    select previous.*
-    from accounts
-    cross join lateral (
-        select features.*
-        from marts.daily_user_features as features
-        where
-            features.currency = accounts.currency
-            and features.user_id = accounts.user_id
-            and features.day < %(window_start)s
-        order by features.day desc
-        limit 1
-    ) as previous
+history as (
+    -- whether any row precedes the window: a full rebuild looks nothing up
+    select exists (
+        select from marts.daily_user_features where day < %(window_start)s
+    ) as has_rows
 ),
 
 final as (
@@ -159,8 +147,24 @@ final as (
         coalesce(max(changes.last_withdrawal_on) over by_account, opening.last_withdrawal_on)
             as last_withdrawal_on
     from changes
-    left join opening
-        on opening.currency = changes.currency and opening.user_id = changes.user_id
+    -- Each change looks up its account's last row before the window (one probe of
+    -- daily_user_features_key), only when a row precedes it: `changes` is then read once, in
+    -- the order of its grouping, which the window keeps. A list of accounts to look up read it
+    -- twice, so it was stored and sorted twice more (31 M rows at scale 100: 593 s -> 383 s).
+    left join lateral (
+        select *
+        from (
+            select previous.*
+            from marts.daily_user_features as previous
+            where
+                previous.currency = changes.currency
+                and previous.user_id = changes.user_id
+                and previous.day < %(window_start)s
+            order by previous.day desc
+            limit 1
+        ) as last_row
+        where (select has_rows from history)
+    ) as opening on true
     window by_account as (partition by changes.user_id, changes.currency order by changes.day)
 )
 
