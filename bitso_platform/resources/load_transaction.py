@@ -75,11 +75,10 @@ class LoadTransaction(dg.ConfigurableResource):
         since, which gives it a new file node (every load truncates it). They wait between
         files in a temporary folder, mapped by each file's judging: a file's load hands their
         memory back before it settles its repeats, as when it read them itself."""
-        conn = self._connection()
-        row = conn.execute("select pg_relation_filenode('raw.users')").fetchone()
-        if self._users is None or row is None:
-            raise RuntimeError("the load transaction is only open while its run executes")
-        folder = self._users / str(row[0])
+        conn, spill = self._connection(), self._users
+        assert spill is not None  # set with the connection
+        (node,) = conn.execute("select pg_relation_filenode('raw.users')").fetchone() or (None,)
+        folder = spill / str(node)
         if not folder.exists():
             users = clean_users(conn, source)
             folder.mkdir()
