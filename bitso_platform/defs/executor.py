@@ -15,9 +15,7 @@ over at least `parallel_from_days` days executes its steps in processes of their
 `max_concurrent` at a time (default: the machine's cores), forked from a server that has
 imported the code location once. Of the steps ready together, the one that starts the longest
 chain of the run's steps still to come goes first (`by_longest_chain`): the chain is what the
-run cannot finish before, so a step on it never waits behind a step that nothing follows. A
-chain is timed by the steps' durations in the instance's last such runs (`timed_steps`), as
-a build tool orders its jobs by their last build's times; with none, it counts steps.
+run cannot finish before, so a step on it never waits behind a step that nothing follows.
 
 The run's process reads its steps' events round-robin, waiting up to Dagster's
 `child_process_executor.TICK` (20 ms) on each step with nothing to say. A range run's step
@@ -31,7 +29,7 @@ and vacuums the marts at its end (`_vacuum_marts`). Measurements: docs/benchmark
 """
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from graphlib import TopologicalSorter
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
@@ -103,11 +101,7 @@ class InProcessOrParallel(Executor):
     def _side_by_side(
         self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
     ) -> Iterator[DagsterEvent]:
-        durations = timed_steps(
-            plan_context.instance, set(execution_plan.step_keys_to_execute), self.parallel_from_days
-        )
-        ordered = by_longest_chain(execution_plan, durations)
-        yield from self.parallel.execute(plan_context, ordered)
+        yield from self.parallel.execute(plan_context, by_longest_chain(execution_plan))
         yield from _vacuum_marts(plan_context)
 
 
@@ -125,51 +119,25 @@ def poll_without_waiting_after_an_event(
     return event
 
 
-def timed_steps(
-    instance: dg.DagsterInstance, keys: set[str], from_days: int, runs: int = 20
-) -> dict[str, float]:
-    """Seconds each of `keys` took in the latest of the instance's last `runs` successful runs
-    over at least `from_days` days that executed it (a run of one day times its overheads,
-    not its work)."""
-    durations: dict[str, float] = {}
-    succeeded = dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS])
-    for record in instance.get_run_records(filters=succeeded, limit=runs):
-        run = record.dagster_run
-        if run_days(run.tags) < from_days:
-            continue
-        for step in instance.get_run_step_stats(run.run_id):
-            if step.step_key in keys and step.start_time and step.end_time:
-                durations.setdefault(step.step_key, step.end_time - step.start_time)
-    return durations
-
-
-def by_longest_chain(
-    plan: ExecutionPlan, durations: Mapping[str, float] | None = None
-) -> ExecutionPlan:
+def by_longest_chain(plan: ExecutionPlan) -> ExecutionPlan:
     """The plan with each step to execute prioritised by the longest chain of the run's steps
     it starts (itself, a step waiting on it, one waiting on that, ...), for the executor's
     choice among ready steps (`dagster/priority`).
 
-    A step weighs its `durations` (in milliseconds, the priority being an integer); a step not
-    timed weighs as the longest timed one, so a new mart goes early, and with nothing timed
-    every step weighs 1 and chains count steps. Timed, a backfill of every mart starts the
-    features (5 minutes of insert, then 4 of checks) as soon as the movements they read are
-    checked, where counted in steps four shorter marts went first and the run ended 80 s
-    later (docs/benchmarks.md, "The features: summed from their deltas, reconciled in one
-    pass, started first"). Chains come from what this run executes: in a backfill of the
-    questions' marts, `deposit_ordinals` (its checks, then `daily_kpis`' checks, which read
-    it) goes before `daily_kpis`, whose readers (the features) are not in the run.
+    Counted in steps, from what this run executes: in a backfill of the questions' marts,
+    `deposit_ordinals` (its checks, then `daily_kpis`' checks, which read it) goes before
+    `daily_kpis`, whose readers (the features) are not in the run; a mart's static count of
+    readers put it after (docs/benchmarks.md, "Steps by the longest chain of the run, events
+    read as they come").
     """
     keys = set(plan.step_keys_to_execute)
     waits_on = {
         key: plan.get_step_by_key(key).get_execution_dependency_keys() & keys for key in keys
     }
-    timed = {key: max(1, round(seconds * 1000)) for key, seconds in (durations or {}).items()}
-    untimed = max(timed.values(), default=1)
     chains: dict[str, int] = {}
     for key in reversed(tuple(TopologicalSorter(waits_on).static_order())):
         waiting = [chains[other] for other, deps in waits_on.items() if key in deps]
-        chains[key] = timed.get(key, untimed) + max(waiting, default=0)
+        chains[key] = 1 + max(waiting, default=0)
     steps = {
         handle: step._replace(tags={**step.tags, PRIORITY_TAG: str(chains[step.key])})
         if step.key in chains

@@ -3,7 +3,6 @@
 import multiprocessing
 import os
 import queue
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from bitso_platform.defs.executor import (
     by_longest_chain,
     dagster_poll,
     poll_without_waiting_after_an_event,
-    timed_steps,
 )
 from bitso_platform.defs.marts import catalog
 from bitso_platform.defs.marts.assets import rebuild_session
@@ -338,74 +336,6 @@ def test_of_steps_ready_together_the_one_starting_the_runs_longest_chain_goes_fi
     # ... and that is the order in which Dagster's executor takes ready steps.
     ready = [steps["marts__daily_kpis"], steps["marts__deposit_ordinals"]]
     assert sorted(ready, key=_default_sort_key)[0].key == "marts__deposit_ordinals"
-
-
-# Seconds of each step in a backfill of every mart at scale 100 (the run before the features
-# started first): the features' insert and checks are its longest chain by far.
-EVERY_MART_STEPS = {
-    "marts__daily_movements": 55.6,
-    "daily_movements_checks": 16.7,
-    "marts__daily_user_status": 44.3,
-    "daily_user_status_checks": 30.0,
-    "marts__deposit_ordinals": 33.5,
-    "deposit_ordinals_checks": 14.5,
-    "marts__daily_kpis": 9.5,
-    "daily_kpis_checks": 27.2,
-    "marts__daily_user_features": 299.5,
-    "daily_user_features_checks": 277.4,
-}
-
-
-def _daily_marts_plan(durations: dict[str, float] | None = None) -> dict[str, int]:
-    plan = by_longest_chain(create_execution_plan(defs().resolve_job_def("daily_marts")), durations)
-    return {
-        step.key: int(step.tags[PRIORITY_TAG]) for step in plan.get_steps_to_execute_in_topo_order()
-    }
-
-
-def test_timed_by_the_last_backfill_the_features_go_first_once_the_movements_are_checked() -> None:
-    # Ready together once daily_movements' checks pass: counted in steps, daily_user_status
-    # (then its checks, deposit_ordinals, ...) starts a longer chain than the features (their
-    # checks, then the segments); timed, the features' 10 minutes are the run's longest chain.
-    counted = _daily_marts_plan()
-    assert counted["marts__daily_user_status"] > counted["marts__daily_user_features"]
-    timed = _daily_marts_plan(EVERY_MART_STEPS)
-    assert timed["marts__daily_user_features"] > timed["marts__daily_user_status"]
-    assert timed["marts__daily_movements"] > timed["marts__daily_user_features"]
-    # A step never timed weighs as the longest timed one (a new mart goes early).
-    one_timed = _daily_marts_plan({"marts__daily_movements": 5.0})
-    assert one_timed == {key: steps * 5000 for key, steps in counted.items()}
-
-
-def test_steps_are_timed_by_the_instances_last_successful_runs_over_many_days(
-    tmp_path: Path,
-) -> None:
-    @dg.op
-    def quick() -> int:
-        return 1
-
-    @dg.op
-    def slow(value: int) -> int:
-        time.sleep(0.3)
-        return value
-
-    @dg.job
-    def timed() -> None:
-        slow(quick())
-
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        first = date(2023, 1, 1)
-        for last, sleep in ((first + timedelta(days=29), True), (first, False)):
-            assert timed.execute_in_process(
-                instance=instance, tags=partition_tags(first, last)
-            ).success
-            if sleep:
-                backfill = timed_steps(instance, {"quick", "slow"}, PARALLEL_FROM_DAYS)
-        latest = timed_steps(instance, {"quick", "slow"}, PARALLEL_FROM_DAYS)
-        one_day = timed_steps(instance, {"quick", "slow"}, 1)
-    # The run of one day, the latest, times its steps only for a threshold of one day.
-    assert latest == backfill and latest["slow"] >= 0.3 > latest["quick"]
-    assert one_day != backfill and one_day.keys() == {"quick", "slow"}
 
 
 @pytest.mark.parametrize("mart", ["daily_kpis", "daily_currency_totals"])

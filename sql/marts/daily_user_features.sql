@@ -54,6 +54,9 @@ movements as (
 ),
 
 deltas as (
+    -- in account and day order, the window's: each account's last row before the window is
+    -- then looked up in the order of the mart's key (in the deltas' own order, one day's
+    -- lookups cost a sixth more at scale 100)
     select
         movements.*,
         movements.day + shifts.shift as changed_on,
@@ -63,6 +66,7 @@ deltas as (
     where
         movements.day + shifts.shift >= %(window_start)s
         and movements.day + shifts.shift < %(window_end)s
+    order by movements.user_id, movements.currency, changed_on
 ),
 
 history as (
