@@ -389,7 +389,7 @@ def test_a_full_rebuild_of_the_features_sorts_its_deltas_once_and_groups_nothing
     # Grouped by day first, they cost a quarter more (a change day has one delta or few), and
     # read twice (once more for the accounts to look up), they were sorted twice more: a full
     # rebuild at scale 100 took 593 s, then 383 s, before this shape.
-    mart = next(m for m in catalog.MARTS if m.table == "daily_user_features")
+    mart = catalog.DAILY_USER_FEATURES
     window = {"window_start": world.FIRST_DAY, "window_end": world.LAST_BUILT_DAY}
     warehouse = Warehouse(url=built_url)
     with warehouse.connection() as conn:
@@ -413,7 +413,7 @@ def test_a_full_rebuild_of_the_features_sorts_its_deltas_once_and_groups_nothing
 
 def _reconciliation_plan(built_url: str) -> dict:
     """The features' reconciliation over every built day and user, planned (EXPLAIN, JSON)."""
-    mart = next(m for m in catalog.MARTS if m.table == "daily_user_features")
+    mart = catalog.DAILY_USER_FEATURES
     query = mart.check_sql()["reconciles_with_daily_marts"]
     everything = Window(world.FIRST_DAY, world.LAST_BUILT_DAY).params()
     with psycopg.connect(built_url) as conn:
