@@ -438,8 +438,8 @@ PLANTED_OPENINGS = {
     "deposits to date continued from the 90-day deposits": (
         "daily_user_features",
         "reconciles_with_daily_marts",
-        "coalesce(opening.count_deposits_to_date, 0)",
-        "coalesce(opening.count_deposits_90d, 0)",
+        "(opening).count_deposits_to_date + count_deposits_to_date",
+        "(opening).count_deposits_90d + count_deposits_to_date",
     ),
 }
 

@@ -2,6 +2,7 @@
 core facts in Python (the reference below), and unchanged when later days' data arrives."""
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -389,26 +390,49 @@ def test_a_full_rebuild_of_the_features_sorts_its_deltas_once_and_groups_nothing
     # Grouped by day first, they cost a quarter more (a change day has one delta or few), and
     # read twice (once more for the accounts to look up), they were sorted twice more: a full
     # rebuild at scale 100 took 593 s, then 383 s, before this shape.
+    outer_path = []  # the insert's outer path down to its scan
+    node = _full_rebuild_plan(built_url)
+    while True:
+        outer_path.append(node["Node Type"])
+        outer = [
+            n for n in node.get("Plans", []) if n["Parent Relationship"] in ("Outer", "Subquery")
+        ]
+        if not outer:
+            break
+        node = outer[0]
+    # The subquery scan adds each account's opening row to its sums, above the window.
+    assert outer_path[:4] == ["ModifyTable", "Unique", "Subquery Scan", "WindowAgg"], outer_path
+    assert outer_path.count("Sort") == 1 and "Aggregate" not in outer_path
+
+
+def test_the_features_running_sums_multiply_no_amount_and_add_no_missing_opening(
+    built_url: str,
+) -> None:
+    # A delta's amount is summed into the windows it changes as it is (or negated), where it
+    # was multiplied by 1, 0 or -1 for every window; the opening row, which a full rebuild never
+    # has, is added to the sums above the window, and only where there is one (`coalesce`):
+    # together a fifth of the insert at scale 100 (docs/benchmarks.md).
+    nodes = list(plan_nodes(_full_rebuild_plan(built_url, verbose=True)))
+    outputs = [expression for node in nodes for expression in node.get("Output", [])]
+    multiplied = [e for e in outputs if re.search(r"amount_(deposits|withdrawals) \*", e)]
+    assert not multiplied, multiplied
+    (window,) = [node for node in nodes if node["Node Type"] == "WindowAgg"]
+    added = [e for e in window["Output"] if "sum(" in e and " + " in e]
+    assert not added, added
+
+
+def _full_rebuild_plan(built_url: str, *, verbose: bool = False) -> dict:
+    """The plan of the features' insert over every built day into an empty table (JSON)."""
     mart = catalog.DAILY_USER_FEATURES
     window = {"window_start": world.FIRST_DAY, "window_end": world.LAST_BUILT_DAY}
+    options = "verbose, format json" if verbose else "format json"
     warehouse = Warehouse(url=built_url)
     with warehouse.connection() as conn:
         rebuild_session(warehouse, conn, mart)
         conn.execute("truncate marts.daily_user_features")
-        (plan,) = conn.execute(
-            f"explain (format json) {mart_insert(mart.table)}", window
-        ).fetchone()
+        (plan,) = conn.execute(f"explain ({options}) {mart_insert(mart.table)}", window).fetchone()
         conn.rollback()
-    outer_path = []  # the insert's outer path down to its scan
-    node = plan[0]["Plan"]
-    while True:
-        outer_path.append(node["Node Type"])
-        outer = [n for n in node.get("Plans", []) if n["Parent Relationship"] == "Outer"]
-        if not outer:
-            break
-        node = outer[0]
-    assert outer_path[:3] == ["ModifyTable", "Unique", "WindowAgg"], outer_path
-    assert outer_path.count("Sort") == 1 and "Aggregate" not in outer_path
+    return plan[0]["Plan"]
 
 
 def _reconciliation_plan(built_url: str) -> dict:

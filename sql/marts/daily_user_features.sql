@@ -58,9 +58,22 @@ deltas as (
     -- then looked up in the order of the mart's key (in the deltas' own order, one day's
     -- lookups cost a sixth more at scale 100)
     select
-        movements.*,
+        movements.user_id,
+        movements.currency,
+        movements.day,
         movements.day + shifts.shift as changed_on,
-        shifts.*
+        shifts.*,
+        movements.count_deposits,
+        movements.count_withdrawals,
+        -- what the delta adds to the amounts of the windows it changes: a numeric
+        -- multiplication per window and row (amount x in_7d) cost a tenth of the insert
+        case
+            when shifts.shift = 0 then movements.amount_deposits else -movements.amount_deposits
+        end as amount_deposits_delta,
+        case
+            when shifts.shift = 0 then movements.amount_withdrawals
+            else -movements.amount_withdrawals
+        end as amount_withdrawals_delta
     from movements
     cross join shifts
     where
@@ -87,54 +100,55 @@ running as (
         deltas.user_id,
         deltas.currency,
         -- counted deposits
-        coalesce(opening.count_deposits_7d, 0)
-        + sum(deltas.count_deposits * deltas.in_7d) over by_account as count_deposits_7d,
-        coalesce(opening.amount_deposits_7d, 0)
-        + sum(deltas.amount_deposits * deltas.in_7d) over by_account as amount_deposits_7d,
-        coalesce(opening.count_deposits_30d, 0)
-        + sum(deltas.count_deposits * deltas.in_30d) over by_account as count_deposits_30d,
-        coalesce(opening.amount_deposits_30d, 0)
-        + sum(deltas.amount_deposits * deltas.in_30d) over by_account as amount_deposits_30d,
-        coalesce(opening.count_deposits_90d, 0)
-        + sum(deltas.count_deposits * deltas.in_90d) over by_account as count_deposits_90d,
-        coalesce(opening.amount_deposits_90d, 0)
-        + sum(deltas.amount_deposits * deltas.in_90d) over by_account as amount_deposits_90d,
-        coalesce(opening.count_deposits_to_date, 0)
-        + sum(deltas.count_deposits * deltas.in_all) over by_account as count_deposits_to_date,
-        coalesce(opening.amount_deposits_to_date, 0)
-        + sum(deltas.amount_deposits * deltas.in_all) over by_account as amount_deposits_to_date,
+        sum(deltas.count_deposits * deltas.in_7d) over by_account as count_deposits_7d,
+        coalesce(
+            sum(deltas.amount_deposits_delta) filter (where deltas.in_7d <> 0) over by_account,
+            0
+        ) as amount_deposits_7d,
+        sum(deltas.count_deposits * deltas.in_30d) over by_account as count_deposits_30d,
+        coalesce(
+            sum(deltas.amount_deposits_delta) filter (where deltas.in_30d <> 0) over by_account,
+            0
+        ) as amount_deposits_30d,
+        sum(deltas.count_deposits * deltas.in_90d) over by_account as count_deposits_90d,
+        coalesce(
+            sum(deltas.amount_deposits_delta) filter (where deltas.in_90d <> 0) over by_account,
+            0
+        ) as amount_deposits_90d,
+        sum(deltas.count_deposits * deltas.in_all) over by_account as count_deposits_to_date,
+        coalesce(
+            sum(deltas.amount_deposits_delta) filter (where deltas.in_all <> 0) over by_account,
+            0
+        ) as amount_deposits_to_date,
         -- counted withdrawals
-        coalesce(opening.count_withdrawals_7d, 0)
-        + sum(deltas.count_withdrawals * deltas.in_7d) over by_account as count_withdrawals_7d,
-        coalesce(opening.amount_withdrawals_7d, 0)
-        + sum(deltas.amount_withdrawals * deltas.in_7d) over by_account as amount_withdrawals_7d,
-        coalesce(opening.count_withdrawals_30d, 0)
-        + sum(deltas.count_withdrawals * deltas.in_30d) over by_account as count_withdrawals_30d,
-        coalesce(opening.amount_withdrawals_30d, 0)
-        + sum(deltas.amount_withdrawals * deltas.in_30d) over by_account as amount_withdrawals_30d,
-        coalesce(opening.count_withdrawals_90d, 0)
-        + sum(deltas.count_withdrawals * deltas.in_90d) over by_account as count_withdrawals_90d,
-        coalesce(opening.amount_withdrawals_90d, 0)
-        + sum(deltas.amount_withdrawals * deltas.in_90d) over by_account as amount_withdrawals_90d,
-        coalesce(opening.count_withdrawals_to_date, 0)
-        + sum(deltas.count_withdrawals * deltas.in_all) over by_account
-            as count_withdrawals_to_date,
-        coalesce(opening.amount_withdrawals_to_date, 0)
-        + sum(deltas.amount_withdrawals * deltas.in_all) over by_account
-            as amount_withdrawals_to_date,
+        sum(deltas.count_withdrawals * deltas.in_7d) over by_account as count_withdrawals_7d,
+        coalesce(
+            sum(deltas.amount_withdrawals_delta) filter (where deltas.in_7d <> 0) over by_account,
+            0
+        ) as amount_withdrawals_7d,
+        sum(deltas.count_withdrawals * deltas.in_30d) over by_account as count_withdrawals_30d,
+        coalesce(
+            sum(deltas.amount_withdrawals_delta) filter (where deltas.in_30d <> 0) over by_account,
+            0
+        ) as amount_withdrawals_30d,
+        sum(deltas.count_withdrawals * deltas.in_90d) over by_account as count_withdrawals_90d,
+        coalesce(
+            sum(deltas.amount_withdrawals_delta) filter (where deltas.in_90d <> 0) over by_account,
+            0
+        ) as amount_withdrawals_90d,
+        sum(deltas.count_withdrawals * deltas.in_all) over by_account as count_withdrawals_to_date,
+        coalesce(
+            sum(deltas.amount_withdrawals_delta) filter (where deltas.in_all <> 0) over by_account,
+            0
+        ) as amount_withdrawals_to_date,
         -- last days
-        coalesce(
-            max(deltas.day) filter (
-                where deltas.shift = 0 and deltas.count_deposits > 0
-            ) over by_account,
-            opening.last_deposit_on
-        ) as last_deposit_on,
-        coalesce(
-            max(deltas.day) filter (
-                where deltas.shift = 0 and deltas.count_withdrawals > 0
-            ) over by_account,
-            opening.last_withdrawal_on
-        ) as last_withdrawal_on
+        max(deltas.day) filter (
+            where deltas.shift = 0 and deltas.count_deposits > 0
+        ) over by_account as last_deposit_on,
+        max(deltas.day) filter (
+            where deltas.shift = 0 and deltas.count_withdrawals > 0
+        ) over by_account as last_withdrawal_on,
+        opening
     from deltas
     -- Each delta looks up its account's last row before the window (one probe of
     -- daily_user_features_key), only when a row precedes it: `deltas` is then read once, in
@@ -157,8 +171,68 @@ running as (
 ),
 
 final as (
-    -- one row per account and change day (its deltas' rows are equal)
-    select distinct on (user_id, currency, day) *
+    -- one row per account and change day (its deltas' rows are equal), continued from the
+    -- account's last row before the window where there is one: only then is anything added (an
+    -- addition per row and column cost a fourteenth of a full rebuild, which has no such row)
+    select distinct on (user_id, currency, day)
+        day,
+        user_id,
+        currency,
+        -- counted deposits
+        coalesce(
+            (opening).count_deposits_7d + count_deposits_7d, count_deposits_7d
+        ) as count_deposits_7d,
+        coalesce(
+            (opening).amount_deposits_7d + amount_deposits_7d, amount_deposits_7d
+        ) as amount_deposits_7d,
+        coalesce(
+            (opening).count_deposits_30d + count_deposits_30d, count_deposits_30d
+        ) as count_deposits_30d,
+        coalesce(
+            (opening).amount_deposits_30d + amount_deposits_30d, amount_deposits_30d
+        ) as amount_deposits_30d,
+        coalesce(
+            (opening).count_deposits_90d + count_deposits_90d, count_deposits_90d
+        ) as count_deposits_90d,
+        coalesce(
+            (opening).amount_deposits_90d + amount_deposits_90d, amount_deposits_90d
+        ) as amount_deposits_90d,
+        coalesce(
+            (opening).count_deposits_to_date + count_deposits_to_date, count_deposits_to_date
+        ) as count_deposits_to_date,
+        coalesce(
+            (opening).amount_deposits_to_date + amount_deposits_to_date, amount_deposits_to_date
+        ) as amount_deposits_to_date,
+        -- counted withdrawals
+        coalesce(
+            (opening).count_withdrawals_7d + count_withdrawals_7d, count_withdrawals_7d
+        ) as count_withdrawals_7d,
+        coalesce(
+            (opening).amount_withdrawals_7d + amount_withdrawals_7d, amount_withdrawals_7d
+        ) as amount_withdrawals_7d,
+        coalesce(
+            (opening).count_withdrawals_30d + count_withdrawals_30d, count_withdrawals_30d
+        ) as count_withdrawals_30d,
+        coalesce(
+            (opening).amount_withdrawals_30d + amount_withdrawals_30d, amount_withdrawals_30d
+        ) as amount_withdrawals_30d,
+        coalesce(
+            (opening).count_withdrawals_90d + count_withdrawals_90d, count_withdrawals_90d
+        ) as count_withdrawals_90d,
+        coalesce(
+            (opening).amount_withdrawals_90d + amount_withdrawals_90d, amount_withdrawals_90d
+        ) as amount_withdrawals_90d,
+        coalesce(
+            (opening).count_withdrawals_to_date + count_withdrawals_to_date,
+            count_withdrawals_to_date
+        ) as count_withdrawals_to_date,
+        coalesce(
+            (opening).amount_withdrawals_to_date + amount_withdrawals_to_date,
+            amount_withdrawals_to_date
+        ) as amount_withdrawals_to_date,
+        -- last days
+        coalesce(last_deposit_on, (opening).last_deposit_on) as last_deposit_on,
+        coalesce(last_withdrawal_on, (opening).last_withdrawal_on) as last_withdrawal_on
     from running
 )
 
