@@ -137,11 +137,11 @@ def _empty_without_indexes(conn: psycopg.Connection, mart: Mart) -> None:
         conn.execute(sql.SQL("drop index {}").format(sql.Identifier("marts", index)))
 
 
-def count_by_period(conn: psycopg.Connection, mart: Mart, window: Window) -> dict[date, int]:
+def _count_by_period(conn: psycopg.Connection, mart: Mart, window: Window) -> dict[date, int]:
     """The mart's rows per day (or month) of the window, once its run is committed and tidied.
 
     After a backfill's vacuum this is an index-only scan of the day index; inside the rebuild's
-    transaction it read the new heap instead, 6-16 s per mart at scale 100 (docs/benchmarks.md).
+    transaction it read the new heap instead, 6-17 s per mart at scale 100 (docs/benchmarks.md).
     """
     window = mart.span(window)
     query = sql.SQL(
@@ -210,7 +210,7 @@ def mart_asset(mart: Mart, partitions: dg.PartitionsDefinition) -> dg.AssetsDefi
         seconds = time.perf_counter() - started
         with warehouse.connection() as conn:
             # A view is not counted: counting evaluates it.
-            rows = None if mart.view else count_by_period(conn, mart, window)
+            rows = None if mart.view else _count_by_period(conn, mart, window)
             context.add_asset_metadata(
                 {"preview": _preview(conn, mart, window)}, partition_key=window.last.isoformat()
             )
