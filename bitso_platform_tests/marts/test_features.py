@@ -17,7 +17,7 @@ from psycopg import sql
 from bitso_platform import questions
 from bitso_platform.access import apply_access_roles
 from bitso_platform.defs.marts import catalog
-from bitso_platform.defs.marts.assets import rebuild_session
+from bitso_platform.defs.marts.assets import plan_for_first_rows, preview_query, rebuild_session
 from bitso_platform.defs.marts.catalog import USER_SEGMENTS
 from bitso_platform.defs.marts.checks import run_check
 from bitso_platform.defs.marts.partitions import Window
@@ -454,6 +454,27 @@ def test_one_day_of_the_features_reads_the_movements_of_its_four_change_days(
     ]
     assert counted < read_90_days  # the world has movements between the change days
     assert sum(node["Actual Rows"] for node in scans) == counted, scans
+
+
+def test_the_segments_preview_probes_for_its_five_rows_instead_of_hashing_the_view(
+    built_url: str,
+) -> None:
+    # The step's preview of a view is five rows of its day: planned as the whole view, it
+    # hashed every user's first deposit first (0.4-1.3 s a run at scale 100).
+    window = Window(world.LAST_FACT_DAY, world.LAST_FACT_DAY + timedelta(days=1))
+    query, params = preview_query(USER_SEGMENTS, window)
+    with psycopg.connect(built_url) as conn:
+        plan_for_first_rows(conn, USER_SEGMENTS)
+        explain = sql.SQL("explain (analyze, format json) ")
+        (plan,) = conn.execute(explain + query, params).fetchone()
+        rows = conn.execute(query, params).fetchall()
+    built = [
+        node["Node Type"]
+        for node in plan_nodes(plan[0]["Plan"])
+        if node["Node Type"] in ("Hash", "Sort") and node["Actual Loops"] > 0
+    ]
+    assert built == []  # nothing read whole before the first row
+    assert len(rows) == 5 and {row[0] for row in rows} == {world.LAST_FACT_DAY}
 
 
 def _full_rebuild_plan(built_url: str, *, verbose: bool = False) -> dict:

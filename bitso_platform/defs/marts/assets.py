@@ -151,16 +151,28 @@ def _count_by_period(conn: psycopg.Connection, mart: Mart, window: Window) -> di
     return dict(conn.execute(query, window.params()).fetchall())
 
 
-def _preview(conn: psycopg.Connection, mart: Mart, window: Window) -> dg.MetadataValue:
-    """Five rows of the run's last day (last month of a monthly table)."""
+def preview_query(mart: Mart, window: Window) -> tuple[sql.Composed, dict[str, date]]:
+    """Five rows of the window's last day (last month of a monthly table), and its parameters."""
     last = mart.span(Window(window.last, window.end))
-    preview = conn.execute(
-        sql.SQL(
-            "select * from {} where {period} >= %(window_start)s and {period} < %(window_end)s"
-            " limit 5"
-        ).format(sql.Identifier("marts", mart.table), period=sql.Identifier(mart.period)),
-        last.params(),
-    ).fetchall()
+    query = sql.SQL(
+        "select * from {} where {period} >= %(window_start)s and {period} < %(window_end)s limit 5"
+    ).format(sql.Identifier("marts", mart.table), period=sql.Identifier(mart.period))
+    return query, last.params()
+
+
+def plan_for_first_rows(conn: psycopg.Connection, mart: Mart) -> None:
+    """A view's preview is planned as the whole view otherwise: the segments' five rows hashed
+    every first deposit first (0.4-1.3 s at scale 100); probing joins find them in
+    milliseconds. For the rest of the caller's transaction."""
+    if mart.view:
+        conn.execute("set local enable_hashjoin = off")
+        conn.execute("set local enable_mergejoin = off")
+
+
+def _preview(conn: psycopg.Connection, mart: Mart, window: Window) -> dg.MetadataValue:
+    """Five rows of the run's last day (last month of a monthly table), as a table."""
+    plan_for_first_rows(conn, mart)
+    preview = conn.execute(*preview_query(mart, window)).fetchall()
     return dg.MetadataValue.md(markdown_table(preview, tuple(name for name, _, _ in mart.columns)))
 
 
