@@ -10,7 +10,7 @@ import pytest
 from bitso_platform.defs.marts import checks
 from bitso_platform.defs.marts.assets import rebuild
 from bitso_platform.defs.marts.catalog import MARTS
-from bitso_platform.defs.marts.checks import prepare_session, run_check, user_ranges
+from bitso_platform.defs.marts.checks import EVERY_USER, prepare_session, run_check, user_ranges
 from bitso_platform.defs.marts.partitions import Window
 from bitso_platform.resources import warehouse as warehouse_module
 from bitso_platform.resources.warehouse import Warehouse
@@ -495,7 +495,7 @@ def test_one_days_probes_for_movements_before_it_read_an_index_alone(
         prepare_session(conn)
         (plans,) = conn.execute(
             "explain (analyze, format json) " + BY_TABLE[table].check_sql()[check],
-            {**ONE_DAY.params(), "first_user": "", "end_user": None},
+            {**ONE_DAY.params(), **EVERY_USER},
         ).fetchone()
         conn.rollback()
     probes = [

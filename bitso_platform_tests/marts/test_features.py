@@ -432,10 +432,10 @@ def test_one_day_of_the_features_reads_the_movements_of_its_four_change_days(
     warehouse = Warehouse(url=built_url)
     with warehouse.connection() as conn:
         rebuild_session(warehouse, conn, mart)
-        window = Window(day, day + timedelta(days=1)).params()
-        conn.execute("delete from marts.daily_user_features where day = %(window_start)s", window)
+        params = Window(day, day + timedelta(days=1)).params()
+        conn.execute("delete from marts.daily_user_features where day = %(window_start)s", params)
         (plan,) = conn.execute(
-            f"explain (analyze, format json) {mart_insert(mart.table)}", window
+            f"explain (analyze, format json) {mart_insert(mart.table)}", params
         ).fetchone()
         (counted,) = conn.execute(
             "select count(*) from marts.daily_movements where day = any(%s)"

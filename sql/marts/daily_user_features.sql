@@ -46,8 +46,9 @@ with shifts (shift, in_7d, in_30d, in_90d, in_all) as (
 ),
 
 movements as (
-    -- the days whose movements change a window's row: the window shifted back by each shift
-    -- (four index ranges of a short window; all 90 days before one day were a third of it)
+    -- the days whose movements change a window's row: the window shifted back by each of
+    -- `shifts`, written out because the planner makes index ranges of constants only (four
+    -- ranges of a short window; all 90 days before one day were a third of it)
     select day, user_id, currency, count_deposits, amount_deposits, count_withdrawals,
         amount_withdrawals
     from marts.daily_movements
