@@ -8,12 +8,13 @@ On a database already loaded by `bitso load` (e.g. the scale-10 snapshots of
 - then the full backfill of the feature marts (daily_user_features, user_segments,
   monthly_currency_stats) over the same days as ONE run restricted to them (with checks);
 - reading the features and segments as of a day: p50/max of `user_features_as_of` for one
-  user, for every user, and of each segment (`bitso_platform.questions.segment`), over
-  --days random days.
+  user, for every user, of `user_currency_features_as_of` for five accounts (a preview) and
+  every account, and of each segment (`bitso_platform.questions.segment`), over --days
+  random days (with --reads-only, on marts already built: no backfill).
 
 The target: the feature backfill within 2x the wall time of the marts backfill.
 
-Run: .venv/bin/python bench/features.py --loaded URL [--days 5]
+Run: .venv/bin/python bench/features.py --loaded URL [--days 5] [--reads-only]
 """
 
 import argparse
@@ -49,6 +50,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--loaded", metavar="URL", required=True, help="A loaded database.")
     parser.add_argument("--days", type=int, default=5, help="Random days for the reads.")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--reads-only", action="store_true", help="Only the reads, on marts already built."
+    )
     return parser.parse_args()
 
 
@@ -75,6 +79,19 @@ def every_user(conn: psycopg.Connection, day: date) -> object:
     return conn.execute("select * from marts.user_features_as_of where day = %s", [day]).fetchall()
 
 
+def five_accounts(conn: psycopg.Connection, day: date) -> object:
+    return conn.execute(
+        "select * from marts.user_currency_features_as_of where day = %s limit 5", [day]
+    ).fetchall()
+
+
+def every_account(conn: psycopg.Connection, day: date) -> object:
+    conn.execute("set jit = off")
+    return conn.execute(
+        "select * from marts.user_currency_features_as_of where day = %s", [day]
+    ).fetchall()
+
+
 def segment(name: str) -> Callable[[psycopg.Connection, date], object]:
     return lambda conn, day: questions.segment(conn, name, day)
 
@@ -96,26 +113,34 @@ def main() -> None:
     warnings.simplefilter("ignore", category=dg.PreviewWarning)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("bitso_platform").setLevel(logging.WARNING)
+    if args.reads_only:
+        print(reads_table(reads(args)))
+        return
     with dagster_instance(ADMIN_URL) as instance:
         log.info("full marts backfill %s..%s", FIRST_DAY, LAST_DAY)
         marts = run_marts(instance, args.loaded, FIRST_DAY, LAST_DAY)
         log.info("feature backfill %s..%s", FIRST_DAY, LAST_DAY)
         features = run_marts(instance, args.loaded, FIRST_DAY, LAST_DAY, FEATURE_MARTS)
+    print(report(marts, features, reads(args), sizes(args.loaded)))
+
+
+def reads(args: argparse.Namespace) -> dict[str, str]:
     rng = random.Random(args.seed)
     span = (LAST_DAY - FIRST_DAY).days
     days = [
         FIRST_DAY + timedelta(days=rng.randrange(span // 2, span + 1)) for _ in range(args.days)
     ]
     log.info("reads on %s", ", ".join(map(str, days)))
-    reads = {
+    return {
         "user_features_as_of, one user": timings(one_user, args.loaded, days),
         "user_features_as_of, every user": timings(every_user, args.loaded, days),
+        "user_currency_features_as_of, five accounts": timings(five_accounts, args.loaded, days),
+        "user_currency_features_as_of, every account": timings(every_account, args.loaded, days),
         **{
             f"segment {name}": timings(segment(name), args.loaded, days)
             for name in questions.SEGMENTS
         },
     }
-    print(report(marts, features, reads, sizes(args.loaded)))
 
 
 def report(marts: Run, features: Run, reads: dict[str, str], rows: dict[str, int]) -> str:
@@ -136,11 +161,14 @@ def report(marts: Run, features: Run, reads: dict[str, str], rows: dict[str, int
         "",
         "Rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()),
         "",
-        "| read as of a day | p50 s / max s |",
-        "|---|---:|",
-        *(f"| {name} | {value} |" for name, value in reads.items()),
+        reads_table(reads),
     ]
     return "\n".join(lines)
+
+
+def reads_table(reads: dict[str, str]) -> str:
+    lines = ["| read as of a day | p50 s / max s |", "|---|---:|"]
+    return "\n".join(lines + [f"| {name} | {value} |" for name, value in reads.items()])
 
 
 if __name__ == "__main__":

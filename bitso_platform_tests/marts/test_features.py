@@ -185,6 +185,30 @@ def test_a_users_level_as_of_a_day_is_a_probe_of_the_level_index(built: str) -> 
     assert scans == [("user_levels_as_of", True)]  # an index range of the user, not a full read
 
 
+def test_an_accounts_features_as_of_a_day_read_the_key_index_backwards_without_a_sort(
+    built: str,
+) -> None:
+    # Each account's latest row on or before the day comes first when the key index is read
+    # backwards: ordered with the day alone descending, no index gives that order and every row
+    # before the day was sorted first, whatever the settings (5 rows at scale 100: 35-44 s).
+    with psycopg.connect(built) as conn:
+        for plan_type in ("seqscan", "bitmapscan"):  # the world's few rows would be read whole
+            conn.execute(f"set enable_{plan_type} = off")
+        plan = conn.execute(
+            "explain (format json)"
+            " select * from marts.user_currency_features_as_of where day = %s limit 5",
+            [world.LAST_FACT_DAY],
+        ).fetchone()[0][0]["Plan"]
+    nodes = list(plan_nodes(plan))
+    assert [node["Node Type"] for node in nodes if "Sort" in node["Node Type"]] == []
+    scans = [
+        (node.get("Index Name"), node.get("Scan Direction"))
+        for node in nodes
+        if node.get("Relation Name") == "daily_user_features"
+    ]
+    assert scans == [("daily_user_features_key", "Backward")]
+
+
 def test_the_heavy_users_features_read_as_written_by_hand(built: str) -> None:
     with psycopg.connect(built) as conn:
         on_last = view_rows(conn, "user_features_as_of", world.LAST_FACT_DAY, ("user_id",))

@@ -40,7 +40,10 @@ cross join lateral (
     select distinct on (stored.user_id, stored.currency) stored.*
     from marts.daily_user_features as stored
     where stored.day <= built.day
-    order by stored.user_id, stored.currency, stored.day desc
+    -- the key index read backwards: each account's latest row first, no sort (ordered by the
+    -- day alone descending, every row before the day was sorted first: 40 s for five rows at
+    -- scale 100). The planner reads it so once effective_cache_size says the mart is cached.
+    order by stored.user_id desc, stored.currency desc, stored.day desc
 ) as features;
 
 -- Each user's features as of the end of D, for every user seen (first transaction or event)
