@@ -284,6 +284,14 @@ def test_dagster_storage_is_postgres_with_credentials_from_the_environment() -> 
     assert int(env["DAGSTER_EVENT_BATCH_SIZE"]) > 0, "backfill events are written in batches"
 
 
+def test_the_warehouse_server_learns_the_hosts_page_cache_from_the_env_file() -> None:
+    # At Postgres' default (4GB), below the largest mart at scale 100, the planner sorts the
+    # per-account features of a day instead of reading their key (docs/operations.md).
+    settings = SERVICES["postgres"]["command"][1:]
+    assert "effective_cache_size=${POSTGRES_EFFECTIVE_CACHE_SIZE:-4GB}" in settings
+    assert EXAMPLE["POSTGRES_EFFECTIVE_CACHE_SIZE"] == "4GB"
+
+
 def test_no_secret_is_written_into_the_repo() -> None:
     env = COMPOSE["x-platform"]["environment"]
     for name in ("DAGSTER_PG_PASSWORD", "AWS_SECRET_ACCESS_KEY"):
