@@ -86,22 +86,17 @@ def one_user(conn: psycopg.Connection, day: date) -> object:
     return rows
 
 
-def every_user(conn: psycopg.Connection, day: date) -> object:
-    conn.execute("set jit = off")
-    return conn.execute("select * from marts.user_features_as_of where day = %s", [day]).fetchall()
+def as_of(view: str, limit: int | None = None) -> Callable[[psycopg.Connection, date], object]:
+    """A read of the view's rows as of the day, all of them or the first `limit`."""
+    query = sql.SQL("select * from {} where day = %s limit {}").format(
+        sql.Identifier("marts", view), sql.Literal(limit) if limit else sql.SQL("all")
+    )
 
+    def read(conn: psycopg.Connection, day: date) -> object:
+        conn.execute("set jit = off")  # compiling a whole day's read costs more than it saves
+        return conn.execute(query, [day]).fetchall()
 
-def five_accounts(conn: psycopg.Connection, day: date) -> object:
-    return conn.execute(
-        "select * from marts.user_currency_features_as_of where day = %s limit 5", [day]
-    ).fetchall()
-
-
-def every_account(conn: psycopg.Connection, day: date) -> object:
-    conn.execute("set jit = off")
-    return conn.execute(
-        "select * from marts.user_currency_features_as_of where day = %s", [day]
-    ).fetchall()
+    return read
 
 
 def segment(name: str) -> Callable[[psycopg.Connection, date], object]:
@@ -145,9 +140,13 @@ def reads(args: argparse.Namespace) -> dict[str, str]:
     log.info("reads on %s", ", ".join(map(str, days)))
     return {
         "user_features_as_of, one user": timings(one_user, args.loaded, days),
-        "user_features_as_of, every user": timings(every_user, args.loaded, days),
-        "user_currency_features_as_of, five accounts": timings(five_accounts, args.loaded, days),
-        "user_currency_features_as_of, every account": timings(every_account, args.loaded, days),
+        "user_features_as_of, every user": timings(as_of("user_features_as_of"), args.loaded, days),
+        "user_currency_features_as_of, five accounts": timings(
+            as_of("user_currency_features_as_of", limit=5), args.loaded, days
+        ),
+        "user_currency_features_as_of, every account": timings(
+            as_of("user_currency_features_as_of"), args.loaded, days
+        ),
         **{
             f"segment {name}": timings(segment(name), args.loaded, days)
             for name in questions.SEGMENTS

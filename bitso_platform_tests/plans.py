@@ -7,11 +7,17 @@ import psycopg
 from bitso_platform.sql import sql_sections
 
 
-def plan_text(conn: psycopg.Connection, query: str, params: dict, priced_out: Iterable[str]) -> str:
-    """EXPLAIN of `query` as text, with `enable_<plan type>` off on `conn` for each plan type
-    priced out (e.g. "seqscan", "sort"): the plan the large tables would get."""
-    for plan_type in priced_out:
+def price_out(conn: psycopg.Connection, plan_types: Iterable[str]) -> None:
+    """`enable_<plan type>` off on `conn` for each plan type (e.g. "seqscan", "sort"): the small
+    test world would otherwise be read whole, where the large tables get another plan."""
+    for plan_type in plan_types:
         conn.execute(f"set enable_{plan_type} = off")
+
+
+def plan_text(conn: psycopg.Connection, query: str, params: dict, priced_out: Iterable[str]) -> str:
+    """EXPLAIN of `query` as text, with each plan type of `priced_out` priced out (`price_out`):
+    the plan the large tables would get."""
+    price_out(conn, priced_out)
     return "\n".join(line for (line,) in conn.execute(f"explain {query}", params))
 
 

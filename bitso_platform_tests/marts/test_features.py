@@ -24,7 +24,7 @@ from bitso_platform.defs.marts.partitions import Window
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform.sql import load_sql
 from bitso_platform_tests.marts import world
-from bitso_platform_tests.plans import mart_insert, plan_nodes
+from bitso_platform_tests.plans import mart_insert, plan_nodes, price_out
 
 DAYS = (world.FIRST_DAY, world.BURST_DAY, date(2022, 4, 12), world.LAST_FACT_DAY)
 WINDOWS = {"7d": 7, "30d": 30, "90d": 90}
@@ -192,8 +192,7 @@ def test_an_accounts_features_as_of_a_day_read_the_key_index_backwards_without_a
     # backwards: ordered with the day alone descending, no index gives that order and every row
     # before the day was sorted first, whatever the settings (5 rows at scale 100: 35-44 s).
     with psycopg.connect(built) as conn:
-        for plan_type in ("seqscan", "bitmapscan"):  # the world's few rows would be read whole
-            conn.execute(f"set enable_{plan_type} = off")
+        price_out(conn, ("seqscan", "bitmapscan"))
         plan = conn.execute(
             "explain (format json)"
             " select * from marts.user_currency_features_as_of where day = %s limit 5",
