@@ -30,6 +30,7 @@ from bitso_platform.defs.executor import (
 )
 from bitso_platform.defs.marts import catalog
 from bitso_platform.defs.marts.assets import rebuild_session
+from bitso_platform.defs.marts.checks import USER_RANGES
 from bitso_platform.defs.marts.partitions import partition_tags, run_days
 from bitso_platform.resources.warehouse import Warehouse
 from bitso_platform_tests.launched import launched_job
@@ -450,3 +451,22 @@ def test_parallel_from_days_under_two_fails_the_run_saying_why(
     assert any(
         "parallel_from_days must be 2 or more" in str(f.event_specific_data) for f in failures
     )
+
+
+def test_a_days_run_takes_its_warehouse_sessions_again_instead_of_connecting_per_block(
+    monkeypatch: pytest.MonkeyPatch, built_url: str
+) -> None:
+    """Each step's blocks (its rebuild, metadata, each check) connected anew: 43 server
+    processes with cold catalog caches for one day of every mart."""
+    connects = []
+    connect = psycopg.connect
+
+    def counted(*args: object, **kwargs: object) -> psycopg.Connection:
+        connects.append(args)
+        return connect(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("bitso_platform.resources.warehouse.psycopg.connect", counted)
+    result = run_marts(monkeypatch, built_url, DAY, DAY)
+
+    assert result.success
+    assert 1 <= len(connects) <= USER_RANGES  # a check may read ranges of users side by side
