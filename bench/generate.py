@@ -10,16 +10,17 @@ Run: .venv/bin/python bench/generate.py --scales 1 10 [--seed 1] [--defects]
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from cli import BITSO  # bench/cli.py
 
 
 def generate(scale: float, seed: int, defects: bool) -> tuple[float, float, int]:
     """(seconds, peak RSS MB, bytes written) of one `bitso generate` run."""
     with tempfile.TemporaryDirectory() as out:
-        command = [str(Path(sys.executable).with_name("bitso")), "generate", "--out", out]
+        command = [BITSO, "generate", "--out", out]
         command += ["--scale", f"{scale:g}", "--seed", str(seed)]
         command += ["--defects"] if defects else []
         started = time.perf_counter()

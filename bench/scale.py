@@ -26,7 +26,6 @@ import logging
 import multiprocessing
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import dagster as dg
 import psycopg
+from cli import BITSO  # bench/cli.py
 from ingest import bare_copy  # bench/ingest.py
 from marts import (  # bench/marts.py
     ADMIN_URL,
@@ -60,7 +60,6 @@ from bitso_platform.devtools.generate import generate_snapshots
 from bitso_platform.snapshots.spec import EVENTS, SNAPSHOTS
 
 log = logging.getLogger("bench.scale")
-BITSO = str(Path(sys.executable).parent / "bitso")
 
 
 @dataclass

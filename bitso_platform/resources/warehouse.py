@@ -61,6 +61,9 @@ class Warehouse(dg.ConfigurableResource):
             with self._connect(autocommit=autocommit) as conn:
                 yield conn
             return
+        # Kept for the run's next blocks, a session prepares no statement by itself: psycopg
+        # prepares a query run 5 times on one connection, and the server may then plan it
+        # once for every window's dates.
         conn = _take(idle) or self._connect(prepare_threshold=None)
         try:
             yield conn
@@ -73,9 +76,7 @@ class Warehouse(dg.ConfigurableResource):
             _keep(idle, conn)
 
     def _connect(self, **options: Any) -> psycopg.Connection:
-        """A new session. Kept for a run's next blocks, it prepares no statement by itself
-        (psycopg prepares a query run 5 times on a connection, and the server may then plan
-        it once for every window's dates)."""
+        """A new UTC session; an error connecting is re-raised without the URL's password."""
         url = self.resolved_url()
         with errors_scrubbed(url):
             return psycopg.connect(url, options="-c TimeZone=UTC", **options)
