@@ -583,3 +583,16 @@ def test_the_features_reconciliation_finds_missing_changes_by_an_anti_join_on_th
         for n in plan_nodes(join["Plans"][1])
         if "Relation Name" in n
     ] == ["daily_user_features"]
+
+
+def test_the_features_reconciliation_frames_its_days_as_integers_not_intervals(
+    built_url: str,
+) -> None:
+    # Its 7-, 30- and 90-day frames range over the days' numbers: framed by intervals over
+    # the dates, each move of a frame's start added an interval to a timestamp made of a date
+    # (a sixth of the check at scale 100). The stream is sorted once, by account and number.
+    nodes = list(plan_nodes(_reconciliation_plan(built_url, verbose=True)))
+    frames = [n for n in nodes if n["Node Type"] == "WindowAgg"]
+    sorts = [n for frame in frames for n in frame["Plans"] if n["Node Type"] == "Sort"]
+    assert len(frames) == 4
+    assert [sort["Sort Key"][-1] for sort in sorts] == ["((stream.day - '1970-01-01'::date))"]

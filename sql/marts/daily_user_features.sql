@@ -471,11 +471,14 @@ expected as (
         max(last_deposit_on) over to_date as last_deposit_on,
         max(last_withdrawal_on) over to_date as last_withdrawal_on
     from stream
+    -- The frames span days counted as integers (days since 1970-01-01), the same frames as
+    -- intervals of days on the dates: a date frame adds an interval to a timestamp made of
+    -- the date wherever the frame's start moves: a sixth of the check at scale 100.
     window
-        to_date as (partition by user_id, currency order by day),
-        last_7 as (to_date range between '6 days' preceding and current row),
-        last_30 as (to_date range between '29 days' preceding and current row),
-        last_90 as (to_date range between '89 days' preceding and current row)
+        to_date as (partition by user_id, currency order by day - date '1970-01-01'),
+        last_7 as (to_date range between 6 preceding and current row),
+        last_30 as (to_date range between 29 preceding and current row),
+        last_90 as (to_date range between 89 preceding and current row)
 ),
 
 compared as (
